@@ -1,0 +1,5 @@
+"""`python -m lykta` runs the CLI."""
+
+from lykta.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP API: one router per area over the shared core, OpenAPI at /docs."""

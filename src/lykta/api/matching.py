@@ -1,0 +1,88 @@
+"""Hash content and look it up: by upload, by hash, in batches."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+
+from lykta.api.deps import Core, Matcher, read_upload
+from lykta.api.schemas import (
+    BatchLookupIn,
+    BatchLookupOut,
+    BatchResultOut,
+    ContentLookupOut,
+    HashesOut,
+    LookupOut,
+    MatchOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["matching"])
+
+Banks = Annotated[list[str] | None, Query(alias="bank", description="only these banks")]
+Dihedral = Annotated[bool | None, Query(description="also try all rotations and flips")]
+Trim = Annotated[bool | None, Query(description="also try with uniform borders trimmed")]
+
+
+@router.post("/hash", response_model=HashesOut)
+async def hash_upload(
+    core: Core,
+    _: Matcher,
+    file: Annotated[UploadFile, File()],
+    dihedral: Dihedral = None,
+    trim: Trim = None,
+) -> HashesOut:
+    data = await read_upload(core, file)
+    return HashesOut.of(core.hash_photo(data, dihedral=dihedral, trim=trim))
+
+
+@router.post("/lookup", response_model=ContentLookupOut)
+async def lookup_upload(
+    core: Core,
+    _: Matcher,
+    file: Annotated[UploadFile, File()],
+    bank: Banks = None,
+    dihedral: Dihedral = None,
+    trim: Trim = None,
+) -> ContentLookupOut:
+    data = await read_upload(core, file)
+    found = core.lookup_photo(data, banks=bank, dihedral=dihedral, trim=trim)
+    return ContentLookupOut(
+        hashes=HashesOut.of(found.hashes),
+        matches=[MatchOut.of(m) for m in found.result.matches],
+        suppressed_by=[MatchOut.of(m) for m in found.result.suppressed_by],
+    )
+
+
+@router.get("/lookup", response_model=LookupOut)
+def lookup_hash(
+    core: Core,
+    _: Matcher,
+    hash: Annotated[str, Query(description="the hash, in hex")],
+    kind: Annotated[str, Query(description="pdq, md5 or sha256")] = "pdq",
+    bank: Banks = None,
+    quality: Annotated[int | None, Query(ge=0, le=100)] = None,
+) -> LookupOut:
+    return LookupOut.of(core.lookup_hash(kind, hash, banks=bank, quality=quality))
+
+
+@router.post("/lookup/batch", response_model=BatchLookupOut)
+def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
+    if len(body.hashes) > core.settings.max_batch_hashes:
+        raise HTTPException(
+            413,
+            f"at most {core.settings.max_batch_hashes} hashes per batch (LYKTA_MAX_BATCH_HASHES)",
+        )
+    results = []
+    for item in body.hashes:
+        found = core.lookup_hash(item.kind, item.hash, banks=body.banks, quality=item.quality)
+        base = LookupOut.of(found)
+        results.append(
+            BatchResultOut(
+                kind=item.kind,
+                hash=item.hash,
+                matches=base.matches,
+                suppressed_by=base.suppressed_by,
+            )
+        )
+    return BatchLookupOut(results=results)

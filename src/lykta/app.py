@@ -1,0 +1,123 @@
+"""The core every door (HTTP, CLI, Python) shares: settings, database, banks, matcher, tokens.
+
+Build one with `Lykta.open(settings)`; routers and commands call its services and never
+reach into each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from lykta.auth.tokens import TokenRepository
+from lykta.banks.matcher import LookupResult, Matcher, QueryHash
+from lykta.banks.service import BankService
+from lykta.hashing.photo import PhotoHashes, hash_photo
+from lykta.hashing.registry import get_hasher
+from lykta.settings import Settings, load_settings
+from lykta.store.db import make_engine, migrate, session_factory
+
+
+@dataclass(frozen=True)
+class ContentLookup:
+    hashes: PhotoHashes
+    result: LookupResult
+
+
+class Lykta:
+    def __init__(self, settings: Settings, engine: Engine, *, snapshots: bool) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.matcher = Matcher(
+            self.sessions, settings.index_dir if snapshots and settings.snapshot_index else None
+        )
+        # A core opened only to manage banks (most CLI commands) never loads the indexes.
+        self.live = False
+        self.banks = BankService(self.sessions, on_change=self._after_write)
+        self.tokens = TokenRepository(self.sessions)
+
+    @classmethod
+    def open(
+        cls, settings: Settings | None = None, *, snapshots: bool = True, sync: bool = True
+    ) -> Lykta:
+        """Connect, migrate the schema and (by default) load the indexes."""
+        settings = settings or load_settings()
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        core = cls(settings, engine, snapshots=snapshots)
+        if sync:
+            core.live = True
+            core.matcher.sync()
+        return core
+
+    def _after_write(self) -> None:
+        if self.live:
+            self.matcher.sync()
+
+    def close(self) -> None:
+        self.matcher.stop()
+        self.engine.dispose()
+
+    # --- content ---------------------------------------------------------------------
+
+    def hash_photo(
+        self, data: bytes, *, dihedral: bool | None = None, trim: bool | None = None
+    ) -> PhotoHashes:
+        return hash_photo(
+            data,
+            dihedral=self.settings.dihedral if dihedral is None else dihedral,
+            trim=self.settings.trim if trim is None else trim,
+            max_pixels=self.settings.max_pixels,
+        )
+
+    def lookup_photo(
+        self,
+        data: bytes,
+        *,
+        banks: Iterable[str] | None = None,
+        dihedral: bool | None = None,
+        trim: bool | None = None,
+    ) -> ContentLookup:
+        hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
+        return ContentLookup(hashes, self.matcher.lookup(queries_for_photo(hashes), banks))
+
+    def lookup_hash(
+        self,
+        kind: str,
+        value: str,
+        *,
+        banks: Iterable[str] | None = None,
+        quality: int | None = None,
+    ) -> LookupResult:
+        normalised = get_hasher(kind).validate(value)
+        query = QueryHash(kind, bytes.fromhex(normalised), "original", quality)
+        return self.matcher.lookup([query], banks)
+
+    def database_ok(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+
+def queries_for_photo(hashes: PhotoHashes) -> list[QueryHash]:
+    queries = [
+        QueryHash("md5", bytes.fromhex(hashes.md5)),
+        QueryHash("sha256", bytes.fromhex(hashes.sha256)),
+    ]
+    seen: set[str] = set()
+    for variant in hashes.variants:
+        if variant.pdq in seen:
+            continue
+        seen.add(variant.pdq)
+        queries.append(
+            QueryHash("pdq", bytes.fromhex(variant.pdq), variant.transform, variant.quality)
+        )
+    if hashes.pdq not in seen:
+        queries.append(QueryHash("pdq", bytes.fromhex(hashes.pdq), "original", hashes.quality))
+    return queries

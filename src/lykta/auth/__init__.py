@@ -1,0 +1,1 @@
+"""API tokens and their scopes: who may do what over HTTP."""

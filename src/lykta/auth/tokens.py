@@ -1,0 +1,87 @@
+"""Create, check and revoke bearer tokens. Only a SHA-256 of each secret is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lykta.errors import InvalidInput, NotFound
+from lykta.store.models import ApiToken
+
+TOKEN_PREFIX = "lykta_"
+
+
+class Scope(StrEnum):
+    """What a token may do. Each scope includes the ones below it."""
+
+    ADMIN = "admin"  # tokens, settings, everything a curator may do
+    CURATOR = "curator"  # banks and bank content, import/export, plus matching
+    MATCHER = "matcher"  # hash and look up content
+
+
+RANK = {Scope.MATCHER: 0, Scope.CURATOR: 1, Scope.ADMIN: 2}
+
+
+def parse_scope(text: str) -> Scope:
+    try:
+        return Scope(text.strip().lower())
+    except ValueError:
+        known = ", ".join(s.value for s in Scope)
+        raise InvalidInput(f"unknown scope {text!r}; use one of: {known}") from None
+
+
+def grants(held: Scope, needed: Scope) -> bool:
+    return RANK[held] >= RANK[needed]
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    name: str
+    scope: Scope
+    revoked: bool
+
+
+class TokenRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def create(self, scope: Scope, name: str = "") -> tuple[TokenInfo, str]:
+        """Store a new token and return it with its secret, which is never retrievable again."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._sessions() as session, session.begin():
+            row = ApiToken(name=name, scope=scope.value, secret_sha256=_digest(secret))
+            session.add(row)
+            session.flush()
+            info = TokenInfo(row.id, row.name, scope, False)
+        return info, secret
+
+    def authenticate(self, secret: str) -> TokenInfo | None:
+        with self._sessions() as session:
+            row = session.scalars(
+                select(ApiToken).where(ApiToken.secret_sha256 == _digest(secret))
+            ).one_or_none()
+            if row is None or row.revoked:
+                return None
+            return TokenInfo(row.id, row.name, Scope(row.scope), row.revoked)
+
+    def list(self) -> list[TokenInfo]:
+        with self._sessions() as session:
+            rows = session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+            return [TokenInfo(r.id, r.name, Scope(r.scope), r.revoked) for r in rows]
+
+    def revoke(self, token_id: int) -> None:
+        with self._sessions() as session, session.begin():
+            row = session.get(ApiToken, token_id)
+            if row is None:
+                raise NotFound(f"no token with id {token_id}")
+            row.revoked = True

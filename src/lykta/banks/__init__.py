@@ -1,0 +1,1 @@
+"""Banks (hash lists), their content, import/export formats and the matcher that serves them."""

@@ -1,0 +1,252 @@
+"""Hash-list file formats for bank import and export.
+
+Each format is one small class with a stable `name`; import parses a whole file into
+`ParsedHash` rows (or `LineError`s with the line number), export writes rows back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from lykta.errors import InvalidInput
+from lykta.hashing.registry import get_hasher
+
+
+@dataclass(frozen=True)
+class ParsedHash:
+    kind: str
+    value: str  # normalised hash string
+    external_id: str | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    reason: str
+
+
+@dataclass
+class ParseResult:
+    rows: list[ParsedHash] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    kind: str
+    value: str
+    external_id: str | None
+    labels: tuple[str, ...]
+
+
+def _split_labels(text: str, separator: str) -> tuple[str, ...]:
+    return tuple(label.strip() for label in text.split(separator) if label.strip())
+
+
+class HashListFormat:
+    """A file format for hash lists."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
+        raise NotImplementedError
+
+    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
+        """Yield the file's lines (each ending in a newline), streaming."""
+        raise NotImplementedError
+
+
+def _validated(kind: str, value: str, line: int) -> str | LineError:
+    try:
+        return get_hasher(kind).validate(value)
+    except InvalidInput as error:
+        return LineError(line, error.message)
+
+
+class TextFormat(HashListFormat):
+    name = "text"
+    description = "one hash per line, optionally followed by ,label[,label...]; # comments"
+
+    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            value, _, rest = line.partition(",")
+            checked = _validated(default_kind, value.strip(), number)
+            if isinstance(checked, LineError):
+                yield checked
+                continue
+            yield ParsedHash(default_kind, checked, None, _split_labels(rest, ","))
+
+    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
+        for row in rows:
+            yield ",".join((row.value, *row.labels)) + "\n"
+
+
+class CsvFormat(HashListFormat):
+    name = "csv"
+    description = "CSV with a header: hash (or value/signal), and optional kind, id, labels (;)"
+
+    HASH_COLUMNS = ("hash", "value", "signal", "pdq", "md5", "sha256")
+    ID_COLUMNS = ("external_id", "id", "content_id")
+
+    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
+        reader = csv.reader(lines)
+        try:
+            header = [column.strip().lower() for column in next(reader)]
+        except StopIteration:
+            return
+        hash_column = next((c for c in self.HASH_COLUMNS if c in header), None)
+        if hash_column is None:
+            yield LineError(
+                1, f"CSV header needs a column named one of: {', '.join(self.HASH_COLUMNS)}"
+            )
+            return
+        hash_at = header.index(hash_column)
+        kind_at = header.index("kind") if "kind" in header else None
+        id_at = next((header.index(c) for c in self.ID_COLUMNS if c in header), None)
+        labels_at = header.index("labels") if "labels" in header else None
+        column_kind = hash_column if hash_column in ("pdq", "md5", "sha256") else default_kind
+        for cells in reader:
+            number = reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(header):
+                yield LineError(number, f"expected {len(header)} columns, found {len(cells)}")
+                continue
+            kind = cells[kind_at].strip().lower() if kind_at is not None else column_kind
+            checked = _validated(kind, cells[hash_at].strip(), number)
+            if isinstance(checked, LineError):
+                yield checked
+                continue
+            external_id = cells[id_at].strip() or None if id_at is not None else None
+            labels = _split_labels(cells[labels_at], ";") if labels_at is not None else ()
+            yield ParsedHash(kind, checked, external_id, labels)
+
+    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["kind", "hash", "external_id", "labels"])
+        for row in rows:
+            writer.writerow([row.kind, row.value, row.external_id or "", ";".join(row.labels)])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+
+class VpdqFormat(HashListFormat):
+    """The vPDQ reference's per-frame output: `frame,quality,pdq,seconds` per line."""
+
+    name = "vpdq"
+    description = "vPDQ frame hashes: frame,quality,pdq,seconds (each frame becomes a PDQ hash)"
+
+    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            cells = [cell.strip() for cell in line.split(",")]
+            if len(cells) != 4:
+                yield LineError(number, "expected frame,quality,pdq,seconds")
+                continue
+            frame, quality, value, seconds = cells
+            try:
+                int(frame), int(quality), float(seconds)
+            except ValueError:
+                yield LineError(number, "frame and quality must be integers, seconds a number")
+                continue
+            checked = _validated("pdq", value, number)
+            if isinstance(checked, LineError):
+                yield checked
+                continue
+            yield ParsedHash("pdq", checked, None, (f"frame={frame}", f"seconds={seconds}"))
+
+    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
+        for number, row in enumerate(r for r in rows if r.kind == "pdq"):
+            frame, seconds = number, 0.0
+            for label in row.labels:
+                key, _, value = label.partition("=")
+                if key == "frame" and value.isdigit():
+                    frame = int(value)
+                elif key == "seconds":
+                    with contextlib.suppress(ValueError):
+                        seconds = float(value)
+            yield f"{frame},100,{row.value},{seconds:.3f}\n"
+
+
+class ThreatExchangeFormat(HashListFormat):
+    """python-threatexchange's signal lines: `<signal type> <hash> [extra words...]`."""
+
+    name = "threatexchange"
+    description = "python-threatexchange signal lines: '<type> <hash>' (pdq, md5, ...)"
+
+    TYPE_NAMES: ClassVar[dict[str, str]] = {
+        "pdq": "pdq",
+        "md5": "md5",
+        "video_md5": "md5",
+        "photo_md5": "md5",
+        "sha256": "sha256",
+    }
+
+    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            words = line.split()
+            if len(words) == 1:
+                kind, value, extra = default_kind, words[0], []
+            else:
+                type_name, value, *extra = words
+                kind = self.TYPE_NAMES.get(type_name.lower(), "")
+                if not kind:
+                    known = ", ".join(sorted(self.TYPE_NAMES))
+                    yield LineError(number, f"unknown signal type {type_name!r} (known: {known})")
+                    continue
+            checked = _validated(kind, value, number)
+            if isinstance(checked, LineError):
+                yield checked
+                continue
+            yield ParsedHash(kind, checked, None, tuple(extra))
+
+    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
+        for row in rows:
+            yield " ".join((row.kind, row.value, *row.labels)) + "\n"
+
+
+FORMATS: dict[str, HashListFormat] = {
+    f.name: f for f in (TextFormat(), CsvFormat(), VpdqFormat(), ThreatExchangeFormat())
+}
+
+
+def get_format(name: str) -> HashListFormat:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise InvalidInput(f"unknown format {name!r}; use one of: {', '.join(FORMATS)}") from None
+
+
+def guess_format(filename: str) -> str:
+    lowered = filename.lower()
+    if lowered.endswith(".csv"):
+        return "csv"
+    return "text"
+
+
+def parse_text(fmt: HashListFormat, data: str, default_kind: str) -> ParseResult:
+    result = ParseResult()
+    for item in fmt.parse(io.StringIO(data), default_kind):
+        if isinstance(item, LineError):
+            result.errors.append(item)
+        else:
+            result.rows.append(item)
+    return result

@@ -1,0 +1,355 @@
+"""The matcher: in-memory indexes over every bank's hashes, kept current from the change log.
+
+The indexes only propose candidates. Whether a candidate is a match is decided from the
+database at look-up time (bank enabled, its distance and quality thresholds, content not
+deleted), so such changes apply on the very next look-up; the indexes themselves follow
+the change log incrementally, in this process at once and in other replicas within the
+sync interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
+
+from lykta.index import ExactIndex, HammingIndex
+from lykta.store.db import current_state
+from lykta.store.models import Bank, BankContent, ContentTombstone
+
+log = logging.getLogger(__name__)
+
+PDQ_BYTES = 32
+EXACT_BYTES = {"md5": 16, "sha256": 32}
+SYNC_BATCH = 100_000
+SNAPSHOT_AFTER_CHANGES = 100_000
+
+
+@dataclass(frozen=True)
+class QueryHash:
+    """One hash of the content being checked, and how it was derived from the content."""
+
+    kind: str
+    value: bytes
+    transform: str = "original"
+    quality: int | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    bank: str
+    negative: bool
+    content_id: int
+    external_id: str | None
+    labels: tuple[str, ...]
+    kind: str
+    hash: str
+    distance: int
+    transform: str
+    query_hash: str
+
+
+@dataclass
+class LookupResult:
+    matches: list[Match] = field(default_factory=list)
+    # Matches in negative banks: when present, `matches` is empty on purpose.
+    suppressed_by: list[Match] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    content_id: int
+    distance: int
+    query: QueryHash
+
+
+class Matcher:
+    def __init__(self, sessions: sessionmaker[Session], snapshot_dir: Path | None = None) -> None:
+        self._sessions = sessions
+        self._snapshot_root = snapshot_dir
+        self._lock = threading.RLock()
+        self._pdq = HammingIndex()
+        self._exact = {kind: ExactIndex(size) for kind, size in EXACT_BYTES.items()}
+        self._revision = 0
+        self._instance_id = ""
+        self._radius = 31
+        self._changes_since_snapshot = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- following the change log -------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def size(self) -> dict[str, int]:
+        with self._lock:
+            return {"pdq": len(self._pdq)} | {k: len(i) for k, i in self._exact.items()}
+
+    def sync(self) -> int:
+        """Apply every change committed since the last sync; returns how many were applied."""
+        with self._sessions() as session:
+            state = current_state(session)
+            if state.instance_id != self._instance_id:
+                self._reset(state.instance_id)
+            if state.revision == self._revision:
+                return 0
+            target = state.revision
+            radius = session.scalar(
+                select(func.max(Bank.pdq_distance)).where(Bank.enabled.is_(True))
+            )
+        applied = 0
+        with self._lock:
+            applied += self._apply_tombstones(self._revision, target)
+            applied += self._apply_additions(self._revision, target)
+            self._revision = target
+            self._radius = min(256, radius if radius is not None else 31)
+            self._changes_since_snapshot += applied
+        if self._snapshot_root and self._changes_since_snapshot >= SNAPSHOT_AFTER_CHANGES:
+            self.save_snapshot()
+        return applied
+
+    def _reset(self, instance_id: str) -> None:
+        with self._lock:
+            self._instance_id = instance_id
+            self._revision = 0
+            self._pdq = HammingIndex()
+            self._exact = {kind: ExactIndex(size) for kind, size in EXACT_BYTES.items()}
+            self._load_snapshot()
+
+    def _apply_tombstones(self, after: int, upto: int) -> int:
+        # Tombstones go first: an id re-used later in the range is then added back.
+        count = 0
+        cursor = (after, 0)
+        while True:
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(
+                        ContentTombstone.revision,
+                        ContentTombstone.content_id,
+                        ContentTombstone.kind,
+                    )
+                    .where(
+                        tuple_(ContentTombstone.revision, ContentTombstone.content_id)
+                        > tuple_(*cursor),
+                        ContentTombstone.revision <= upto,
+                    )
+                    .order_by(ContentTombstone.revision, ContentTombstone.content_id)
+                    .limit(SYNC_BATCH)
+                ).all()
+            if not rows:
+                return count
+            for kind in ("pdq", *EXACT_BYTES):
+                ids = np.array([r.content_id for r in rows if r.kind == kind], dtype=np.int64)
+                if len(ids):
+                    self._index(kind).remove(ids)
+            count += len(rows)
+            cursor = (rows[-1].revision, rows[-1].content_id)
+
+    def _apply_additions(self, after: int, upto: int) -> int:
+        count = 0
+        cursor = (after, 0)
+        while True:
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(
+                        BankContent.revision, BankContent.id, BankContent.kind, BankContent.value
+                    )
+                    .where(
+                        tuple_(BankContent.revision, BankContent.id) > tuple_(*cursor),
+                        BankContent.revision <= upto,
+                    )
+                    .order_by(BankContent.revision, BankContent.id)
+                    .limit(SYNC_BATCH)
+                ).all()
+            if not rows:
+                return count
+            by_kind: dict[str, list[tuple[int, bytes]]] = {}
+            for row in rows:
+                by_kind.setdefault(row.kind, []).append((row.id, row.value))
+            for kind, items in by_kind.items():
+                index = self._index(kind)
+                ids = np.fromiter((i for i, _ in items), dtype=np.int64, count=len(items))
+                codes = np.frombuffer(b"".join(v for _, v in items), dtype=np.uint8)
+                # Idempotent: a snapshot may already hold content from the replayed range.
+                index.remove(ids)
+                index.add(ids, codes.reshape(len(items), -1))
+            count += len(rows)
+            cursor = (rows[-1].revision, rows[-1].id)
+
+    def _index(self, kind: str) -> HammingIndex | ExactIndex:
+        return self._pdq if kind == "pdq" else self._exact[kind]
+
+    def start(self, interval: float) -> None:
+        """Follow the change log in a background thread until `stop()`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.sync()
+                except Exception:  # a database hiccup must not kill the follower
+                    log.exception("change-log sync failed; retrying in %.1fs", interval)
+
+        self._thread = threading.Thread(target=run, name="lykta-matcher-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def _snapshot_dir(self) -> Path | None:
+        if self._snapshot_root is None or not self._instance_id:
+            return None
+        return self._snapshot_root / self._instance_id
+
+    def save_snapshot(self) -> Path | None:
+        """Write the indexes so the next start maps them instead of reading every hash."""
+        base = self._snapshot_dir()
+        if base is None:
+            return None
+        with self._lock:
+            target = base / f"r{self._revision}"
+            if not target.exists():
+                tmp = base / f".tmp-{os.getpid()}-{threading.get_ident()}"
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+                self._pdq.save(tmp / "pdq")
+                for kind, index in self._exact.items():
+                    index.save(tmp / kind)
+                (tmp / "state.json").write_text(json.dumps({"revision": self._revision}))
+                try:
+                    tmp.rename(target)
+                except OSError:  # another worker wrote the same revision first
+                    shutil.rmtree(tmp, ignore_errors=True)
+            pointer = base / "current"
+            pointer_tmp = base / f".current-{os.getpid()}"
+            pointer_tmp.write_text(target.name)
+            pointer_tmp.replace(pointer)
+            self._changes_since_snapshot = 0
+        for old in base.glob("r*"):
+            if old.name != target.name:
+                # Safe while other processes map it: Linux keeps unlinked mapped files alive.
+                shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def _load_snapshot(self) -> None:
+        base = self._snapshot_dir()
+        if base is None:
+            return
+        try:
+            name = (base / "current").read_text().strip()
+            folder = base / name
+            revision = json.loads((folder / "state.json").read_text())["revision"]
+            pdq = HammingIndex.load(folder / "pdq")
+            exact = {kind: ExactIndex.load(folder / kind) for kind in EXACT_BYTES}
+        except (OSError, ValueError, KeyError) as error:
+            if not isinstance(error, FileNotFoundError):
+                log.warning("ignoring unreadable index snapshot in %s: %s", base, error)
+            return
+        self._pdq, self._exact, self._revision = pdq, exact, int(revision)
+        log.info("loaded index snapshot at revision %d (%d PDQ hashes)", revision, len(pdq))
+
+    # --- look-ups ------------------------------------------------------------------------
+
+    def lookup(
+        self, queries: Sequence[QueryHash], banks: Iterable[str] | None = None
+    ) -> LookupResult:
+        """Match one piece of content (all its hashes and variants) against the banks."""
+        candidates = self._candidates(queries)
+        if not candidates:
+            return LookupResult()
+        wanted = set(banks) if banks is not None else None
+        ids = sorted({c.content_id for c in candidates})
+        with self._sessions() as session:
+            rows = session.execute(
+                select(BankContent, Bank)
+                .join(Bank, Bank.id == BankContent.bank_id)
+                .where(BankContent.id.in_(ids), Bank.enabled.is_(True))
+            ).all()
+        found = {content.id: (content, bank) for content, bank in rows}
+        best: dict[int, Match] = {}
+        for candidate in candidates:
+            pair = found.get(candidate.content_id)
+            if pair is None:
+                continue
+            content, bank = pair
+            query = candidate.query
+            if content.kind == "pdq":
+                if candidate.distance > bank.pdq_distance:
+                    continue
+                if query.quality is not None and query.quality < bank.pdq_min_quality:
+                    continue
+            if wanted is not None and bank.name not in wanted and not bank.negative:
+                continue
+            match = Match(
+                bank=bank.name,
+                negative=bank.negative,
+                content_id=content.id,
+                external_id=content.external_id,
+                labels=tuple(content.labels),
+                kind=content.kind,
+                hash=content.value.hex(),
+                distance=candidate.distance,
+                transform=query.transform,
+                query_hash=query.value.hex(),
+            )
+            held = best.get(content.id)
+            if held is None or _rank(match) < _rank(held):
+                best[content.id] = match
+        ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
+        negatives = [m for m in ordered if m.negative]
+        if negatives:
+            return LookupResult(matches=[], suppressed_by=negatives)
+        return LookupResult(matches=ordered)
+
+    def _candidates(self, queries: Sequence[QueryHash]) -> list[_Candidate]:
+        out: list[_Candidate] = []
+        pdq_queries = [q for q in queries if q.kind == "pdq"]
+        with self._lock:
+            if pdq_queries and len(self._pdq):
+                codes = np.frombuffer(b"".join(q.value for q in pdq_queries), dtype=np.uint8)
+                hits = self._pdq.search(codes.reshape(len(pdq_queries), PDQ_BYTES), self._radius)
+                for query, row in zip(pdq_queries, hits, strict=True):
+                    out.extend(_Candidate(i, d, query) for i, d in row)
+            for kind, index in self._exact.items():
+                exact_queries = [q for q in queries if q.kind == kind]
+                if not exact_queries or not len(index):
+                    continue
+                keys = np.frombuffer(b"".join(q.value for q in exact_queries), dtype=np.uint8)
+                hits = index.search(keys.reshape(len(exact_queries), EXACT_BYTES[kind]))
+                for query, row in zip(exact_queries, hits, strict=True):
+                    out.extend(_Candidate(i, 0, query) for i in row)
+        return out
+
+    def wait_for(self, revision: int, timeout: float = 10.0) -> bool:
+        """Block until this matcher has applied `revision` (for tests and tooling)."""
+        deadline = time.monotonic() + timeout
+        while self._revision < revision:
+            if time.monotonic() > deadline:
+                return False
+            self.sync()
+            time.sleep(0.05)
+        return True
+
+
+def _rank(match: Match) -> tuple[int, int]:
+    # Prefer the closest match, and the untransformed content when distances tie.
+    return (match.distance, 0 if match.transform == "original" else 1)

@@ -1,0 +1,37 @@
+"""Errors every layer raises and every door (HTTP, CLI) maps to a clear message.
+
+Each error carries a message that says what was wrong and, where it helps, what to do.
+The HTTP layer maps them to a 4xx status, the CLI to an exit code and one line.
+"""
+
+from __future__ import annotations
+
+
+class LyktaError(Exception):
+    """Base of all errors that are the caller's to fix (never a bug in Lykta)."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(LyktaError):
+    """The input is malformed: a bad hash, a bad file, a bad parameter."""
+
+    status_code = 422
+
+
+class MediaError(InvalidInput):
+    """Content that cannot be decoded safely: empty, truncated, not media, too large."""
+
+
+class NotFound(LyktaError):
+    status_code = 404
+
+
+class Conflict(LyktaError):
+    """The request clashes with what exists (a bank name taken, an id already indexed)."""
+
+    status_code = 409

@@ -1,0 +1,362 @@
+"""Numba kernels behind the indexes: the loops that must not run in the interpreter.
+
+Kept in one module, few in number and compiled with ``cache=True``, so the first call in
+a fresh process loads machine code from disk instead of spending seconds in the JIT.
+
+Layout shared with ``hamming.py``: a 256-bit code is 32 bytes; substring ``t`` (0..7) is
+bytes ``4t..4t+3``, split into a 16-bit ``hi`` (bytes ``4t``, ``4t+1``) that indexes the
+directory and a 16-bit ``lo`` (bytes ``4t+2``, ``4t+3``) stored next to each entry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+TABLES = 8
+BUCKETS = 1 << 16
+
+
+@intrinsic
+def popcount(typingctx, x):  # type: ignore[no-untyped-def]
+    """Population count as one ``popcnt`` instruction (numba has no portable builtin)."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        value = context.cast(builder, args[0], signature.args[0], types.uint64)
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.ctpop.i64")
+        return builder.call(fn, [value])
+
+    return types.int64(x), codegen
+
+
+@intrinsic
+def prefetch(typingctx, array, index):  # type: ignore[no-untyped-def]
+    """Hint the cache to load ``array[index]`` without waiting for it."""
+    if not isinstance(array, types.Array) or array.ndim != 1:
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [index])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # read, keep in all cache levels, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(array, index), codegen
+
+
+@njit(cache=True, nogil=True)
+def _grow(buf: np.ndarray, used: int) -> np.ndarray:
+    out = np.empty(max(2 * buf.shape[0], 1024), dtype=buf.dtype)
+    out[:used] = buf[:used]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _is_dead(dead: np.ndarray, row: int) -> bool:
+    return dead.shape[0] > 0 and ((dead[row >> 3] >> (row & 7)) & 1) == 1
+
+
+@njit(cache=True, nogil=True)
+def _read_pos(pos: np.ndarray, t: int, i: int) -> int:
+    # Positions are packed little-endian in as few bytes as the row count needs (3 bytes
+    # up to 16.7M rows), because they are a large share of the memory per hash.
+    p = 0
+    for b in range(pos.shape[2]):
+        p |= np.int64(pos[t, i, b]) << (8 * b)
+    return p
+
+
+@njit(cache=True, nogil=True)
+def scan(
+    codes: np.ndarray, dead: np.ndarray, queries: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Brute force: every live row within ``max_distance`` of each query.
+
+    ``codes`` and ``queries`` are ``(n, 4)`` / ``(q, 4)`` uint64 views of the 32-byte codes.
+    Returns parallel arrays (query index, row, distance).
+    """
+    cap = 1024
+    out_q = np.empty(cap, dtype=np.int64)
+    out_r = np.empty(cap, dtype=np.int64)
+    out_d = np.empty(cap, dtype=np.int64)
+    used = 0
+    for qi in range(queries.shape[0]):
+        q0, q1, q2, q3 = queries[qi, 0], queries[qi, 1], queries[qi, 2], queries[qi, 3]
+        for r in range(codes.shape[0]):
+            d = (
+                popcount(codes[r, 0] ^ q0)
+                + popcount(codes[r, 1] ^ q1)
+                + popcount(codes[r, 2] ^ q2)
+                + popcount(codes[r, 3] ^ q3)
+            )
+            if d <= max_distance and not _is_dead(dead, r):
+                if used == out_q.shape[0]:
+                    out_q, out_r, out_d = _grow(out_q, used), _grow(out_r, used), _grow(out_d, used)
+                out_q[used], out_r[used], out_d[used] = qi, r, d
+                used += 1
+    return out_q[:used], out_r[:used], out_d[:used]
+
+
+@njit(cache=True, nogil=True)
+def probe(
+    codes: np.ndarray,
+    lo: np.ndarray,
+    pos: np.ndarray,
+    dirs: np.ndarray,
+    dead: np.ndarray,
+    query_bytes: np.ndarray,
+    queries: np.ndarray,
+    max_distance: int,
+    masks: np.ndarray,
+    mask_weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multi-index search, exact for ``max_distance < 8 * (rho + 1)`` with ``rho <= 3``.
+
+    If two codes differ in at most ``max_distance`` bits, by pigeonhole one of the eight
+    disjoint 32-bit substrings differs in at most ``rho = max_distance // 8`` bits. For
+    each table we visit every ``hi`` bucket within ``rho`` of the query's ``hi`` and keep
+    entries whose ``lo`` is within the remaining budget; only those survivors read the
+    32-byte code. A row found in table ``t`` is emitted only if no earlier table would
+    also have found it, so each match is reported once without a sort.
+    """
+    rho = max_distance // 8
+    n_masks = 0
+    while n_masks < masks.shape[0] and mask_weights[n_masks] <= rho:
+        n_masks += 1
+    first = np.empty(n_masks, dtype=np.int64)
+    last = np.empty(n_masks, dtype=np.int64)
+    cap = 1024
+    out_q = np.empty(cap, dtype=np.int64)
+    out_r = np.empty(cap, dtype=np.int64)
+    out_d = np.empty(cap, dtype=np.int64)
+    used = 0
+    for qi in range(queries.shape[0]):
+        for t in range(TABLES):
+            lo_t = lo[t]
+            qhi = (np.int64(query_bytes[qi, 4 * t]) << 8) | query_bytes[qi, 4 * t + 1]
+            qlo = (np.int64(query_bytes[qi, 4 * t + 2]) << 8) | query_bytes[qi, 4 * t + 3]
+            # Pass 1 only locates buckets and prefetches them: the ~700 bucket reads of a
+            # table are cache misses, and issuing them together overlaps their latency.
+            for mi in range(n_masks):
+                bucket = qhi ^ masks[mi]
+                start = np.int64(dirs[t, bucket])
+                end = np.int64(dirs[t, bucket + 1])
+                if mask_weights[mi] == rho and start < end:
+                    # lo is sorted and near-uniform inside a bucket: interpolate the spot.
+                    start = start + ((qlo * (end - start)) >> 16)
+                    end = start
+                    prefetch(lo_t, start)
+                else:
+                    for line in range(start, end, 32):
+                        prefetch(lo_t, line)
+                first[mi], last[mi] = start, end
+            for mi in range(n_masks):
+                start, end = first[mi], last[mi]
+                budget = rho - mask_weights[mi]
+                if budget == 0:
+                    lower = np.int64(dirs[t, qhi ^ masks[mi]])
+                    upper = np.int64(dirs[t, (qhi ^ masks[mi]) + 1])
+                    if lower == upper:
+                        continue
+                    # Walk from the interpolated guess to the first entry >= qlo.
+                    i = start
+                    while i < upper and lo_t[i] < qlo:
+                        i += 1
+                    while i > lower and lo_t[i - 1] >= qlo:
+                        i -= 1
+                    start = i
+                    while i < upper and lo_t[i] == qlo:
+                        i += 1
+                    end = i
+                for i in range(start, end):
+                    if budget > 0 and popcount(np.int64(lo_t[i]) ^ qlo) > budget:
+                        continue
+                    r = _read_pos(pos, t, i)
+                    if _is_dead(dead, r):
+                        continue
+                    x0 = codes[r, 0] ^ queries[qi, 0]
+                    x1 = codes[r, 1] ^ queries[qi, 1]
+                    x2 = codes[r, 2] ^ queries[qi, 2]
+                    x3 = codes[r, 3] ^ queries[qi, 3]
+                    d = popcount(x0) + popcount(x1) + popcount(x2) + popcount(x3)
+                    if d > max_distance:
+                        continue
+                    seen = False
+                    for e in range(t):
+                        w = x0 if e < 2 else x1 if e < 4 else x2 if e < 6 else x3
+                        half = (w >> np.uint64(32 * (e & 1))) & np.uint64(0xFFFFFFFF)
+                        # Bytes 4e..4e+3 are the low half of the little-endian word.
+                        if popcount(half) <= rho:
+                            seen = True
+                            break
+                    if seen:
+                        continue
+                    if used == out_q.shape[0]:
+                        out_q, out_r = _grow(out_q, used), _grow(out_r, used)
+                        out_d = _grow(out_d, used)
+                    out_q[used], out_r[used], out_d[used] = qi, r, d
+                    used += 1
+    return out_q[:used], out_r[:used], out_d[:used]
+
+
+@njit(cache=True, nogil=True)
+def build_tables(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort rows by each substring with a two-pass LSD radix sort (lo, then hi).
+
+    Radix sort is linear, which keeps a 10M-row build within seconds. Returns ``lo``
+    ``(8, k)`` uint16, ``rows`` ``(8, k)`` int64 and the hi directories ``(8, 65537)``.
+    """
+    k = codes.shape[0]
+    lo = np.empty((TABLES, k), dtype=np.uint16)
+    rows = np.empty((TABLES, k), dtype=np.int64)
+    dirs = np.zeros((TABLES, BUCKETS + 1), dtype=np.int64)
+    tmp = np.empty(k, dtype=np.int64)
+    counts = np.empty(BUCKETS + 1, dtype=np.int64)
+    for t in range(TABLES):
+        counts[:] = 0
+        for r in range(k):
+            counts[((np.int64(codes[r, 4 * t + 2]) << 8) | codes[r, 4 * t + 3]) + 1] += 1
+        for b in range(BUCKETS):
+            counts[b + 1] += counts[b]
+        for r in range(k):
+            key = (np.int64(codes[r, 4 * t + 2]) << 8) | codes[r, 4 * t + 3]
+            tmp[counts[key]] = r
+            counts[key] += 1
+        counts[:] = 0
+        for r in range(k):
+            counts[((np.int64(codes[r, 4 * t]) << 8) | codes[r, 4 * t + 1]) + 1] += 1
+        for b in range(BUCKETS):
+            counts[b + 1] += counts[b]
+        dirs[t, :] = counts
+        for j in range(k):
+            r = tmp[j]
+            key = (np.int64(codes[r, 4 * t]) << 8) | codes[r, 4 * t + 1]
+            slot = counts[key]
+            rows[t, slot] = r
+            lo[t, slot] = (np.int64(codes[r, 4 * t + 2]) << 8) | codes[r, 4 * t + 3]
+            counts[key] += 1
+    return lo, rows, dirs
+
+
+@njit(cache=True, nogil=True)
+def merge_tables(
+    old_lo: np.ndarray,
+    old_pos: np.ndarray,
+    old_dirs: np.ndarray,
+    remap: np.ndarray,
+    new_lo: np.ndarray,
+    new_rows: np.ndarray,
+    new_dirs: np.ndarray,
+    new_base: int,
+    total: int,
+    pos_bytes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge sorted new entries into the sorted tables in one linear pass per table.
+
+    Old rows map through ``remap`` (-1 drops a removed row, so compaction rides along);
+    new rows land at ``new_base + row``. Output positions are packed in ``pos_bytes``.
+    """
+    lo = np.empty((TABLES, total), dtype=np.uint16)
+    pos = np.empty((TABLES, total, pos_bytes), dtype=np.uint8)
+    dirs = np.empty((TABLES, BUCKETS + 1), dtype=np.uint32)
+    for t in range(TABLES):
+        out = 0
+        for b in range(BUCKETS):
+            dirs[t, b] = out
+            i, i_end = np.int64(old_dirs[t, b]), np.int64(old_dirs[t, b + 1])
+            j, j_end = new_dirs[t, b], new_dirs[t, b + 1]
+            while i < i_end or j < j_end:
+                if i < i_end and (j == j_end or old_lo[t, i] <= new_lo[t, j]):
+                    row = remap[_read_pos(old_pos, t, i)]
+                    value = old_lo[t, i]
+                    i += 1
+                    if row < 0:
+                        continue
+                else:
+                    row = new_base + new_rows[t, j]
+                    value = new_lo[t, j]
+                    j += 1
+                lo[t, out] = value
+                for byte in range(pos_bytes):
+                    pos[t, out, byte] = (row >> (8 * byte)) & 0xFF
+                out += 1
+        dirs[t, BUCKETS] = out
+    return lo, pos, dirs
+
+
+@njit(cache=True, nogil=True)
+def find_unsorted(ids: np.ndarray, order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Row of each wanted id (-1 if absent), via ``order``, an argsort of ``ids``."""
+    out = np.full(wanted.shape[0], -1, dtype=np.int64)
+    for k in range(wanted.shape[0]):
+        a, b = 0, order.shape[0]
+        while a < b:
+            mid = (a + b) >> 1
+            if ids[order[mid]] < wanted[k]:
+                a = mid + 1
+            else:
+                b = mid
+        if a < order.shape[0] and ids[order[a]] == wanted[k]:
+            out[k] = order[a]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _row_less(a: np.ndarray, i: int, b: np.ndarray, j: int) -> bool:
+    for w in range(a.shape[1]):
+        if a[i, w] != b[j, w]:
+            return a[i, w] < b[j, w]
+    return False
+
+
+@njit(cache=True, nogil=True)
+def key_ranges(keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[first, last)`` rows equal to each query in lexicographically sorted ``keys``."""
+    first = np.empty(queries.shape[0], dtype=np.int64)
+    last = np.empty(queries.shape[0], dtype=np.int64)
+    for q in range(queries.shape[0]):
+        a, b = 0, keys.shape[0]
+        while a < b:
+            mid = (a + b) >> 1
+            if _row_less(keys, mid, queries, q):
+                a = mid + 1
+            else:
+                b = mid
+        first[q] = a
+        b = keys.shape[0]
+        while a < b:
+            mid = (a + b) >> 1
+            if _row_less(queries, q, keys, mid):
+                b = mid
+            else:
+                a = mid + 1
+        last[q] = a
+    return first, last
+
+
+@njit(cache=True, nogil=True)
+def merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Source of each output row when merging sorted ``a`` and ``b`` (b offset by len(a))."""
+    out = np.empty(a.shape[0] + b.shape[0], dtype=np.int64)
+    i = j = 0
+    for k in range(out.shape[0]):
+        if j == b.shape[0] or (i < a.shape[0] and not _row_less(b, j, a, i)):
+            out[k] = i
+            i += 1
+        else:
+            out[k] = a.shape[0] + j
+            j += 1
+    return out

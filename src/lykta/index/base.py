@@ -1,0 +1,41 @@
+"""The ``HashIndex`` interface that every index in Lykta follows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Self, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class HashIndex(Protocol):
+    """An in-memory set of (id, hash) pairs that banks fill and matching queries.
+
+    Ids are unique among the live entries; the same hash may appear under several ids
+    (different banks can hold the same hash). Queries are index-specific (``search``).
+    """
+
+    def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
+        """Add entries; a duplicate id (present or repeated) raises ``ValueError``."""
+        ...
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove entries by id, ignoring unknown ids; return how many were removed."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def save(self, path: str | Path) -> None:
+        """Write the index to directory ``path`` atomically."""
+        ...
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Open an index written by ``save``, memory-mapping its large arrays."""
+        ...
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays, to report memory per hash."""
+        ...

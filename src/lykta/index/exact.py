@@ -1,0 +1,151 @@
+"""``ExactIndex``: which ids hold exactly a given cryptographic hash (MD5, SHA-256).
+
+Keys live in one lexicographically sorted array searched by binary search, plus a small
+sorted delta and tombstones, so ten million keys cost their own bytes and an id each,
+not the ~100 bytes per entry of a Python dict.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from lykta.index import _kernels
+from lykta.index._common import (
+    DELTA_LIMIT,
+    MainIds,
+    check_ids,
+    check_new_ids,
+    check_rows,
+    load_dir,
+    narrow_ids,
+    save_dir,
+)
+
+_KIND = "lykta.exact"
+_ARRAYS = ["keys", "ids", "dead", "delta_keys", "delta_ids"]
+
+
+class ExactIndex:
+    """Exact-key lookup for ``key_bytes``-byte hashes (16 for MD5, 32 for SHA-256).
+
+    Several ids may share a key (banks overlap); ids are unique among live entries.
+    """
+
+    def __init__(self, key_bytes: int, *, delta_limit: int = DELTA_LIMIT) -> None:
+        if isinstance(key_bytes, bool) or not isinstance(key_bytes, int) or key_bytes < 1:
+            raise ValueError(f"key_bytes must be a positive integer, got {key_bytes!r}")
+        self.key_bytes = key_bytes
+        self._words = (key_bytes + 7) // 8
+        self._delta_limit = delta_limit
+        self._keys = np.zeros((0, self._words), dtype=np.uint64)
+        self._main = MainIds(np.zeros(0, dtype=np.uint32))
+        self._delta_keys = np.zeros((0, self._words), dtype=np.uint64)
+        self._delta_ids = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self._main.live + int(self._delta_ids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self._keys, self._delta_keys, self._delta_ids]
+        return sum(a.nbytes for a in arrays) + self._main.nbytes
+
+    def add(self, ids: Any, keys: Any) -> None:
+        """Add keys under unique ids; a duplicate id raises ``ValueError``."""
+        ids = check_ids(ids)
+        words = self._words_of(keys, allow_single=False)
+        if ids.shape[0] != words.shape[0]:
+            raise ValueError(f"got {ids.shape[0]} ids for {words.shape[0]} keys")
+        if not ids.size:
+            return
+        check_new_ids(ids, self._main, self._delta_ids)
+        keys_all = np.concatenate([self._delta_keys, words])
+        ids_all = np.concatenate([self._delta_ids, ids])
+        order = np.lexsort(keys_all.T[::-1])
+        self._delta_keys, self._delta_ids = keys_all[order], ids_all[order]
+        if self._delta_ids.shape[0] > self._delta_limit:
+            self._merge()
+
+    def remove(self, ids: Any) -> int:
+        """Remove ids, ignoring unknown ones (change-log replays repeat); return the count."""
+        ids = np.unique(check_ids(ids))
+        rows = self._main.find(ids)
+        rows = rows[rows >= 0]
+        self._main.kill(rows)
+        gone = np.isin(self._delta_ids, ids)
+        removed = int(rows.size + gone.sum())
+        if gone.any():
+            self._delta_ids = self._delta_ids[~gone]
+            self._delta_keys = self._delta_keys[~gone]
+        if self._main.needs_compaction():
+            self._merge()
+        return removed
+
+    def search(self, keys: Any) -> list[list[int]]:
+        """For each key, the ids holding exactly that key, ascending.
+
+        A single ``(key_bytes,)`` row is one query.
+        """
+        queries = self._words_of(keys, allow_single=True)
+        found: list[list[int]] = [[] for _ in range(queries.shape[0])]
+        if not queries.shape[0] or not len(self):
+            return found
+        for keys_sorted, ids, main in (
+            (self._keys, self._main.ids, True),
+            (self._delta_keys, self._delta_ids, False),
+        ):
+            if not ids.shape[0]:
+                continue
+            first, last = _kernels.key_ranges(keys_sorted, queries)
+            for q in np.nonzero(last > first)[0]:
+                rows = np.arange(first[q], last[q])
+                if main and self._main.n_dead:
+                    rows = rows[~self._main.is_dead(rows)]
+                found[q].extend(ids[rows].tolist())
+        return [sorted(ids) for ids in found]
+
+    def save(self, path: str | Path) -> None:
+        """Write the index to directory ``path`` (atomically; see ``load``)."""
+        arrays = {
+            "keys": self._keys,
+            "ids": self._main.ids,
+            "dead": self._main.dead,
+            "delta_keys": self._delta_keys,
+            "delta_ids": self._delta_ids,
+        }
+        meta = {"key_bytes": self.key_bytes, "rows": len(self._main), "live": len(self)}
+        save_dir(path, _KIND, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path, *, delta_limit: int = DELTA_LIMIT) -> Self:
+        """Open a saved index, memory-mapping the main segment; adds and removes still work."""
+        meta, arrays = load_dir(path, _KIND, _ARRAYS)
+        index = cls(int(meta["key_bytes"]), delta_limit=delta_limit)
+        index._keys = arrays["keys"]
+        index._main = MainIds(arrays["ids"], np.array(arrays["dead"]))
+        index._delta_keys = np.array(arrays["delta_keys"])
+        index._delta_ids = np.array(arrays["delta_ids"])
+        return index
+
+    def _words_of(self, keys: Any, allow_single: bool) -> np.ndarray:
+        """Keys as ``(n, words)`` uint64, zero-padded: any fixed total order will do."""
+        rows = check_rows(keys, self.key_bytes, "keys", allow_single)
+        padded = np.zeros((rows.shape[0], self._words * 8), dtype=np.uint8)
+        padded[:, : self.key_bytes] = rows
+        return padded.view(np.uint64)
+
+    def _merge(self) -> None:
+        """Fold the sorted delta into the sorted main array and drop tombstoned rows."""
+        live = self._main.live_mask()
+        keys, ids = self._keys, self._main.ids
+        if live is not None:
+            keys, ids = keys[live], ids[live]
+        order = _kernels.merge_order(keys, self._delta_keys)
+        self._keys = np.concatenate([keys, self._delta_keys])[order]
+        all_ids = np.concatenate([ids.astype(np.int64), self._delta_ids])[order]
+        self._main = MainIds(narrow_ids(all_ids))
+        self._delta_keys = np.zeros((0, self._words), dtype=np.uint64)
+        self._delta_ids = np.zeros(0, dtype=np.int64)

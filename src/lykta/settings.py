@@ -1,0 +1,133 @@
+"""Every Lykta setting, declared once: name, type, default and one line of help.
+
+Values come from `LYKTA_<NAME>` environment variables, then from an optional TOML file
+(`LYKTA_CONFIG`), then from CLI flags. `lykta settings` prints them with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from lykta.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one Lykta process."""
+
+    home: Path = Path("~/.lykta")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    sync_interval: float = 0.5
+    max_pixels: int = 100_000_000
+    max_upload_bytes: int = 64 * 1024 * 1024
+    max_batch_hashes: int = 10_000
+    dihedral: bool = True
+    trim: bool = True
+    snapshot_index: bool = True
+    log_level: str = "info"
+    hma_fetch_urls: str = ""
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_path / 'lykta.db'}"
+
+    @property
+    def home_path(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home_path / "index"
+
+
+HELP: dict[str, str] = {
+    "home": "data folder: SQLite database, index snapshots",
+    "database_url": "SQLAlchemy URL; empty means SQLite in the data folder "
+    "(e.g. postgresql+psycopg://user@host/db)",
+    "host": "address `lykta serve` listens on",
+    "port": "port `lykta serve` listens on",
+    "workers": "HTTP worker processes for `lykta serve` (each holds the index, kept in sync)",
+    "sync_interval": "seconds between checks of the change log for other replicas' bank changes",
+    "max_pixels": "largest image (width x height) Lykta will decode; larger ones are refused",
+    "max_upload_bytes": "largest upload the HTTP API accepts",
+    "max_batch_hashes": "most hashes one batch look-up may carry",
+    "dihedral": "look up all 8 rotations and flips of a photo by default",
+    "trim": "trim uniform borders (letterboxing, padding) before hashing by default",
+    "snapshot_index": "keep memory-mappable index snapshots in the data folder for fast restarts",
+    "log_level": "log level of `lykta serve` (debug, info, warning, error)",
+    "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
+    "hosts with public addresses only, or a comma list of host names to allow",
+}
+
+# Names whose values must never be printed or logged.
+SECRET_NAMES = frozenset({"database_url"})
+
+
+def _parse(name: str, kind: type, raw: Any) -> Any:
+    if isinstance(raw, kind) and kind is not bool:
+        return raw
+    text = str(raw).strip()
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(text)
+        if kind is Path:
+            return Path(text)
+        return kind(text)
+    except ValueError:
+        raise InvalidInput(
+            f"setting {name} (LYKTA_{name.upper()}) must be {kind.__name__}, got {text!r}"
+        ) from None
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from the environment, the optional config file and `overrides`."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = env.get("LYKTA_CONFIG")
+    if config_file:
+        try:
+            values.update(tomllib.loads(Path(config_file).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise InvalidInput(f"cannot read LYKTA_CONFIG {config_file}: {error}") from None
+    for field in fields(Settings):
+        key = f"LYKTA_{field.name.upper()}"
+        if key in env:
+            values[field.name] = env[key]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    known = {field.name: field for field in fields(Settings)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise InvalidInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    parsed = {}
+    for name, raw in values.items():
+        kind = type(known[name].default)
+        parsed[name] = _parse(name, Path if kind.__name__.endswith("Path") else kind, raw)
+    return Settings(**parsed)
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, value, help) rows with secrets redacted, for `lykta settings` and docs."""
+    rows = []
+    for field in fields(Settings):
+        value = getattr(settings, field.name)
+        shown = "***" if field.name in SECRET_NAMES and value else str(value)
+        rows.append((field.name, shown, HELP[field.name]))
+    return rows

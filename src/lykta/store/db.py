@@ -1,0 +1,77 @@
+"""Engine creation and schema migration for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from lykta.errors import LyktaError
+from lykta.store.models import SyncState
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            # WAL lets look-ups read while an import writes; foreign keys are off by default.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    except Exception as error:  # a bad URL or a missing driver
+        raise LyktaError(f"cannot use database URL: {error}") from None
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent, safe from several processes)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Several replicas may start at once; one migrates, the others wait.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7140521)")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with Session(engine) as session, session.begin():
+        if session.get(SyncState, 1) is None:
+            session.add(SyncState(id=1, revision=0, instance_id=str(uuid.uuid4())))
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def next_revision(session: Session) -> int:
+    """Bump and return the change-log counter, holding its row lock until commit.
+
+    Call it first in every write transaction: as the first statement is a write, SQLite
+    takes its write lock at once (waiting politely for another writer) instead of failing
+    to upgrade a read snapshot later.
+    """
+    return session.execute(
+        update(SyncState)
+        .where(SyncState.id == 1)
+        .values(revision=SyncState.revision + 1)
+        .returning(SyncState.revision)
+    ).scalar_one()
+
+
+def current_state(session: Session) -> SyncState:
+    return session.scalars(select(SyncState).where(SyncState.id == 1)).one()

@@ -1,0 +1,237 @@
+"""The native HTTP API on SQLite and PostgreSQL: tokens and scopes, hashing and look-ups,
+banks and content, import and export, and a clear 4xx (never a 500) for bad input."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lykta.app import Lykta
+from tests.conftest import Tokens, make_photo
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def test_health_needs_no_token(client: TestClient) -> None:
+    assert client.get("/health").json() == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/status"),
+        ("get", f"/api/v1/lookup?hash={PDQ}"),
+        ("post", "/api/v1/lookup/batch"),
+        ("get", "/api/v1/banks"),
+        ("post", "/api/v1/banks"),
+        ("delete", "/api/v1/banks/a"),
+        ("get", "/api/v1/banks/a/export"),
+    ],
+)
+def test_every_route_needs_a_valid_token(
+    client: TestClient, tokens: Tokens, method: str, path: str
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 401
+    assert "bearer token" in response.json()["detail"]
+    response = client.request(method, path, headers={"Authorization": "Bearer lykta_wrong"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "invalid or revoked token"
+
+
+def test_scopes(client: TestClient, tokens: Tokens) -> None:
+    matcher = tokens.header("matcher")
+    assert client.get("/api/v1/status", headers=matcher).status_code == 200
+    response = client.post("/api/v1/banks", json={"name": "a"}, headers=matcher)
+    assert response.status_code == 403
+    assert "needs 'curator'" in response.json()["detail"]
+    assert (
+        client.post(
+            "/api/v1/banks", json={"name": "a"}, headers=tokens.header("curator")
+        ).status_code
+        == 201
+    )
+    assert client.get("/api/v1/banks", headers=tokens.header("admin")).status_code == 200
+
+
+def test_revoked_token_is_refused(core: Lykta, client: TestClient, tokens: Tokens) -> None:
+    from lykta.auth.tokens import Scope
+
+    info, secret = core.tokens.create(Scope.MATCHER, "temp")
+    core.tokens.revoke(info.id)
+    response = client.get("/api/v1/status", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 401
+
+
+def test_status(client: TestClient, tokens: Tokens) -> None:
+    body = client.get("/api/v1/status", headers=tokens.header("matcher")).json()
+    assert body["ok"] is True and body["database"] is True
+    assert body["index_size"] == {"pdq": 0, "md5": 0, "sha256": 0}
+
+
+def test_bank_crud_and_content(client: TestClient, tokens: Tokens) -> None:
+    h = tokens.header("curator")
+    created = client.post(
+        "/api/v1/banks", json={"name": "ncmec", "source": "NCMEC", "pdq_distance": 20}, headers=h
+    )
+    assert created.status_code == 201 and created.json()["pdq_distance"] == 20
+    assert client.post("/api/v1/banks", json={"name": "ncmec"}, headers=h).status_code == 409
+    added = client.post(
+        "/api/v1/banks/ncmec/content",
+        json={"hash": PDQ, "external_id": "img-1", "labels": ["A1"]},
+        headers=h,
+    )
+    assert added.status_code == 201 and added.json()["added"] == 1
+    [content] = client.get("/api/v1/banks/ncmec/content", headers=h).json()
+    assert (content["hash"], content["external_id"], content["labels"]) == (PDQ, "img-1", ["A1"])
+    assert (
+        client.get(f"/api/v1/banks/ncmec/content/{content['id']}", headers=h).json()["id"]
+        == content["id"]
+    )
+    assert client.get("/api/v1/banks/ncmec", headers=h).json()["content_count"] == 1
+
+    found = client.get(f"/api/v1/lookup?hash={PDQ}", headers=tokens.header("matcher")).json()
+    assert [(m["bank"], m["external_id"], m["distance"]) for m in found["matches"]] == [
+        ("ncmec", "img-1", 0)
+    ]
+
+    patched = client.patch("/api/v1/banks/ncmec", json={"enabled": False}, headers=h)
+    assert patched.status_code == 200 and patched.json()["enabled"] is False
+    assert client.get(f"/api/v1/lookup?hash={PDQ}", headers=h).json()["matches"] == []
+
+    assert (
+        client.delete(f"/api/v1/banks/ncmec/content/{content['id']}", headers=h).status_code == 204
+    )
+    assert (
+        client.delete(f"/api/v1/banks/ncmec/content/{content['id']}", headers=h).status_code == 404
+    )
+    assert client.delete("/api/v1/banks/ncmec", headers=h).status_code == 204
+    assert client.get("/api/v1/banks/ncmec", headers=h).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "says"),
+    [
+        ("get", "/api/v1/lookup?hash=xyz", None, 422, "hex"),
+        ("get", f"/api/v1/lookup?hash={PDQ}&kind=sha1", None, 422, "sha1"),
+        ("get", f"/api/v1/lookup?hash={PDQ}&quality=101", None, 422, "quality"),
+        ("post", "/api/v1/banks", {"name": "bad name"}, 422, "bank name"),
+        ("post", "/api/v1/banks", {"name": "x", "pdq_distance": -1}, 422, "pdq_distance"),
+        ("post", "/api/v1/banks", {}, 422, "name"),
+        ("patch", "/api/v1/banks/missing", {"enabled": False}, 404, "missing"),
+        ("patch", "/api/v1/banks/a", {"enabled": None}, 422, "null"),
+        ("post", "/api/v1/banks/a/content", {"hash": "abc"}, 422, "hex"),
+        ("post", "/api/v1/banks/missing/content", {"hash": PDQ}, 404, "missing"),
+        ("get", "/api/v1/banks/a/content?limit=0", None, 422, "limit"),
+        ("get", "/api/v1/banks/a/export?format=xml", None, 422, "format"),
+        ("post", "/api/v1/lookup/batch", {"hashes": [{"hash": "zz"}]}, 422, "hex"),
+        ("post", "/api/v1/lookup/batch", {"nope": 1}, 422, "hashes"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(
+    client: TestClient, tokens: Tokens, method: str, path: str, body: object, status: int, says: str
+) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    response = client.request(method, path, json=body, headers=h)
+    assert response.status_code == status, response.text
+    assert says in response.json()["detail"].lower()
+
+
+def test_hash_and_lookup_upload(client: TestClient, tokens: Tokens, photo: bytes) -> None:
+    h = tokens.header("curator")
+    hashed = client.post("/api/v1/hash", files={"file": ("a.jpg", photo)}, headers=h).json()
+    assert len(hashed["pdq"]) == 64 and len(hashed["md5"]) == 32 and len(hashed["sha256"]) == 64
+    assert {v["transform"] for v in hashed["variants"]} >= {"original", "mirror", "rotate90"}
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    added = client.post(
+        "/api/v1/banks/a/content/media", files={"file": ("known-1.jpg", photo)}, headers=h
+    )
+    assert added.json()["added"] == 3
+    found = client.post(
+        "/api/v1/lookup", files={"file": ("b.jpg", photo)}, headers=tokens.header("matcher")
+    ).json()
+    assert {m["kind"] for m in found["matches"]} == {"pdq", "md5", "sha256"}
+    assert {m["external_id"] for m in found["matches"]} == {"known-1"}
+    assert found["hashes"]["pdq"] == hashed["pdq"]
+    other = client.post(
+        "/api/v1/lookup", files={"file": ("c.jpg", make_photo(99))}, headers=h
+    ).json()
+    assert other["matches"] == []
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"", "empty"),
+        (b"this is text, not an image", "not a supported image"),
+        (make_photo(2)[:2000], "truncated"),
+    ],
+)
+def test_bad_uploads(client: TestClient, tokens: Tokens, data: bytes, says: str) -> None:
+    response = client.post(
+        "/api/v1/lookup", files={"file": ("x.jpg", data)}, headers=tokens.header("matcher")
+    )
+    assert response.status_code == 422, response.text
+    assert says in response.json()["detail"]
+
+
+def test_upload_limit(core: Lykta, tokens: Tokens) -> None:
+    from dataclasses import replace
+
+    from lykta.api.main import create_app
+
+    core.settings = replace(core.settings, max_upload_bytes=1000)
+    with TestClient(create_app(core, follow_changes=False)) as small:
+        response = small.post(
+            "/api/v1/hash",
+            files={"file": ("x.jpg", make_photo(3))},
+            headers=tokens.header("matcher"),
+        )
+    assert response.status_code == 413
+    assert "LYKTA_MAX_UPLOAD_BYTES" in response.json()["detail"]
+
+
+def test_import_export_round_trip(client: TestClient, tokens: Tokens) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    bad = f"kind,hash,id\npdq,{PDQ},one\nmd5,nothex,two\n"
+    response = client.post(
+        "/api/v1/banks/a/import?format=csv", files={"file": ("list.csv", bad)}, headers=h
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("list.csv:3:")
+    assert client.get("/api/v1/banks/a", headers=h).json()["content_count"] == 0
+    response = client.post(
+        "/api/v1/banks/a/import?format=csv&skip_invalid=true",
+        files={"file": ("list.csv", bad)},
+        headers=h,
+    )
+    assert response.json()["added"] == 1 and response.json()["skipped"][0]["line"] == 3
+    good = f"kind,hash,id,labels\nmd5,{MD5},two,x;y\n"
+    client.post("/api/v1/banks/a/import?format=csv", files={"file": ("l.csv", good)}, headers=h)
+    exported = client.get("/api/v1/banks/a/export", headers=h)
+    assert exported.status_code == 200
+    assert exported.text == f"kind,hash,external_id,labels\npdq,{PDQ},one,\nmd5,{MD5},two,x;y\n"
+    not_utf8 = client.post(
+        "/api/v1/banks/a/import", files={"file": ("l.txt", b"\xff\xfe\x00")}, headers=h
+    )
+    assert not_utf8.status_code == 422 and "UTF-8" in not_utf8.json()["detail"]
+
+
+def test_batch_lookup(client: TestClient, tokens: Tokens) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    client.post("/api/v1/banks/a/content", json={"hash": PDQ, "external_id": "x"}, headers=h)
+    body = {"hashes": [{"hash": PDQ}, {"hash": "0" * 64}, {"kind": "md5", "hash": MD5}]}
+    results = client.post(
+        "/api/v1/lookup/batch", json=body, headers=tokens.header("matcher")
+    ).json()["results"]
+    assert [len(r["matches"]) for r in results] == [1, 0, 0]
+    assert results[0]["matches"][0]["external_id"] == "x"
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/lookup" in spec["paths"] and "/api/v1/banks/{name}/import" in spec["paths"]

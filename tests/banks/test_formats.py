@@ -1,0 +1,90 @@
+"""Hash-list formats: every format parses what it writes, and bad lines carry their number."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from lykta.banks.formats import FORMATS, ExportRow, LineError, ParsedHash, get_format, parse_text
+from lykta.errors import InvalidInput
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+PDQ2 = "0" * 63 + "1"
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def test_text_format_with_labels_comments_and_case() -> None:
+    data = f"# a comment\n\n{PDQ.upper()},label1,label2\n{PDQ2}\n"
+    result = parse_text(get_format("text"), data, "pdq")
+    assert result.errors == []
+    assert result.rows == [
+        ParsedHash("pdq", PDQ, None, ("label1", "label2")),
+        ParsedHash("pdq", PDQ2, None, ()),
+    ]
+
+
+def test_text_format_reports_bad_line_number() -> None:
+    result = parse_text(get_format("text"), f"{PDQ}\nnot-a-hash\n{PDQ2[:-1]}\n", "pdq")
+    assert [e.line for e in result.errors] == [2, 3]
+    assert all("hex" in e.reason or "64" in e.reason for e in result.errors), result.errors
+
+
+def test_csv_format_columns() -> None:
+    data = f"kind,hash,id,labels\npdq,{PDQ},img-1,a;b\nmd5,{MD5},img-2,\n"
+    result = parse_text(get_format("csv"), data, "pdq")
+    assert result.errors == []
+    assert result.rows == [
+        ParsedHash("pdq", PDQ, "img-1", ("a", "b")),
+        ParsedHash("md5", MD5, "img-2", ()),
+    ]
+
+
+def test_csv_needs_a_hash_column() -> None:
+    result = parse_text(get_format("csv"), "name,other\nx,y\n", "pdq")
+    assert result.rows == []
+    assert result.errors[0].line == 1 and "hash" in result.errors[0].reason
+
+
+def test_csv_wrong_column_count_and_bad_kind() -> None:
+    data = f"kind,hash\npdq,{PDQ},extra\nsha1,{PDQ}\n"
+    result = parse_text(get_format("csv"), data, "pdq")
+    assert [e.line for e in result.errors] == [2, 3]
+    assert "columns" in result.errors[0].reason
+    assert "sha1" in result.errors[1].reason
+
+
+def test_vpdq_format_reads_reference_output() -> None:
+    data = f"0,100,{PDQ},0.000\n1,98,{PDQ2},0.033\n"
+    result = parse_text(get_format("vpdq"), data, "pdq")
+    assert result.errors == []
+    assert [r.value for r in result.rows] == [PDQ, PDQ2]
+    assert result.rows[1].labels == ("frame=1", "seconds=0.033")
+    bad = parse_text(get_format("vpdq"), f"0,100,{PDQ}\nx,1,{PDQ},0\n", "pdq")
+    assert [e.line for e in bad.errors] == [1, 2]
+
+
+def test_threatexchange_format() -> None:
+    data = f"pdq {PDQ}\nvideo_md5 {MD5}\nfoo {PDQ}\n"
+    result = parse_text(get_format("threatexchange"), data, "pdq")
+    assert result.rows == [ParsedHash("pdq", PDQ, None, ()), ParsedHash("md5", MD5, None, ())]
+    assert result.errors == [LineError(3, result.errors[0].reason)]
+    assert "foo" in result.errors[0].reason
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_format_round_trips(name: str) -> None:
+    fmt = get_format(name)
+    rows = [
+        ExportRow("pdq", PDQ, "a", ("frame=3", "seconds=0.1")),
+        ExportRow("pdq", PDQ2, None, ()),
+    ]
+    text = "".join(fmt.render(rows))
+    parsed = list(fmt.parse(io.StringIO(text), "pdq"))
+    assert all(isinstance(p, ParsedHash) for p in parsed), parsed
+    assert [p.value for p in parsed if isinstance(p, ParsedHash)] == [PDQ, PDQ2]
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(InvalidInput, match="unknown format"):
+        get_format("xml")

@@ -1,0 +1,177 @@
+"""Banks and their content on SQLite and PostgreSQL: CRUD, transactional imports, matching
+rules (thresholds, quality, negative banks, disabling) taking effect on the next look-up."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from lykta.app import Lykta
+from lykta.banks.formats import ParsedHash, get_format
+from lykta.errors import Conflict, InvalidInput, NotFound
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def flip_bits(hex_hash: str, count: int) -> str:
+    value = int(hex_hash, 16)
+    for bit in range(count):
+        value ^= 1 << (bit * 7 % 256)
+    return f"{value:064x}"
+
+
+def test_create_list_update_delete(core: Lykta) -> None:
+    core.banks.create("ncmec", source="NCMEC", licence="members only", pdq_distance=20)
+    core.banks.create("own-negatives", negative=True)
+    names = [b.name for b in core.banks.list()]
+    assert names == ["ncmec", "own-negatives"]
+    bank = core.banks.get("ncmec")
+    assert (bank.source, bank.licence, bank.pdq_distance, bank.pdq_min_quality) == (
+        "NCMEC", "members only", 20, 50,
+    )  # fmt: skip
+    core.banks.update("ncmec", enabled=False, name="ncmec-2")
+    assert core.banks.get("ncmec-2").enabled is False
+    with pytest.raises(NotFound):
+        core.banks.get("ncmec")
+    core.banks.delete("ncmec-2")
+    assert [b.name for b in core.banks.list()] == ["own-negatives"]
+
+
+def test_bad_bank_input(core: Lykta) -> None:
+    core.banks.create("a")
+    with pytest.raises(Conflict, match="exists"):
+        core.banks.create("a")
+    with pytest.raises(InvalidInput, match="bad bank name"):
+        core.banks.create("has space")
+    with pytest.raises(InvalidInput, match="distance"):
+        core.banks.create("b", pdq_distance=300)
+    with pytest.raises(InvalidInput, match="quality"):
+        core.banks.update("a", pdq_min_quality=101)
+    with pytest.raises(NotFound):
+        core.banks.delete("nope")
+    core.banks.create("b")
+    with pytest.raises(Conflict):
+        core.banks.update("a", name="b")
+
+
+def test_import_is_one_transaction(core: Lykta) -> None:
+    core.banks.create("a")
+    text = f"{PDQ}\n{flip_bits(PDQ, 40)}\nnot-a-hash\n"
+    with pytest.raises(InvalidInput, match=r"list.txt:3: .*nothing imported"):
+        core.banks.import_parsed(
+            "a", get_format("text").parse(io.StringIO(text), "pdq"), source="list.txt"
+        )
+    assert core.banks.get("a").content_count == 0
+    assert core.lookup_hash("pdq", PDQ).matches == []
+    summary = core.banks.import_parsed(
+        "a",
+        get_format("text").parse(io.StringIO(text), "pdq"),
+        source="list.txt",
+        skip_invalid=True,
+    )
+    assert (summary.added, summary.duplicates, [e.line for e in summary.skipped]) == (2, 0, [3])
+    again = core.banks.import_parsed("a", get_format("text").parse(io.StringIO(text), "pdq"),
+                                     source="list.txt", skip_invalid=True)  # fmt: skip
+    assert (again.added, again.duplicates) == (0, 2)
+
+
+def test_import_into_missing_bank(core: Lykta) -> None:
+    with pytest.raises(NotFound):
+        core.banks.import_parsed("nope", iter([ParsedHash("pdq", PDQ)]), source="x")
+
+
+def test_lookup_by_hash_distance_and_threshold(core: Lykta) -> None:
+    core.banks.create("a", pdq_distance=31)
+    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "img-1", ("csam-a1",))])
+    near, far = flip_bits(PDQ, 20), flip_bits(PDQ, 40)
+    [match] = core.lookup_hash("pdq", near).matches
+    assert (match.bank, match.external_id, match.labels, match.distance) == (
+        "a",
+        "img-1",
+        ("csam-a1",),
+        20,
+    )
+    assert core.lookup_hash("pdq", far).matches == []
+    core.banks.update("a", pdq_distance=10)
+    assert core.lookup_hash("pdq", near).matches == []
+    core.banks.update("a", pdq_distance=45)
+    assert [m.distance for m in core.lookup_hash("pdq", far).matches] == [40]
+
+
+def test_quality_threshold_applies_to_queries_with_quality(core: Lykta) -> None:
+    core.banks.create("a", pdq_min_quality=60)
+    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ)])
+    assert core.lookup_hash("pdq", PDQ, quality=59).matches == []
+    assert len(core.lookup_hash("pdq", PDQ, quality=60).matches) == 1
+
+
+def test_disable_and_delete_take_effect_on_next_lookup(core: Lykta) -> None:
+    core.banks.create("a")
+    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ), ParsedHash("md5", MD5)])
+    assert len(core.lookup_hash("md5", MD5).matches) == 1
+    core.banks.update("a", enabled=False)
+    assert core.lookup_hash("pdq", PDQ).matches == []
+    core.banks.update("a", enabled=True)
+    [content] = [c for c in core.banks.list_content("a") if c.kind == "pdq"]
+    core.banks.remove_content("a", [content.id])
+    assert core.lookup_hash("pdq", PDQ).matches == []
+    assert core.matcher.size()["pdq"] == 0
+    with pytest.raises(NotFound):
+        core.banks.remove_content("a", [content.id])
+
+
+def test_negative_bank_suppresses(core: Lykta) -> None:
+    core.banks.create("known")
+    core.banks.create("false-positives", negative=True, pdq_distance=10)
+    core.banks.add_hashes("known", [ParsedHash("pdq", PDQ)])
+    core.banks.add_hashes("false-positives", [ParsedHash("pdq", flip_bits(PDQ, 2))])
+    result = core.lookup_hash("pdq", PDQ)
+    assert result.matches == []
+    assert [m.bank for m in result.suppressed_by] == ["false-positives"]
+    # Outside the negative bank's own distance, it does not suppress.
+    result = core.lookup_hash("pdq", flip_bits(PDQ, 25))
+    assert [m.bank for m in result.matches] == ["known"]
+
+
+def test_lookup_in_named_banks_only(core: Lykta) -> None:
+    core.banks.create("a")
+    core.banks.create("b")
+    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "in-a")])
+    core.banks.add_hashes("b", [ParsedHash("pdq", PDQ, "in-b")])
+    assert {m.external_id for m in core.lookup_hash("pdq", PDQ).matches} == {"in-a", "in-b"}
+    assert [m.external_id for m in core.lookup_hash("pdq", PDQ, banks=["b"]).matches] == ["in-b"]
+
+
+def test_delete_bank_removes_its_hashes_from_the_index(core: Lykta) -> None:
+    core.banks.create("a")
+    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ), ParsedHash("md5", MD5)])
+    core.banks.delete("a")
+    assert core.matcher.size() == {"pdq": 0, "md5": 0, "sha256": 0}
+    core.banks.create("a")
+    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ)])
+    assert len(core.lookup_hash("pdq", PDQ).matches) == 1
+
+
+def test_export_streams_every_hash(core: Lykta) -> None:
+    core.banks.create("a")
+    rows = [ParsedHash("pdq", flip_bits(PDQ, k), f"id-{k}", ("x",)) for k in range(30)]
+    core.banks.add_hashes("a", rows)
+    exported = list(core.banks.export("a", batch=7))
+    assert [(r.value, r.external_id, r.labels) for r in exported] == [
+        (r.value, r.external_id, r.labels) for r in rows
+    ]
+
+
+def test_photo_lookup_matches_mirrored_copy(core: Lykta, photo: bytes) -> None:
+    from PIL import Image, ImageOps
+
+    core.banks.create("a")
+    hashes = core.hash_photo(photo, dihedral=False, trim=False)
+    core.banks.add_hashes("a", [ParsedHash("pdq", hashes.pdq, "orig")])
+    mirrored = io.BytesIO()
+    ImageOps.mirror(Image.open(io.BytesIO(photo))).save(mirrored, "JPEG", quality=90)
+    found = core.lookup_photo(mirrored.getvalue())
+    assert found.result.matches and found.result.matches[0].transform == "mirror"
+    assert core.lookup_photo(mirrored.getvalue(), dihedral=False).result.matches == []
