@@ -99,9 +99,7 @@ def main() -> None:
                 files.append(path)
             classes[f"{megapixels:g} MP"] = files
         shared = sorted(
-            p
-            for p in TESTDATA.rglob("*")
-            if p.suffix in PHOTO_SUFFIXES and "modes" not in p.parts
+            p for p in TESTDATA.rglob("*") if p.suffix in PHOTO_SUFFIXES and "modes" not in p.parts
         )
         if shared:
             classes["testdata"] = shared
@@ -118,8 +116,9 @@ def main() -> None:
         count, megabytes, worst_all = 0, 0.0, 0
         with ProcessPoolExecutor(args.workers) as pool:
             # Warm the workers (imports, first-call costs) before any timing.
-            list(pool.map(lykta_lookup, [*classes.values()][0][:1] * args.workers))
-            list(pool.map(peer_hash, [*classes.values()][0][:1] * args.workers))
+            warm = next(iter(classes.values()))[:1] * args.workers
+            list(pool.map(lykta_lookup, warm))
+            list(pool.map(peer_hash, warm))
             for name, files in classes.items():
                 size = sum(p.stat().st_size for p in files) / 1e6
                 t_hash = timed(pool, lykta_hash, files)

@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from lykta.api.deps import Core, Curator, read_upload
@@ -16,6 +16,7 @@ from lykta.hashing.registry import get_hasher
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"])
 
+ContentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="bank content id")]
 FormatName = Annotated[str, Query(description=f"one of: {', '.join(FORMATS)}")]
 
 
@@ -93,12 +94,12 @@ async def add_media(
 
 
 @router.get("/{name}/content/{content_id}", response_model=ContentOut)
-def get_content(core: Core, _: Curator, name: str, content_id: int) -> ContentOut:
+def get_content(core: Core, _: Curator, name: str, content_id: ContentId) -> ContentOut:
     return ContentOut.of(core.banks.get_content(name, content_id))
 
 
 @router.delete("/{name}/content/{content_id}", status_code=204)
-def delete_content(core: Core, _: Curator, name: str, content_id: int) -> Response:
+def delete_content(core: Core, _: Curator, name: str, content_id: ContentId) -> Response:
     core.banks.remove_content(name, [content_id])
     return Response(status_code=204)
 

@@ -10,6 +10,7 @@ Media is fetched by URL only when `LYKTA_HMA_FETCH_URLS` allows it. See docs/hma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -19,7 +20,8 @@ from typing import Annotated, Any, cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi import UploadFile as FastAPIUploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -28,6 +30,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lykta.api.deps import Core, Curator, Matcher, read_upload
 from lykta.app import Lykta, queries_for_photo
@@ -75,7 +78,7 @@ class HmaRoute(APIRoute):
                 return await handler(request)
             except HmaError as error:
                 return _error(error.status_code, error.message)
-            except HTTPException as error:
+            except StarletteHTTPException as error:
                 return _error(error.status_code, str(error.detail), error.headers)
             except RequestValidationError as error:
                 problems = []
@@ -98,6 +101,7 @@ router = APIRouter(tags=["hma"], route_class=HmaRoute)
 
 Banks = Annotated[str | None, Query(description="comma-separated bank names to restrict to")]
 Types = Annotated[str | None, Query(description="comma-separated signal types to hash")]
+ContentId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -222,7 +226,7 @@ def _fetch_policy(core: Lykta) -> tuple[bool, set[str]]:
 async def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
+    except (OSError, UnicodeError, ValueError) as error:
         raise HmaError(400, f"cannot resolve host {host!r}: {error}") from None
     addresses = []
     for info in infos:
@@ -526,10 +530,8 @@ def bank_update(core: Core, _: Curator, bank_name: str, body: BankUpdateIn) -> d
 @router.delete("/c/bank/{bank_name}")
 def bank_delete(core: Core, _: Curator, bank_name: str) -> dict[str, str]:
     """As in HMA, deleting a bank that does not exist succeeds."""
-    try:
+    with contextlib.suppress(NotFound):
         core.banks.delete(bank_name)
-    except NotFound:
-        pass
     return {"message": "Done"}
 
 
@@ -652,7 +654,7 @@ async def bank_add_signals(
 
 @router.get("/c/bank/{bank_name}/content/{content_id}")
 def bank_get_content(
-    core: Core, _: Curator, bank_name: str, content_id: int, include_signals: str = "false"
+    core: Core, _: Curator, bank_name: str, content_id: ContentId, include_signals: str = "false"
 ) -> dict[str, Any]:
     bank = core.banks.get(bank_name)
     content = core.banks.get_content(bank_name, content_id)
@@ -670,7 +672,9 @@ def bank_get_content(
 
 
 @router.delete("/c/bank/{bank_name}/content/{content_id}")
-def bank_delete_content(core: Core, _: Curator, bank_name: str, content_id: int) -> dict[str, int]:
+def bank_delete_content(
+    core: Core, _: Curator, bank_name: str, content_id: ContentId
+) -> dict[str, int]:
     core.banks.get(bank_name)
     try:
         return {"deleted": core.banks.remove_content(bank_name, [content_id])}

@@ -304,7 +304,7 @@ class Matcher:
                 negative=bank.negative,
                 content_id=content.id,
                 external_id=content.external_id,
-                labels=tuple(content.labels),
+                labels=content.labels,
                 kind=content.kind,
                 hash=content.value.hex(),
                 distance=candidate.distance,

@@ -3,6 +3,7 @@ that stamps the change log, so every replica's matcher can follow it."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -254,39 +255,16 @@ class BankService:
                     )
                 )
             }
-            now = utcnow()
-            pending: list[dict[str, object]] = []
-            done = 0
+            insert_rows = _RowInserter(session, progress, len(rows))
+            fixed = (bank.id, added_by, revision)
             for row in rows:
                 key = (row.kind, bytes.fromhex(row.value))
                 if key in existing:
                     summary.duplicates += 1
                     continue
                 existing.add(key)
-                pending.append(
-                    {
-                        "bank_id": bank.id,
-                        "kind": row.kind,
-                        "value": key[1],
-                        "external_id": row.external_id,
-                        "labels": list(row.labels),
-                        "added_at": now,
-                        "added_by": added_by,
-                        "revision": revision,
-                    }
-                )
-                if len(pending) >= INSERT_CHUNK:
-                    session.execute(insert(BankContent.__table__), pending)
-                    done += len(pending)
-                    summary.added += len(pending)
-                    pending = []
-                    if progress:
-                        progress(done, len(rows))
-            if pending:
-                session.execute(insert(BankContent.__table__), pending)
-                summary.added += len(pending)
-            if progress:
-                progress(len(rows), len(rows))
+                insert_rows.add(row, key[1], fixed)
+            summary.added = insert_rows.finish()
         if summary.added:
             self._on_change()
         return summary
@@ -374,7 +352,7 @@ class BankService:
                         BankContent.kind,
                         BankContent.value,
                         BankContent.external_id,
-                        BankContent.labels,
+                        BankContent.labels_json,
                     )
                     .where(BankContent.bank_id == bank_id, BankContent.id > after)
                     .order_by(BankContent.id)
@@ -383,8 +361,55 @@ class BankService:
             if not rows:
                 return
             for row in rows:
-                yield ExportRow(row.kind, row.value.hex(), row.external_id, tuple(row.labels))
+                labels = tuple(json.loads(row.labels_json))
+                yield ExportRow(row.kind, row.value.hex(), row.external_id, labels)
             after = rows[-1].id
+
+
+class _RowInserter:
+    """Writes content rows in large executemany batches straight to the driver: an import
+    of a million hashes spends its time in the database, not in per-row ORM work."""
+
+    COLUMNS = (
+        "bank_id", "added_by", "revision", "kind", "value", "external_id", "labels", "added_at",
+    )  # fmt: skip
+
+    def __init__(self, session: Session, progress: Progress | None, total: int) -> None:
+        self._connection = session.connection()
+        dialect = self._connection.dialect
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._sql = (
+            f"INSERT INTO bank_content ({', '.join(self.COLUMNS)}) "
+            f"VALUES ({', '.join([marker] * len(self.COLUMNS))})"
+        )
+        to_db = BankContent.__table__.c.added_at.type.bind_processor(dialect)
+        now = utcnow()
+        self._now = to_db(now) if to_db else now
+        self._labels: dict[tuple[str, ...], str] = {}
+        self._pending: list[tuple[object, ...]] = []
+        self._written = 0
+        self._progress = progress
+        self._total = total
+
+    def add(self, row: ParsedHash, value: bytes, fixed: tuple[object, ...]) -> None:
+        labels = self._labels.get(row.labels)
+        if labels is None:
+            labels = self._labels.setdefault(row.labels, json.dumps(list(row.labels)))
+        self._pending.append((*fixed, row.kind, value, row.external_id, labels, self._now))
+        if len(self._pending) >= INSERT_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._connection.exec_driver_sql(self._sql, self._pending)
+            self._written += len(self._pending)
+            self._pending = []
+        if self._progress:
+            self._progress(self._written, self._total)
+
+    def finish(self) -> int:
+        self._flush()
+        return self._written
 
 
 def _content_info(row: BankContent, bank_name: str) -> ContentInfo:

@@ -80,6 +80,19 @@ def _read_pos(pos: np.ndarray, t: int, i: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _any_near(lo_t: np.ndarray, start: int, end: int, qlo: int, budget: int) -> bool:
+    """Whether any ``lo`` in the range is within ``budget`` bits of ``qlo``.
+
+    A branch-free count, which LLVM unrolls and pipelines; most buckets hold no
+    survivor and stop here, so the branchy survivor loop runs rarely.
+    """
+    hits = 0
+    for i in range(start, end):
+        hits += popcount(np.int64(lo_t[i]) ^ qlo) <= budget
+    return hits > 0
+
+
+@njit(cache=True, nogil=True)
 def scan(
     codes: np.ndarray, dead: np.ndarray, queries: np.ndarray, max_distance: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,20 +149,20 @@ def probe(
     n_masks = 0
     while n_masks < masks.shape[0] and mask_weights[n_masks] <= rho:
         n_masks += 1
-    first = np.empty(n_masks, dtype=np.int64)
-    last = np.empty(n_masks, dtype=np.int64)
+    first = np.empty((TABLES, n_masks), dtype=np.int64)
+    last = np.empty((TABLES, n_masks), dtype=np.int64)
     cap = 1024
     out_q = np.empty(cap, dtype=np.int64)
     out_r = np.empty(cap, dtype=np.int64)
     out_d = np.empty(cap, dtype=np.int64)
     used = 0
     for qi in range(queries.shape[0]):
+        # Pass 1 only locates buckets and prefetches them: the ~5,600 bucket reads of a
+        # query are cache misses, and issuing them all first overlaps their latency.
         for t in range(TABLES):
             lo_t = lo[t]
             qhi = (np.int64(query_bytes[qi, 4 * t]) << 8) | query_bytes[qi, 4 * t + 1]
             qlo = (np.int64(query_bytes[qi, 4 * t + 2]) << 8) | query_bytes[qi, 4 * t + 3]
-            # Pass 1 only locates buckets and prefetches them: the ~700 bucket reads of a
-            # table are cache misses, and issuing them together overlaps their latency.
             for mi in range(n_masks):
                 bucket = qhi ^ masks[mi]
                 start = np.int64(dirs[t, bucket])
@@ -162,9 +175,13 @@ def probe(
                 else:
                     for line in range(start, end, 32):
                         prefetch(lo_t, line)
-                first[mi], last[mi] = start, end
+                first[t, mi], last[t, mi] = start, end
+        for t in range(TABLES):
+            lo_t = lo[t]
+            qhi = (np.int64(query_bytes[qi, 4 * t]) << 8) | query_bytes[qi, 4 * t + 1]
+            qlo = (np.int64(query_bytes[qi, 4 * t + 2]) << 8) | query_bytes[qi, 4 * t + 3]
             for mi in range(n_masks):
-                start, end = first[mi], last[mi]
+                start, end = first[t, mi], last[t, mi]
                 budget = rho - mask_weights[mi]
                 if budget == 0:
                     lower = np.int64(dirs[t, qhi ^ masks[mi]])
@@ -181,6 +198,8 @@ def probe(
                     while i < upper and lo_t[i] == qlo:
                         i += 1
                     end = i
+                elif not _any_near(lo_t, start, end, qlo, budget):
+                    continue
                 for i in range(start, end):
                     if budget > 0 and popcount(np.int64(lo_t[i]) ^ qlo) > budget:
                         continue

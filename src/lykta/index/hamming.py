@@ -204,7 +204,9 @@ class HammingIndex:
             _pos_bytes(total),
         )
         self._codes = np.concatenate([kept_codes, self._delta_codes])
-        self._main = MainIds(narrow_ids(np.concatenate([kept_ids.astype(np.int64), self._delta_ids])))
+        self._main = MainIds(
+            narrow_ids(np.concatenate([kept_ids.astype(np.int64), self._delta_ids]))
+        )
         self._delta_codes = np.zeros((0, CODE_BYTES), dtype=np.uint8)
         self._delta_ids = np.zeros(0, dtype=np.int64)
 

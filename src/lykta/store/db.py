@@ -30,6 +30,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Bulk imports touch random pages of the hash index; keep more of them in memory.
+            cursor.execute("PRAGMA cache_size=-131072")
             cursor.close()
 
         return engine

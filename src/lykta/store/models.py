@@ -9,10 +9,10 @@ in order and a reader never skips one.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -79,10 +79,15 @@ class BankContent(Base):
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     value: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     external_id: Mapped[str | None] = mapped_column(String(512))
-    labels: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    # A JSON list kept as text, so bulk imports can write it without a per-row encoder.
+    labels_json: Mapped[str] = mapped_column("labels", Text, nullable=False, default="[]")
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     added_by: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.labels_json))
 
 
 class ContentTombstone(Base):

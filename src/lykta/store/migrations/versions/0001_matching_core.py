@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("value", sa.LargeBinary, nullable=False),
         sa.Column("external_id", sa.String(512)),
-        sa.Column("labels", sa.JSON, nullable=False),
+        sa.Column("labels", sa.Text, nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True)),
         sa.Column("added_by", sa.String(128), nullable=False),
         sa.Column("revision", sa.BigInteger, nullable=False),

@@ -1,0 +1,546 @@
+"""The HMA-compatible routes answer what HMA (OpenMediaMatch) and its clients (ROOST Coop)
+send and read. Expected shapes are taken from HMA's blueprints and Coop's hmaService."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lykta.api.main import create_app
+from lykta.app import Lykta
+from lykta.auth.tokens import Scope
+from tests.conftest import make_photo, make_settings
+
+PDQ_A = "f" * 64
+PDQ_NEAR = "e" + "f" * 63  # one bit from PDQ_A
+PDQ_FAR = "0" * 64
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+class Env:
+    def __init__(self, core: Lykta) -> None:
+        self.core = core
+        self.client = TestClient(
+            create_app(core, follow_changes=False), raise_server_exceptions=False
+        )
+        self.matcher = {"Authorization": f"Bearer {core.tokens.create(Scope.MATCHER)[1]}"}
+        self.curator = {"Authorization": f"Bearer {core.tokens.create(Scope.CURATOR)[1]}"}
+
+    def make_bank(self, name: str = "COOP_ORG1_CSAM") -> str:
+        response = self.client.post("/c/banks", json={"name": name}, headers=self.curator)
+        assert response.status_code == 201, response.text
+        return name
+
+    def add_signal(self, bank: str, signals: dict[str, str]) -> int:
+        response = self.client.post(f"/c/bank/{bank}/signal", json=signals, headers=self.curator)
+        assert response.status_code == 200, response.text
+        return int(response.json()["id"])
+
+
+def _open(tmp_path: Path, **settings: object) -> Iterator[Env]:
+    core = Lykta.open(make_settings(tmp_path / "home", **settings))
+    env = Env(core)
+    with env.client:
+        yield env
+    core.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    yield from _open(tmp_path)
+
+
+# --- auth ----------------------------------------------------------------------------------
+
+ROUTES = [
+    ("get", "/status", "matcher"),
+    ("get", f"/m/raw_lookup?signal_type=pdq&signal={PDQ_A}", "matcher"),
+    ("get", f"/m/lookup?signal_type=pdq&signal={PDQ_A}", "matcher"),
+    ("post", "/m/lookup", "matcher"),
+    ("post", "/h/hash", "matcher"),
+    ("get", "/h/hash?url=http://example.org/a.png", "matcher"),
+    ("get", "/m/index/status", "matcher"),
+    ("get", "/c/banks", "curator"),
+    ("post", "/c/banks", "curator"),
+    ("get", "/c/bank/X", "curator"),
+    ("put", "/c/bank/X", "curator"),
+    ("delete", "/c/bank/X", "curator"),
+    ("post", "/c/bank/X/content", "curator"),
+    ("post", "/c/bank/X/signal", "curator"),
+    ("get", "/c/bank/X/content/1", "curator"),
+    ("delete", "/c/bank/X/content/1", "curator"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
+def test_every_route_needs_a_token(env: Env, method: str, path: str, scope: str) -> None:
+    response = env.client.request(method, path)
+    assert response.status_code == 401
+    assert "message" in response.json()
+    bad = env.client.request(method, path, headers={"Authorization": "Bearer lykta_nope"})
+    assert bad.status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), [r for r in ROUTES if r[2] == "curator"])
+def test_curation_needs_curator_scope(env: Env, method: str, path: str, scope: str) -> None:
+    response = env.client.request(method, path, headers=env.matcher)
+    assert response.status_code == 403
+    assert "curator" in response.json()["message"]
+
+
+# --- /status -------------------------------------------------------------------------------
+
+
+def test_status_is_hma_text(env: Env) -> None:
+    response = env.client.get("/status", headers=env.matcher)
+    assert response.status_code == 200
+    assert response.text == "I-AM-ALIVE"
+
+
+# --- /c: banks -----------------------------------------------------------------------------
+
+
+def test_bank_lifecycle_as_coop_drives_it(env: Env) -> None:
+    # Coop: POST /c/banks {"name", "enabled_ratio": "1"} (a string), checks response.ok
+    created = env.client.post(
+        "/c/banks", json={"name": "COOP_ORG1_MY_BANK", "enabled_ratio": "1"}, headers=env.curator
+    )
+    assert created.status_code == 201
+    assert created.json() == {"name": "COOP_ORG1_MY_BANK", "matching_enabled_ratio": 1.0}
+
+    # HMA answers 403 for a name already taken
+    again = env.client.post("/c/banks", json={"name": "COOP_ORG1_MY_BANK"}, headers=env.curator)
+    assert again.status_code == 403
+    assert "message" in again.json()
+
+    shown = env.client.get("/c/bank/COOP_ORG1_MY_BANK", headers=env.curator)
+    assert shown.status_code == 200
+    assert shown.json() == {"name": "COOP_ORG1_MY_BANK", "matching_enabled_ratio": 1.0}
+
+    listed = env.client.get("/c/banks", headers=env.curator).json()
+    assert listed == [{"name": "COOP_ORG1_MY_BANK", "matching_enabled_ratio": 1.0}]
+
+    # Coop: PUT /c/bank/<name> {"enabled_ratio": 0}
+    off = env.client.put(
+        "/c/bank/COOP_ORG1_MY_BANK", json={"enabled_ratio": 0}, headers=env.curator
+    )
+    assert off.status_code == 200
+    assert off.json()["matching_enabled_ratio"] == 0.0
+    renamed = env.client.put(
+        "/c/bank/COOP_ORG1_MY_BANK", json={"name": "RENAMED", "enabled": True}, headers=env.curator
+    )
+    assert renamed.json() == {"name": "RENAMED", "matching_enabled_ratio": 1.0}
+
+    deleted = env.client.delete("/c/bank/RENAMED", headers=env.curator)
+    assert deleted.status_code == 200
+    assert deleted.json() == {"message": "Done"}
+    # Coop drops its copy of a bank when HMA says 404
+    assert env.client.get("/c/bank/RENAMED", headers=env.curator).status_code == 404
+    # deleting again succeeds, as in HMA
+    assert env.client.delete("/c/bank/RENAMED", headers=env.curator).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": "bad name!"},
+        {"name": "OK", "enabled_ratio": 2},
+        {"name": "OK", "enabled_ratio": "lots"},
+        {"name": ["X"]},
+    ],
+)
+def test_bad_bank_create_is_400(env: Env, body: dict[str, object]) -> None:
+    response = env.client.post("/c/banks", json=body, headers=env.curator)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"]
+
+
+def test_create_disabled_bank(env: Env) -> None:
+    response = env.client.post(
+        "/c/banks", json={"name": "OFF", "enabled": False}, headers=env.curator
+    )
+    assert response.json() == {"name": "OFF", "matching_enabled_ratio": 0.0}
+
+
+def test_unknown_bank_is_404(env: Env) -> None:
+    for method, path in [
+        ("get", "/c/bank/NOPE"),
+        ("put", "/c/bank/NOPE"),
+        ("get", "/c/bank/NOPE/content/1"),
+        ("delete", "/c/bank/NOPE/content/1"),
+    ]:
+        response = env.client.request(method, path, json={}, headers=env.curator)
+        assert response.status_code == 404, (method, path)
+        assert "NOPE" in response.json()["message"]
+    upload = env.client.post(
+        "/c/bank/NOPE/content", files={"photo": ("a.jpg", make_photo(1))}, headers=env.curator
+    )
+    assert upload.status_code == 404
+    signal = env.client.post("/c/bank/NOPE/signal", json={"pdq": PDQ_A}, headers=env.curator)
+    assert signal.status_code == 404
+
+
+def test_add_signal_and_content_by_id(env: Env) -> None:
+    bank = env.make_bank()
+    response = env.client.post(f"/c/bank/{bank}/signal", json={"pdq": PDQ_A}, headers=env.curator)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"id", "signals"}
+    assert body["signals"] == {"pdq": PDQ_A}
+    content_id = body["id"]
+    # adding the same hash again gives the same content
+    assert env.add_signal(bank, {"pdq": PDQ_A.upper()}) == content_id
+
+    shown = env.client.get(
+        f"/c/bank/{bank}/content/{content_id}?include_signals=true", headers=env.curator
+    ).json()
+    assert shown["id"] == content_id
+    assert shown["bank"] == {"name": bank, "matching_enabled_ratio": 1.0}
+    assert shown["disable_until_ts"] == 1
+    assert shown["signals"] == {"pdq": PDQ_A}
+    plain = env.client.get(f"/c/bank/{bank}/content/{content_id}", headers=env.curator).json()
+    assert "signals" not in plain
+
+    gone = env.client.delete(f"/c/bank/{bank}/content/{content_id}", headers=env.curator)
+    assert gone.json() == {"deleted": 1}
+    again = env.client.delete(f"/c/bank/{bank}/content/{content_id}", headers=env.curator)
+    assert again.json() == {"deleted": 0}
+    missing = env.client.get(f"/c/bank/{bank}/content/{content_id}", headers=env.curator)
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"nope": PDQ_A}, {"pdq": "xyz"}, {"pdq": 5}, {"video_md5": "12"}, ["pdq"]]
+)
+def test_bad_signals_are_400(env: Env, body: object) -> None:
+    bank = env.make_bank()
+    response = env.client.post(f"/c/bank/{bank}/signal", json=body, headers=env.curator)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"]
+
+
+def test_add_photo_as_coop_uploads_it(env: Env) -> None:
+    # Coop: multipart, the file under its content type, metadata as extra form fields
+    bank = env.make_bank()
+    photo = make_photo(3)
+    response = env.client.post(
+        f"/c/bank/{bank}/content",
+        files={"photo": ("x.jpg", photo, "image/jpeg")},
+        data={"content_id": "item-42", "metadata": '{"a": 1}', "note": "seen in report 7"},
+        headers=env.curator,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body["signals"]) == {"pdq"}  # HMA hashes photos with PDQ only
+    assert len(body["signals"]["pdq"]) == 64
+    content = env.core.banks.get_content(bank, body["id"])
+    assert content.external_id == "item-42"
+    assert content.value == body["signals"]["pdq"]
+
+    # a lookup of that photo finds the same content id
+    found = env.client.post(
+        "/m/lookup", files={"photo": ("y.jpg", photo, "image/jpeg")}, headers=env.matcher
+    )
+    assert found.status_code == 200
+    assert found.json() == {"pdq": {bank: [{"bank_content_id": body["id"], "distance": "0"}]}}
+
+
+def test_add_photo_with_more_types(env: Env) -> None:
+    bank = env.make_bank()
+    photo = make_photo(4)
+    response = env.client.post(
+        f"/c/bank/{bank}/content?types=pdq,md5,sha256",
+        files={"photo": ("x.jpg", photo)},
+        headers=env.curator,
+    )
+    signals = response.json()["signals"]
+    assert signals["md5"] == hashlib.md5(photo).hexdigest()
+    assert signals["sha256"] == hashlib.sha256(photo).hexdigest()
+
+
+def test_add_content_bad_input(env: Env) -> None:
+    bank = env.make_bank()
+    for kwargs in [
+        {},  # nothing at all
+        {"files": {"audio": ("x.mp3", b"123")}},  # unknown content type
+        {"files": {"photo": ("x.jpg", b"not an image")}},
+        {"files": [("photo", ("a.jpg", b"1")), ("video", ("b.mp4", b"2"))]},
+        {"files": {"photo": ("x.jpg", make_photo(1))}, "params": {"types": "video_md5"}},
+        {"json": {"metadata": "nope"}, "params": {"url": "http://example.org/x.png"}},
+    ]:
+        response = env.client.post(f"/c/bank/{bank}/content", headers=env.curator, **kwargs)
+        assert response.status_code == 400, (kwargs.keys(), response.text)
+        assert response.json()["message"]
+
+
+def test_add_video_banks_its_md5(env: Env) -> None:
+    bank = env.make_bank()
+    video = b"\x00\x00\x00\x18ftypmp42 not really a video"
+    response = env.client.post(
+        f"/c/bank/{bank}/content", files={"video": ("v.mp4", video)}, headers=env.curator
+    )
+    assert response.json()["signals"] == {"video_md5": hashlib.md5(video).hexdigest()}
+    shown = env.client.get(
+        f"/c/bank/{bank}/content/{response.json()['id']}?include_signals=true",
+        headers=env.curator,
+    )
+    assert shown.json()["signals"] == {"video_md5": hashlib.md5(video).hexdigest()}
+    found = env.client.post("/m/lookup", files={"video": ("w.mp4", video)}, headers=env.matcher)
+    assert found.json() == {
+        "video_md5": {bank: [{"bank_content_id": response.json()["id"], "distance": "0"}]}
+    }
+
+
+# --- /m: matching --------------------------------------------------------------------------
+
+
+def test_lookup_by_hash_as_coop_reads_it(env: Env) -> None:
+    bank_a = env.make_bank("COOP_ORG1_A")
+    bank_b = env.make_bank("COOP_ORG1_B")
+    id_a = env.add_signal(bank_a, {"pdq": PDQ_A})
+    id_b = env.add_signal(bank_b, {"pdq": PDQ_NEAR})
+    env.add_signal(bank_b, {"pdq": PDQ_FAR})
+
+    # Coop: GET /m/lookup?signal=..&signal_type=pdq, reads body[bank_name][i].bank_content_id
+    response = env.client.get(
+        "/m/lookup", params={"signal": PDQ_A, "signal_type": "pdq"}, headers=env.matcher
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        bank_a: [{"bank_content_id": id_a, "distance": "0"}],
+        bank_b: [{"bank_content_id": id_b, "distance": "1"}],
+    }
+    only_b = env.client.get(
+        "/m/lookup",
+        params={"signal": PDQ_A, "signal_type": "pdq", "banks": bank_b, "bypass_coinflip": "true"},
+        headers=env.matcher,
+    )
+    assert only_b.json() == {bank_b: [{"bank_content_id": id_b, "distance": "1"}]}
+    none = env.client.get(
+        "/m/lookup", params={"signal": "5" * 64, "signal_type": "pdq"}, headers=env.matcher
+    )
+    assert none.status_code == 200
+    assert none.json() == {}
+
+    # a disabled bank does not match (HMA: enabled_ratio 0)
+    env.client.put(f"/c/bank/{bank_a}", json={"enabled_ratio": 0}, headers=env.curator)
+    after = env.client.get(
+        "/m/lookup", params={"signal": PDQ_A, "signal_type": "pdq"}, headers=env.matcher
+    )
+    assert list(after.json()) == [bank_b]
+
+
+def test_raw_lookup_shapes(env: Env) -> None:
+    bank = env.make_bank()
+    content_id = env.add_signal(bank, {"pdq": PDQ_A})
+    plain = env.client.get(
+        "/m/raw_lookup", params={"signal_type": "pdq", "signal": PDQ_NEAR}, headers=env.matcher
+    )
+    assert plain.status_code == 200
+    assert plain.json() == {"matches": [content_id]}
+    with_distance = env.client.get(
+        "/m/raw_lookup",
+        params={"signal_type": "pdq", "signal": PDQ_NEAR, "include_distance": "true"},
+        headers=env.matcher,
+    )
+    assert with_distance.json() == {"matches": [{"bank_content_id": content_id, "distance": "1"}]}
+    other_bank = env.client.get(
+        "/m/raw_lookup",
+        params={"signal_type": "pdq", "signal": PDQ_A, "banks": "ELSEWHERE"},
+        headers=env.matcher,
+    )
+    assert other_bank.json() == {"matches": []}
+
+
+def test_md5_signal_type_names(env: Env) -> None:
+    bank = env.make_bank()
+    content_id = env.add_signal(bank, {"video_md5": MD5})
+    for name in ("video_md5", "md5"):
+        response = env.client.get(
+            "/m/lookup", params={"signal": MD5.upper(), "signal_type": name}, headers=env.matcher
+        )
+        assert response.json() == {bank: [{"bank_content_id": content_id, "distance": "0"}]}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"signal_type": "pdq"},
+        {"signal": PDQ_A},
+        {"signal_type": "tmk", "signal": PDQ_A},
+        {"signal_type": "pdq", "signal": "abc"},
+        {"signal_type": "pdq", "signal": "g" * 64},
+        {"signal_type": "video_md5", "signal": PDQ_A},
+        {"signal_type": "pdq", "signal": PDQ_A, "include_distance": "maybe"},
+    ],
+)
+def test_bad_lookups_are_400(env: Env, params: dict[str, str]) -> None:
+    for path in ("/m/lookup", "/m/raw_lookup"):
+        if path == "/m/lookup" and "include_distance" in params:
+            continue
+        response = env.client.get(path, params=params, headers=env.matcher)
+        assert response.status_code == 400, (path, params, response.text)
+        assert response.json()["message"]
+
+
+def test_lookup_upload_finds_rotated_copy(env: Env) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    bank = env.make_bank()
+    photo = make_photo(5)
+    added = env.client.post(
+        f"/c/bank/{bank}/content", files={"photo": ("a.jpg", photo)}, headers=env.curator
+    ).json()
+    rotated = BytesIO()
+    Image.open(BytesIO(photo)).rotate(90, expand=True).save(rotated, "PNG")
+    found = env.client.post(
+        "/m/lookup?seed=123", files={"photo": ("r.png", rotated.getvalue())}, headers=env.matcher
+    ).json()
+    assert [m["bank_content_id"] for m in found["pdq"][bank]] == [added["id"]]
+    other = env.client.post(
+        "/m/lookup", files={"photo": ("o.jpg", make_photo(99))}, headers=env.matcher
+    )
+    assert other.json() == {"pdq": {}}
+
+
+def test_lookup_upload_bad_input(env: Env) -> None:
+    for kwargs in [
+        {},
+        {"data": {"photo": "not a file"}},
+        {"files": {"gif": ("x.gif", b"1")}},
+        {"files": {"photo": ("x.jpg", b"garbage")}},
+    ]:
+        response = env.client.post("/m/lookup", headers=env.matcher, **kwargs)
+        assert response.status_code == 400, (kwargs, response.text)
+
+
+def test_index_status(env: Env) -> None:
+    bank = env.make_bank()
+    env.add_signal(bank, {"pdq": PDQ_A})
+    status = env.client.get("/m/index/status", headers=env.matcher).json()
+    assert status["pdq"]["present"] is True
+    assert status["pdq"]["size"] == 1
+    assert status["video_md5"]["size"] == 0
+    one = env.client.get("/m/index/status?signal_type=pdq", headers=env.matcher).json()
+    assert list(one) == ["pdq"]
+    bad = env.client.get("/m/index/status?signal_type=nope", headers=env.matcher)
+    assert bad.status_code == 400
+
+
+# --- /h: hashing ---------------------------------------------------------------------------
+
+
+def test_hash_upload_shapes(env: Env) -> None:
+    photo = make_photo(6)
+    response = env.client.post("/h/hash", files={"photo": ("p.jpg", photo)}, headers=env.matcher)
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body) == ["pdq"]
+    assert body["pdq"] == env.core.hash_photo(photo).pdq
+    more = env.client.post(
+        "/h/hash?types=pdq,sha256", files={"photo": ("p.jpg", photo)}, headers=env.matcher
+    ).json()
+    assert more == {"pdq": body["pdq"], "sha256": hashlib.sha256(photo).hexdigest()}
+    video = env.client.post("/h/hash", files={"video": ("v.mp4", b"abc")}, headers=env.matcher)
+    assert video.json() == {"video_md5": hashlib.md5(b"abc").hexdigest()}
+
+
+def test_hash_bad_input(env: Env) -> None:
+    for kwargs in [
+        {},
+        {"files": {"text": ("t.txt", b"hello")}},
+        {"files": {"photo": ("p.jpg", b"\x89PNG broken")}},
+        {"files": {"photo": ("p.jpg", make_photo(1))}, "params": {"types": ","}},
+        {"files": {"video": ("v.mp4", b"1")}, "params": {"types": "pdq"}},
+    ]:
+        response = env.client.post("/h/hash", headers=env.matcher, **kwargs)
+        assert response.status_code == 400, (kwargs, response.text)
+    assert env.client.get("/h/hash", headers=env.matcher).status_code == 400
+
+
+def test_url_fetching_is_off_by_default(env: Env) -> None:
+    for path in (
+        "/h/hash?url=http://169.254.169.254/latest/meta-data",
+        "/m/lookup?url=http://127.0.0.1:1/x.png",
+    ):
+        response = env.client.get(path, headers=env.matcher)
+        assert response.status_code == 403
+        assert "disabled" in response.json()["message"]
+    bank = env.make_bank()
+    banked = env.client.post(f"/c/bank/{bank}/content?url=http://10.0.0.1/x", headers=env.curator)
+    assert banked.status_code == 403
+
+
+@pytest.fixture
+def media_server() -> Iterator[str]:
+    photo = make_photo(7)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", "http://169.254.169.254/")
+                self.end_headers()
+                return
+            body, kind = (photo, "image/jpeg") if self.path == "/p.jpg" else (b"hi", "text/plain")
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_fetching_public_refuses_private_addresses(tmp_path: Path, media_server: str) -> None:
+    for env in _open(tmp_path, hma_fetch_urls="public"):
+        for url in (f"{media_server}/p.jpg", "http://localhost:1/", "file:///etc/passwd"):
+            response = env.client.get("/h/hash", params={"url": url}, headers=env.matcher)
+            assert 400 <= response.status_code < 500, (url, response.text)
+
+
+def test_url_fetching_from_listed_host(tmp_path: Path, media_server: str) -> None:
+    for env in _open(tmp_path, hma_fetch_urls="127.0.0.1"):
+        ok = env.client.get("/h/hash", params={"url": f"{media_server}/p.jpg"}, headers=env.matcher)
+        assert ok.status_code == 200, ok.text
+        assert ok.json() == {"pdq": env.core.hash_photo(make_photo(7)).pdq}
+        # Coop's flow: hash by URL, then look each signal up
+        bank = env.make_bank()
+        added = env.client.post(
+            f"/c/bank/{bank}/content",
+            params={"url": f"{media_server}/p.jpg"},
+            json={"metadata": {"content_id": "from-url"}},
+            headers=env.curator,
+        ).json()
+        assert env.core.banks.get_content(bank, added["id"]).external_id == "from-url"
+        found = env.client.get(
+            "/m/lookup", params={"url": f"{media_server}/p.jpg"}, headers=env.matcher
+        )
+        assert found.json() == {"pdq": {bank: [{"bank_content_id": added["id"], "distance": "0"}]}}
+        unkeyed = env.client.get(
+            "/m/lookup",
+            params={"url": f"{media_server}/p.jpg", "signal_type": "pdq"},
+            headers=env.matcher,
+        )
+        assert unkeyed.json() == {bank: [{"bank_content_id": added["id"], "distance": "0"}]}
+        # not media, redirected to an unlisted host, other host
+        for url in (f"{media_server}/text", f"{media_server}/redirect", "http://example.org/"):
+            response = env.client.get("/h/hash", params={"url": url}, headers=env.matcher)
+            assert 400 <= response.status_code < 500, (url, response.text)

@@ -1,0 +1,136 @@
+"""The `lykta` command as a user types it: exact commands, --json lines, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lykta.cli import app
+from tests.conftest import make_photo
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LYKTA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LYKTA_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, code: int = 0):  # type: ignore[no-untyped-def]
+        result = runner.invoke(app, list(args), input=input)
+        assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
+        return result
+
+    return invoke
+
+
+def lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "known.jpg").write_bytes(make_photo(10))
+    (folder / "nested" / "other.png").write_bytes(make_photo(11, fmt="PNG"))
+    (folder / "nested" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_token_create_prints_secret_once(run) -> None:  # type: ignore[no-untyped-def]
+    [created] = lines(run("token", "create", "--scope", "matcher", "--json").stdout)
+    assert created["scope"] == "matcher" and str(created["token"]).startswith("lykta_")
+    listed = lines(run("token", "list", "--json").stdout)
+    assert listed == [{"id": created["id"], "name": "", "scope": "matcher", "revoked": False}]
+    result = run("token", "create", "--scope", "root", code=1)
+    assert "unknown scope 'root'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bank_create_import_export_list(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "ncmec", "--distance", "25")
+    run("bank", "create", "fp", "--negative")
+    hashes = tmp_path / "hashes.txt"
+    hashes.write_text(f"{PDQ},A1\n{'0' * 64}\n")
+    [summary] = lines(run("bank", "import", "ncmec", str(hashes), "--json").stdout)
+    assert summary == {"bank": "ncmec", "added": 2, "duplicates": 0, "skipped": []}
+    banks = {b["name"]: b for b in lines(run("bank", "list", "--json").stdout)}
+    assert banks["ncmec"]["content_count"] == 2 and banks["ncmec"]["pdq_distance"] == 25
+    assert banks["fp"]["negative"] is True
+    exported = run("bank", "export", "ncmec").stdout
+    assert exported.splitlines() == ["kind,hash,external_id,labels", f"pdq,{PDQ},,A1", f"pdq,{'0' * 64},,"]
+    assert run("bank", "export", "ncmec", "--format", "text").stdout.splitlines()[0] == f"{PDQ},A1"
+
+
+def test_import_stops_at_bad_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "a")
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{PDQ}\nnot-a-hash\n")
+    result = run("bank", "import", "a", str(bad), code=1)
+    assert f"{bad}:2:" in result.stderr and "nothing imported" in result.stderr
+    assert lines(run("bank", "list", "--json").stdout)[0]["content_count"] == 0
+    [summary] = lines(run("bank", "import", "a", str(bad), "--skip-invalid", "--json").stdout)
+    assert summary["added"] == 1 and summary["skipped"][0]["line"] == 2  # type: ignore[index]
+    assert "cannot read" in run("bank", "import", "a", str(tmp_path / "missing.txt"), code=1).stderr
+    assert "no bank named 'zzz'" in run("bank", "import", "zzz", str(bad), code=1).stderr
+    assert "unknown format" in run("bank", "import", "a", str(bad), "--format", "xml", code=1).stderr
+
+
+def test_import_from_stdin(run) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "a")
+    [summary] = lines(run("bank", "import", "a", "-", "--json", input=f"{PDQ}\n").stdout)
+    assert summary["added"] == 1
+
+
+def test_hash_walks_folders_and_reports_unreadable(run, photos: Path) -> None:  # type: ignore[no-untyped-def]
+    records = lines(run("hash", str(photos), "--json").stdout)
+    good = [r for r in records if "pdq" in r]
+    bad = {Path(str(r["path"])).name: r["error"] for r in records if "error" in r}
+    assert sorted(Path(str(r["path"])).name for r in good) == ["known.jpg", "other.png"]
+    assert set(good[0]) == {"path", "pdq", "quality", "md5", "sha256"}
+    assert set(bad) == {"broken.jpg", "notes.txt"}
+
+
+def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "known")
+    [added] = lines(run("bank", "add", "known", str(photos / "known.jpg"), "--json").stdout)
+    assert added == {"bank": "known", "added": 3, "duplicates": 0, "failed": 0}
+    records = {Path(str(r["path"])).name: r for r in lines(run("match", str(photos), "--json").stdout)}
+    [match] = [m for m in records["known.jpg"]["matches"] if m["kind"] == "pdq"]  # type: ignore[union-attr]
+    assert (match["bank"], match["id"], match["distance"], match["transform"]) == ("known", "known", 0, "original")
+    assert records["other.png"]["matches"] == []
+    assert "error" in records["broken.jpg"]
+    # A mirrored copy matches through the dihedral variants, and not without them.
+    from PIL import Image, ImageOps
+
+    mirrored = tmp_path / "mirrored.jpg"
+    ImageOps.mirror(Image.open(photos / "known.jpg")).save(mirrored, quality=90)
+    [record] = lines(run("match", str(mirrored), "--json").stdout)
+    assert {m["transform"] for m in record["matches"]} == {"mirror"}  # type: ignore[union-attr]
+    [record] = lines(run("match", str(mirrored), "--no-dihedral", "--json").stdout)
+    assert record["matches"] == []
+    assert "no bank named 'nope'" in run("match", str(mirrored), "--bank", "nope", code=1).stderr
+
+
+def test_bank_set_and_delete(run) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "a")
+    run("bank", "set", "a", "--disabled", "--distance", "12")
+    [bank] = lines(run("bank", "list", "--json").stdout)
+    assert (bank["enabled"], bank["pdq_distance"]) == (False, 12)
+    assert "between 0 and 256" in run("bank", "set", "a", "--distance", "999", code=1).stderr
+    run("bank", "delete", "a", "--yes")
+    assert lines(run("bank", "list", "--json").stdout) == []
+
+
+def test_settings_redacts_secrets(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LYKTA_DATABASE_URL", "sqlite:///tmp/secret-password.db")
+    rows = {r["name"]: r for r in lines(run("settings", "--json").stdout)}
+    assert rows["database_url"]["value"] == "***"
+    monkeypatch.setenv("LYKTA_PORT", "eighty")
+    assert "LYKTA_PORT" in run("settings", code=1).stderr

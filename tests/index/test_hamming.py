@@ -1,0 +1,232 @@
+"""HammingIndex returns exactly what a brute-force scan returns, through any history."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lykta.index import HammingIndex, HashIndex
+
+
+def brute_force(
+    model: dict[int, np.ndarray], queries: np.ndarray, max_distance: int
+) -> list[list[tuple[int, int]]]:
+    if not model:
+        return [[] for _ in queries]
+    ids = np.fromiter(model, dtype=np.int64, count=len(model))
+    codes = np.stack([model[i] for i in ids.tolist()])
+    out = []
+    for q in queries:
+        dist = np.bitwise_count(codes ^ q).sum(axis=1)
+        hit = dist <= max_distance
+        order = np.lexsort((ids[hit], dist[hit]))
+        out.append(list(zip(ids[hit][order].tolist(), dist[hit][order].tolist(), strict=True)))
+    return out
+
+
+def flip(rng: np.random.Generator, code: np.ndarray, k: int) -> np.ndarray:
+    bits = np.unpackbits(code)
+    bits[rng.choice(256, k, replace=False)] ^= 1
+    return np.packbits(bits)
+
+
+def near_codes(
+    rng: np.random.Generator, model: dict[int, np.ndarray], count: int, max_flip: int
+) -> np.ndarray:
+    """Half random codes, half copies of indexed codes with up to ``max_flip`` bits flipped."""
+    rows = []
+    pool = list(model.values())
+    for _ in range(count):
+        if pool and rng.random() < 0.5:
+            rows.append(flip(rng, pool[rng.integers(len(pool))], int(rng.integers(max_flip + 1))))
+        else:
+            rows.append(rng.integers(0, 256, 32, dtype=np.uint8))
+    return np.stack(rows) if rows else np.zeros((0, 32), dtype=np.uint8)
+
+
+OPS = st.lists(
+    st.tuples(st.sampled_from(["add", "add", "remove", "search", "reload"]), st.integers(1, 40)),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    ops=OPS,
+    delta_limit=st.sampled_from([0, 7, 32_768]),
+    id_space=st.sampled_from(["ascending", "random", "wide"]),
+)
+def test_matches_brute_force_through_any_history(
+    seed: int, ops: list[tuple[str, int]], delta_limit: int, id_space: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    index = HammingIndex(delta_limit=delta_limit)
+    model: dict[int, np.ndarray] = {}
+    removed: list[int] = []
+    next_id = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for op, size in ops:
+            if op == "add":
+                ids = []
+                for _ in range(size):
+                    if removed and rng.random() < 0.2:
+                        ids.append(removed.pop())  # re-adding a removed id must work
+                    elif id_space == "ascending":
+                        next_id += int(rng.integers(1, 4))
+                        ids.append(next_id)
+                    else:
+                        high = 2**62 if id_space == "wide" else 10**6
+                        ids.append(int(rng.integers(-high if id_space == "wide" else 0, high)))
+                ids = [i for i in dict.fromkeys(ids) if i not in model]
+                codes = near_codes(rng, model, len(ids), 40)
+                index.add(np.array(ids, dtype=np.int64), codes)
+                model.update(zip(ids, codes, strict=True))
+            elif op == "remove":
+                known = list(model)
+                chosen = [known[i] for i in rng.integers(0, len(known), size)] if known else []
+                unknown = [-(2**63), 10**18]
+                expected = len(set(chosen))
+                assert index.remove(np.array(chosen + unknown, dtype=np.int64)) == expected
+                for i in set(chosen):
+                    del model[i]
+                    removed.append(i)
+            elif op == "search":
+                queries = near_codes(rng, model, 6, 40)
+                for max_distance in (0, size, size + 24, int(rng.integers(0, 65))):
+                    got = index.search(queries, max_distance)
+                    assert got == brute_force(model, queries, max_distance)
+            else:
+                index.save(Path(tmp) / "index")
+                index = HammingIndex.load(Path(tmp) / "index", delta_limit=delta_limit)
+            assert len(index) == len(model)
+        queries = near_codes(rng, model, 4, 31)
+        assert index.search(queries, 31) == brute_force(model, queries, 31)
+
+
+def test_large_index_matches_brute_force_at_every_radius_class() -> None:
+    rng = np.random.default_rng(2024)
+    n = 200_000
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    ids = rng.permutation(n).astype(np.int64) * 3 + 5
+    index = HammingIndex()
+    index.add(ids, codes)
+    removed = ids[::50]
+    assert index.remove(removed) == removed.size
+    extra_ids = np.arange(10**7, 10**7 + 1000, dtype=np.int64)
+    extra = codes[:1000].copy()
+    index.add(extra_ids, extra)  # stays in the delta: scanned beside the tables
+    keep = np.ones(n, dtype=bool)
+    keep[::50] = False
+    model_ids = np.concatenate([ids[keep], extra_ids])
+    model_codes = np.concatenate([codes[keep], extra])
+    words = model_codes.view(np.uint64)
+    picks = rng.integers(0, n, 100)
+    queries = np.stack(
+        [flip(rng, codes[p], int(k)) for p, k in zip(picks, rng.integers(0, 41, 100), strict=True)]
+        + list(rng.integers(0, 256, (20, 32), dtype=np.uint8))
+    )
+    for max_distance in (0, 7, 8, 23, 31, 32, 45):
+        got = index.search(queries, max_distance)
+        for q, found in zip(queries.view(np.uint64), got, strict=True):
+            dist = np.bitwise_count(words ^ q).sum(axis=1)
+            hit = np.nonzero(dist <= max_distance)[0]
+            order = np.lexsort((model_ids[hit], dist[hit]))
+            assert found == list(
+                zip(model_ids[hit][order].tolist(), dist[hit][order].tolist(), strict=True)
+            )
+    assert len(index) == model_ids.size
+
+
+def test_follows_the_hash_index_interface() -> None:
+    assert isinstance(HammingIndex(), HashIndex)
+
+
+def test_empty_index_and_empty_queries() -> None:
+    index = HammingIndex()
+    assert len(index) == 0
+    assert index.search(np.zeros((3, 32), dtype=np.uint8), 31) == [[], [], []]
+    assert index.search(np.zeros((0, 32), dtype=np.uint8), 31) == []
+    assert index.remove(np.array([1, 2], dtype=np.int64)) == 0
+    index.add(np.zeros(0, dtype=np.int64), np.zeros((0, 32), dtype=np.uint8))
+    assert len(index) == 0
+
+
+def test_single_code_is_one_query_and_distance_ties_sort_by_id() -> None:
+    index = HammingIndex(delta_limit=0)
+    code = np.arange(32, dtype=np.uint8)
+    index.add(np.array([9, 4, 7], dtype=np.int64), np.stack([code, code, code ^ 1]))
+    assert index.search(code, 0) == [[(4, 0), (9, 0)]]
+    assert index.search(code, 256) == [[(4, 0), (9, 0), (7, 32)]]
+
+
+@pytest.mark.parametrize(
+    ("ids", "codes"),
+    [
+        (np.array([1, 2]), np.zeros((2, 31), dtype=np.uint8)),
+        (np.array([1, 2]), np.zeros((2, 32), dtype=np.int64)),
+        (np.array([1.0, 2.0]), np.zeros((2, 32), dtype=np.uint8)),
+        (np.array([[1, 2]]), np.zeros((2, 32), dtype=np.uint8)),
+        (np.array([1, 2, 3]), np.zeros((2, 32), dtype=np.uint8)),
+        (np.array([1]), np.zeros(32, dtype=np.uint8)),
+    ],
+)
+def test_rejects_bad_shapes_and_dtypes(ids: np.ndarray, codes: np.ndarray) -> None:
+    with pytest.raises(ValueError):
+        HammingIndex().add(ids, codes)
+
+
+@pytest.mark.parametrize("max_distance", [-1, 257, 3.0, True])
+def test_rejects_bad_distance(max_distance: object) -> None:
+    with pytest.raises(ValueError):
+        HammingIndex().search(np.zeros(32, dtype=np.uint8), max_distance)  # type: ignore[arg-type]
+
+
+def test_rejects_bad_query_shape() -> None:
+    with pytest.raises(ValueError):
+        HammingIndex().search(np.zeros((2, 16), dtype=np.uint8), 3)
+
+
+@pytest.mark.parametrize("delta_limit", [0, 100])
+def test_duplicate_ids_are_rejected_and_removed_ids_can_return(delta_limit: int) -> None:
+    index = HammingIndex(delta_limit=delta_limit)
+    codes = np.zeros((2, 32), dtype=np.uint8)
+    with pytest.raises(ValueError, match="more than once"):
+        index.add(np.array([3, 3], dtype=np.int64), codes)
+    index.add(np.array([3, 4], dtype=np.int64), codes)
+    with pytest.raises(ValueError, match="already in the index"):
+        index.add(np.array([5, 4], dtype=np.int64), codes)
+    assert len(index) == 2
+    assert index.remove(np.array([4, 4, 99], dtype=np.int64)) == 1
+    assert index.remove(np.array([4], dtype=np.int64)) == 0
+    index.add(np.array([4], dtype=np.int64), codes[:1] + 1)
+    assert index.search(codes[0] + 1, 0) == [[(4, 0)]]
+
+
+def test_load_is_memory_mapped_and_mutations_after_load_work(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 256, (500, 32), dtype=np.uint8)
+    index = HammingIndex(delta_limit=0)
+    index.add(np.arange(500, dtype=np.int64), codes)
+    index.save(tmp_path / "idx")
+    index.save(tmp_path / "idx")  # overwriting an existing save is atomic too
+    loaded = HammingIndex.load(tmp_path / "idx", delta_limit=10)
+    assert isinstance(loaded._codes, np.memmap)
+    assert loaded.nbytes == index.nbytes
+    assert loaded.remove(np.arange(0, 100, dtype=np.int64)) == 100  # compacts past 10%
+    loaded.add(np.arange(1000, 1020, dtype=np.int64), codes[:20])
+    assert loaded.search(codes[5], 0) == [[(1005, 0)]]
+    assert loaded.search(codes[200], 0) == [[(200, 0)]]
+    assert len(loaded) == 420
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_load_rejects_other_directories(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a saved index"):
+        HammingIndex.load(tmp_path)
