@@ -20,7 +20,11 @@ bearer = HTTPBearer(auto_error=False, description="a token from `lykta token cre
 TOKEN_CACHE_SECONDS = 5.0
 
 
-def get_core(request: Request) -> Lykta:
+# Dependencies and hot routes are `async def`: FastAPI runs plain `def` ones in a thread
+# pool, and that hop costs more than the look-up itself.
+
+
+async def get_core(request: Request) -> Lykta:
     return request.app.state.core  # type: ignore[no-any-return]
 
 
@@ -46,7 +50,7 @@ class TokenCache:
 def require(scope: Scope) -> Callable[..., TokenInfo]:
     """A dependency that lets the request through only with a token holding `scope`."""
 
-    def check(
+    async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> TokenInfo:

@@ -55,7 +55,7 @@ async def lookup_upload(
 
 
 @router.get("/lookup", response_model=LookupOut)
-def lookup_hash(
+async def lookup_hash(
     core: Core,
     _: Matcher,
     hash: Annotated[str, Query(description="the hash, in hex")],

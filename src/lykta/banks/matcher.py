@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 PDQ_BYTES = 32
 EXACT_BYTES = {"md5": 16, "sha256": 32}
-SYNC_BATCH = 100_000
+SYNC_BATCH = 200_000
 SNAPSHOT_AFTER_CHANGES = 100_000
 
 
@@ -158,35 +158,41 @@ class Matcher:
             cursor = (rows[-1].revision, rows[-1].content_id)
 
     def _apply_additions(self, after: int, upto: int) -> int:
-        count = 0
+        # Rows are read in keyset-paged batches as plain tuples (no ORM objects) and added
+        # to each index once, so loading millions of hashes costs one merge, not many.
+        table = BankContent.__table__
+        ids: dict[str, list[int]] = {}
+        values: dict[str, list[bytes]] = {}
         cursor = (after, 0)
         while True:
             with self._sessions() as session:
-                rows = session.execute(
-                    select(
-                        BankContent.revision, BankContent.id, BankContent.kind, BankContent.value
+                rows = (
+                    session.connection()
+                    .execute(
+                        select(table.c.revision, table.c.id, table.c.kind, table.c.value)
+                        .where(
+                            tuple_(table.c.revision, table.c.id) > tuple_(*cursor),
+                            table.c.revision <= upto,
+                        )
+                        .order_by(table.c.revision, table.c.id)
+                        .limit(SYNC_BATCH)
                     )
-                    .where(
-                        tuple_(BankContent.revision, BankContent.id) > tuple_(*cursor),
-                        BankContent.revision <= upto,
-                    )
-                    .order_by(BankContent.revision, BankContent.id)
-                    .limit(SYNC_BATCH)
-                ).all()
+                    .all()
+                )
             if not rows:
-                return count
-            by_kind: dict[str, list[tuple[int, bytes]]] = {}
-            for row in rows:
-                by_kind.setdefault(row.kind, []).append((row.id, row.value))
-            for kind, items in by_kind.items():
-                index = self._index(kind)
-                ids = np.fromiter((i for i, _ in items), dtype=np.int64, count=len(items))
-                codes = np.frombuffer(b"".join(v for _, v in items), dtype=np.uint8)
-                # Idempotent: a snapshot may already hold content from the replayed range.
-                index.remove(ids)
-                index.add(ids, codes.reshape(len(items), -1))
-            count += len(rows)
-            cursor = (rows[-1].revision, rows[-1].id)
+                break
+            for _, content_id, kind, value in rows:
+                ids.setdefault(kind, []).append(content_id)
+                values.setdefault(kind, []).append(value)
+            cursor = (rows[-1][0], rows[-1][1])
+        for kind, kind_ids in ids.items():
+            index = self._index(kind)
+            id_array = np.array(kind_ids, dtype=np.int64)
+            codes = np.frombuffer(b"".join(values[kind]), dtype=np.uint8)
+            # Idempotent: a snapshot may already hold content from the replayed range.
+            index.remove(id_array)
+            index.add(id_array, codes.reshape(len(kind_ids), -1))
+        return sum(len(kind_ids) for kind_ids in ids.values())
 
     def _index(self, kind: str) -> HammingIndex | ExactIndex:
         return self._pdq if kind == "pdq" else self._exact[kind]
