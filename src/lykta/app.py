@@ -6,7 +6,7 @@ reach into each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from lykta.auth.tokens import TokenRepository
 from lykta.banks.matcher import LookupResult, Matcher, QueryHash
 from lykta.banks.service import BankService
+from lykta.errors import InvalidInput
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import get_hasher
 from lykta.settings import Settings, load_settings
@@ -95,6 +96,19 @@ class Lykta:
         normalised = get_hasher(kind).validate(value)
         query = QueryHash(kind, bytes.fromhex(normalised), "original", quality)
         return self.matcher.lookup([query], banks)
+
+    def lookup_hashes(
+        self, hashes: Sequence[tuple[str, str, int | None]], *, banks: Iterable[str] | None = None
+    ) -> list[LookupResult]:
+        """Look up many (kind, hash, quality) at once, each as its own piece of content."""
+        queries = []
+        for number, (kind, value, quality) in enumerate(hashes):
+            try:
+                normalised = get_hasher(kind).validate(value)
+            except InvalidInput as error:
+                raise InvalidInput(f"hashes[{number}]: {error.message}") from None
+            queries.append([QueryHash(kind, bytes.fromhex(normalised), "original", quality)])
+        return self.matcher.lookup_many(queries, banks)
 
     def database_ok(self) -> bool:
         try:

@@ -127,7 +127,13 @@ def test_bank_crud_and_content(client: TestClient, tokens: Tokens) -> None:
         ("get", "/api/v1/banks/a/content/99999999999999999999", None, 422, "content_id"),
         ("delete", "/api/v1/banks/a/content/0", None, 422, "content_id"),
         ("get", "/api/v1/banks/a/export?format=xml", None, 422, "format"),
-        ("post", "/api/v1/lookup/batch", {"hashes": [{"hash": "zz"}]}, 422, "hex"),
+        (
+            "post",
+            "/api/v1/lookup/batch",
+            {"hashes": [{"hash": PDQ}, {"hash": "zz"}]},
+            422,
+            "hashes[1]",
+        ),
         ("post", "/api/v1/lookup/batch", {"nope": 1}, 422, "hashes"),
     ],
 )

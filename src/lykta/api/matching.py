@@ -75,16 +75,16 @@ def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
             413,
             f"at most {core.settings.max_batch_hashes} hashes per batch (LYKTA_MAX_BATCH_HASHES)",
         )
-    results = []
-    for item in body.hashes:
-        found = core.lookup_hash(item.kind, item.hash, banks=body.banks, quality=item.quality)
-        base = LookupOut.of(found)
-        results.append(
-            BatchResultOut(
-                kind=item.kind,
-                hash=item.hash,
-                matches=base.matches,
-                suppressed_by=base.suppressed_by,
-            )
+    found = core.lookup_hashes(
+        [(item.kind.lower(), item.hash, item.quality) for item in body.hashes], banks=body.banks
+    )
+    results = [
+        BatchResultOut(
+            kind=item.kind,
+            hash=item.hash,
+            matches=[MatchOut.of(m) for m in result.matches],
+            suppressed_by=[MatchOut.of(m) for m in result.suppressed_by],
         )
+        for item, result in zip(body.hashes, found, strict=True)
+    ]
     return BatchLookupOut(results=results)

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,8 @@ PDQ_BYTES = 32
 EXACT_BYTES = {"md5": 16, "sha256": 32}
 SYNC_BATCH = 200_000
 SNAPSHOT_AFTER_CHANGES = 100_000
+# Candidate ids per IN (...) query: well inside every database's parameter limits.
+ROWS_PER_QUERY = 5_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class _Candidate:
     content_id: int
     distance: int
     query: QueryHash
+    content_index: int  # which of the looked-up contents the query belongs to
 
 
 class Matcher:
@@ -279,19 +281,19 @@ class Matcher:
         self, queries: Sequence[QueryHash], banks: Iterable[str] | None = None
     ) -> LookupResult:
         """Match one piece of content (all its hashes and variants) against the banks."""
-        candidates = self._candidates(queries)
+        return self.lookup_many([queries], banks)[0]
+
+    def lookup_many(
+        self, contents: Sequence[Sequence[QueryHash]], banks: Iterable[str] | None = None
+    ) -> list[LookupResult]:
+        """Match several pieces of content with one index search and one database read."""
+        candidates = self._candidates(contents)
+        results = [LookupResult() for _ in contents]
         if not candidates:
-            return LookupResult()
+            return results
+        found = self._rows({c.content_id for c in candidates})
         wanted = set(banks) if banks is not None else None
-        ids = sorted({c.content_id for c in candidates})
-        with self._sessions() as session:
-            rows = session.execute(
-                select(BankContent, Bank)
-                .join(Bank, Bank.id == BankContent.bank_id)
-                .where(BankContent.id.in_(ids), Bank.enabled.is_(True))
-            ).all()
-        found = {content.id: (content, bank) for content, bank in rows}
-        best: dict[int, Match] = {}
+        best: list[dict[int, Match]] = [{} for _ in contents]
         for candidate in candidates:
             pair = found.get(candidate.content_id)
             if pair is None:
@@ -317,43 +319,54 @@ class Matcher:
                 transform=query.transform,
                 query_hash=query.value.hex(),
             )
-            held = best.get(content.id)
+            held = best[candidate.content_index].get(content.id)
             if held is None or _rank(match) < _rank(held):
-                best[content.id] = match
-        ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
-        negatives = [m for m in ordered if m.negative]
-        if negatives:
-            return LookupResult(matches=[], suppressed_by=negatives)
-        return LookupResult(matches=ordered)
+                best[candidate.content_index][content.id] = match
+        for result, matches in zip(results, best, strict=True):
+            ordered = sorted(matches.values(), key=lambda m: (m.distance, m.bank, m.content_id))
+            negatives = [m for m in ordered if m.negative]
+            if negatives:
+                result.suppressed_by = negatives
+            else:
+                result.matches = ordered
+        return results
 
-    def _candidates(self, queries: Sequence[QueryHash]) -> list[_Candidate]:
+    def _rows(self, ids: set[int]) -> dict[int, tuple[BankContent, Bank]]:
+        """The candidate rows still present, in enabled banks, read fresh from the database."""
+        ordered = sorted(ids)
+        found: dict[int, tuple[BankContent, Bank]] = {}
+        with self._sessions() as session:
+            for start in range(0, len(ordered), ROWS_PER_QUERY):
+                rows = session.execute(
+                    select(BankContent, Bank)
+                    .join(Bank, Bank.id == BankContent.bank_id)
+                    .where(
+                        BankContent.id.in_(ordered[start : start + ROWS_PER_QUERY]),
+                        Bank.enabled.is_(True),
+                    )
+                ).all()
+                found.update((content.id, (content, bank)) for content, bank in rows)
+        return found
+
+    def _candidates(self, contents: Sequence[Sequence[QueryHash]]) -> list[_Candidate]:
         out: list[_Candidate] = []
-        pdq_queries = [q for q in queries if q.kind == "pdq"]
+        tagged = [(i, q) for i, queries in enumerate(contents) for q in queries]
         with self._lock:
-            if pdq_queries and len(self._pdq):
-                codes = np.frombuffer(b"".join(q.value for q in pdq_queries), dtype=np.uint8)
-                hits = self._pdq.search(codes.reshape(len(pdq_queries), PDQ_BYTES), self._radius)
-                for query, row in zip(pdq_queries, hits, strict=True):
-                    out.extend(_Candidate(i, d, query) for i, d in row)
-            for kind, index in self._exact.items():
-                exact_queries = [q for q in queries if q.kind == kind]
-                if not exact_queries or not len(index):
+            for kind, index in (("pdq", self._pdq), *self._exact.items()):
+                of_kind = [(i, q) for i, q in tagged if q.kind == kind]
+                if not of_kind or not len(index):
                     continue
-                keys = np.frombuffer(b"".join(q.value for q in exact_queries), dtype=np.uint8)
-                hits = index.search(keys.reshape(len(exact_queries), EXACT_BYTES[kind]))
-                for query, row in zip(exact_queries, hits, strict=True):
-                    out.extend(_Candidate(i, 0, query) for i in row)
+                width = PDQ_BYTES if kind == "pdq" else EXACT_BYTES[kind]
+                codes = np.frombuffer(b"".join(q.value for _, q in of_kind), dtype=np.uint8)
+                codes = codes.reshape(len(of_kind), width)
+                if isinstance(index, HammingIndex):
+                    hits = index.search(codes, self._radius)
+                    for (i, query), row in zip(of_kind, hits, strict=True):
+                        out.extend(_Candidate(c, d, query, i) for c, d in row)
+                else:
+                    for (i, query), ids in zip(of_kind, index.search(codes), strict=True):
+                        out.extend(_Candidate(c, 0, query, i) for c in ids)
         return out
-
-    def wait_for(self, revision: int, timeout: float = 10.0) -> bool:
-        """Block until this matcher has applied `revision` (for tests and tooling)."""
-        deadline = time.monotonic() + timeout
-        while self._revision < revision:
-            if time.monotonic() > deadline:
-                return False
-            self.sync()
-            time.sleep(0.05)
-        return True
 
 
 def _rank(match: Match) -> tuple[int, int]:
