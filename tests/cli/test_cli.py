@@ -64,7 +64,11 @@ def test_bank_create_import_export_list(run, tmp_path: Path) -> None:  # type: i
     assert banks["ncmec"]["content_count"] == 2 and banks["ncmec"]["pdq_distance"] == 25
     assert banks["fp"]["negative"] is True
     exported = run("bank", "export", "ncmec").stdout
-    assert exported.splitlines() == ["kind,hash,external_id,labels", f"pdq,{PDQ},,A1", f"pdq,{'0' * 64},,"]
+    assert exported.splitlines() == [
+        "kind,hash,external_id,labels",
+        f"pdq,{PDQ},,A1",
+        f"pdq,{'0' * 64},,",
+    ]
     assert run("bank", "export", "ncmec", "--format", "text").stdout.splitlines()[0] == f"{PDQ},A1"
 
 
@@ -79,7 +83,9 @@ def test_import_stops_at_bad_line(run, tmp_path: Path) -> None:  # type: ignore[
     assert summary["added"] == 1 and summary["skipped"][0]["line"] == 2  # type: ignore[index]
     assert "cannot read" in run("bank", "import", "a", str(tmp_path / "missing.txt"), code=1).stderr
     assert "no bank named 'zzz'" in run("bank", "import", "zzz", str(bad), code=1).stderr
-    assert "unknown format" in run("bank", "import", "a", str(bad), "--format", "xml", code=1).stderr
+    assert (
+        "unknown format" in run("bank", "import", "a", str(bad), "--format", "xml", code=1).stderr
+    )
 
 
 def test_import_from_stdin(run) -> None:  # type: ignore[no-untyped-def]
@@ -101,9 +107,16 @@ def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type
     run("bank", "create", "known")
     [added] = lines(run("bank", "add", "known", str(photos / "known.jpg"), "--json").stdout)
     assert added == {"bank": "known", "added": 3, "duplicates": 0, "failed": 0}
-    records = {Path(str(r["path"])).name: r for r in lines(run("match", str(photos), "--json").stdout)}
+    records = {
+        Path(str(r["path"])).name: r for r in lines(run("match", str(photos), "--json").stdout)
+    }
     [match] = [m for m in records["known.jpg"]["matches"] if m["kind"] == "pdq"]  # type: ignore[union-attr]
-    assert (match["bank"], match["id"], match["distance"], match["transform"]) == ("known", "known", 0, "original")
+    assert (match["bank"], match["id"], match["distance"], match["transform"]) == (
+        "known",
+        "known",
+        0,
+        "original",
+    )
     assert records["other.png"]["matches"] == []
     assert "error" in records["broken.jpg"]
     # A mirrored copy matches through the dihedral variants, and not without them.
