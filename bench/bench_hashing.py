@@ -1,7 +1,8 @@
 """Benchmark: photo hashing throughput of Lykta against python-threatexchange's PDQ hasher.
 
 Both run end to end (read the file, decode, hash) in a pool of the same number of worker
-processes, on seeded synthetic JPEGs of 1-12 MP and the shared test photos. Lykta also
+processes, on seeded synthetic JPEGs of 1-12 MP and the shared test photos; "peer 1p" is the
+peer in a single process, for comparison with a one-process baseline. Lykta also
 computes MD5 and SHA-256; "lookup" adds the 8 dihedral variants and border trimming.
 The last column is the largest bit difference between Lykta's fast hash and PDQ of the
 full-resolution decode, i.e. what the fast path costs in accuracy.
@@ -107,39 +108,43 @@ def main() -> None:
         print(f"workers per side: {args.workers}; files/s and MB/s (higher is better)")
         header = (
             f"{'class':>9} {'files':>5} {'MB':>6} | {'hash f/s':>8} {'lookup f/s':>10} "
-            f"{'peer f/s':>8} | {'hash MB/s':>9} {'peer MB/s':>9} | {'hash x':>6} "
+            f"{'peer f/s':>8} {'peer 1p':>7} | {'hash MB/s':>9} {'peer MB/s':>9} | {'hash x':>6} "
             f"{'lookup x':>8} | {'max bits':>8}"
         )
         print(header)
         print("-" * len(header))
         totals = np.zeros(4)
         count, megabytes, worst_all = 0, 0.0, 0
-        with ProcessPoolExecutor(args.workers) as pool:
+        with ProcessPoolExecutor(args.workers) as pool, ProcessPoolExecutor(1) as single:
             # Warm the workers (imports, first-call costs) before any timing.
             warm = next(iter(classes.values()))[:1] * args.workers
             list(pool.map(lykta_lookup, warm))
             list(pool.map(peer_hash, warm))
+            list(single.map(peer_hash, warm[:1]))
             for name, files in classes.items():
                 size = sum(p.stat().st_size for p in files) / 1e6
                 t_hash = timed(pool, lykta_hash, files)
                 t_lookup = timed(pool, lykta_lookup, files)
                 t_peer = timed(pool, peer_hash, files)
+                t_single = timed(single, peer_hash, files)
                 fast = list(pool.map(lykta_hash, files))
                 full = list(pool.map(full_resolution_hash, files))
                 worst = max(bit_difference(a, b) for a, b in zip(fast, full, strict=True))
                 n = len(files)
                 print(
                     f"{name:>9} {n:>5} {size:>6.1f} | {n / t_hash:>8.1f} {n / t_lookup:>10.1f} "
-                    f"{n / t_peer:>8.1f} | {size / t_hash:>9.1f} {size / t_peer:>9.1f} | "
+                    f"{n / t_peer:>8.1f} {n / t_single:>7.1f} | "
+                    f"{size / t_hash:>9.1f} {size / t_peer:>9.1f} | "
                     f"{t_peer / t_hash:>6.1f} {t_peer / t_lookup:>8.1f} | {worst:>8}"
                 )
-                totals += (t_hash, t_lookup, t_peer, 0)
+                totals += (t_hash, t_lookup, t_peer, t_single)
                 count, megabytes, worst_all = count + n, megabytes + size, max(worst_all, worst)
-        t_hash, t_lookup, t_peer, _ = totals
+        t_hash, t_lookup, t_peer, t_single = totals
         print("-" * len(header))
         print(
             f"{'overall':>9} {count:>5} {megabytes:>6.1f} | {count / t_hash:>8.1f} "
-            f"{count / t_lookup:>10.1f} {count / t_peer:>8.1f} | {megabytes / t_hash:>9.1f} "
+            f"{count / t_lookup:>10.1f} {count / t_peer:>8.1f} {count / t_single:>7.1f} | "
+            f"{megabytes / t_hash:>9.1f} "
             f"{megabytes / t_peer:>9.1f} | {t_peer / t_hash:>6.1f} {t_peer / t_lookup:>8.1f} | "
             f"{worst_all:>8}"
         )

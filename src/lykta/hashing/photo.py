@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from lykta.hashing.borders import trim_borders
+from lykta.hashing.borders import find_content_box
 from lykta.hashing.pdq import pdq_dihedral_from_image, pdq_from_image
 from lykta.media import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image
 
@@ -53,12 +53,30 @@ def hash_photo(
     """
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     sha256 = hashlib.sha256(data).hexdigest()
-    image = decode_image(data, max_pixels=max_pixels, min_side=min_side)
+    # PDQ and border trimming need luma only: JPEGs decode just their Y plane.
+    image = decode_image(data, max_pixels=max_pixels, min_side=min_side, luma=True)
     variants = _variants(image, dihedral=dihedral, prefix="")
-    if trim and (trimmed := trim_borders(image)) is not None:
-        variants += _variants(trimmed, dihedral=dihedral, prefix="trimmed")
+    if trim and (box := _content_box(data, image, max_pixels, min_side)) is not None:
+        variants += _variants(image.crop(box), dihedral=dihedral, prefix="trimmed")
     original = variants[0]
     return PhotoHashes(md5, sha256, original.pdq, original.quality, tuple(variants))
+
+
+def _content_box(
+    data: bytes, image: Image.Image, max_pixels: int, min_side: int | None
+) -> tuple[int, int, int, int] | None:
+    """Borders as ``find_content_box`` finds them in colour, decoding colour only if needed.
+
+    A line within tolerance in every channel is within it in luma (a weighted mean), so a
+    photo without borders in luma, nearly every photo, has none in colour either. Luma alone
+    is not enough to trim: it misses colour edges and would cut real content.
+    """
+    if image.mode == "RGB":
+        return find_content_box(image)
+    if find_content_box(image) is None:
+        return None
+    colour = decode_image(data, max_pixels=max_pixels, min_side=min_side)
+    return find_content_box(colour)
 
 
 def _variants(image: Image.Image, *, dihedral: bool, prefix: str) -> list[PdqVariant]:

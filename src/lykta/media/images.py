@@ -1,4 +1,4 @@
-"""Decode untrusted image bytes into an RGB ``PIL.Image``, safely and only as large as needed.
+"""Decode untrusted image bytes into a ``PIL.Image``, safely and only as large as needed.
 
 Every failure becomes a ``MediaError`` with a one-line message, so a hostile or broken upload
 can never crash a worker or leak a Pillow exception to a caller.
@@ -29,6 +29,7 @@ def decode_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int | None = DEFAULT_MIN_SIDE,
+    luma: bool = False,
 ) -> Image.Image:
     """Return the first frame of ``data`` as an upright RGB image.
 
@@ -37,6 +38,10 @@ def decode_image(
     at 1/2, 1/4 or 1/8 scale in the DCT domain, other formats are box-reduced by an integer
     factor. ``min_side=None`` decodes at full resolution. Alpha is dropped, not composited,
     as the PDQ reference implementations do, so hashes agree with theirs.
+
+    With ``luma`` the image comes back in mode "L" wherever that costs nothing in accuracy
+    (JPEG's own Y plane, which libjpeg then decodes alone, and greyscale sources) and RGB
+    otherwise, for callers such as PDQ that only look at luma.
     """
     if not data:
         raise MediaError("file is empty")
@@ -51,11 +56,13 @@ def decode_image(
                 f"over the limit of {_mpx(max_pixels)} Mpx (LYKTA_MAX_PIXELS)"
             )
         try:
-            if min_side and isinstance(image, JpegImagePlugin.JpegImageFile):
-                image.draft(None, (min_side, min_side))
+            if isinstance(image, JpegImagePlugin.JpegImageFile) and (min_side or luma):
+                # JPEG stores Y with PDQ's own 0.299/0.587/0.114 weights: asking for "L"
+                # skips chroma IDCT, upsampling and colour conversion.
+                image.draft("L" if luma else None, (min_side, min_side) if min_side else None)
             image.load()
             image = ImageOps.exif_transpose(image)
-            image = _to_rgb(image)
+            image = _to_luma_or_rgb(image) if luma else _to_rgb(image)
         except MediaError:
             raise
         except Exception as exc:
@@ -92,23 +99,31 @@ def _looks_supported(data: bytes) -> bool:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit RGB without clipping wide-range pixels.
+    """Convert any Pillow mode to 8-bit RGB without clipping wide-range pixels."""
+    image = _to_luma_or_rgb(image)
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _to_luma_or_rgb(image: Image.Image) -> Image.Image:
+    """8-bit "L" for greyscale sources, 8-bit RGB for everything else.
 
     ``Image.convert`` clips 16-bit and float pixels to 0..255, which turns most 16-bit
     photos white; PDQ bits only depend on relative luma, so we rescale instead.
     """
     mode = image.mode
-    if mode == "RGB":
+    if mode in ("RGB", "L"):
         return image
+    if mode in ("1", "LA"):
+        return image.convert("L")
     if mode.startswith("I;16"):
         pixels = np.asarray(image).astype(np.uint32) >> 8
-        return Image.fromarray(pixels.astype(np.uint8), "L").convert("RGB")
+        return Image.fromarray(pixels.astype(np.uint8), "L")
     if mode in ("I", "F"):
         pixels = np.asarray(image, dtype=np.float64)
         low, high = float(pixels.min()), float(pixels.max())
         if low < 0 or high > 255:
             pixels = (pixels - low) * (255.0 / (high - low or 1.0))
-        return Image.fromarray(np.rint(pixels).astype(np.uint8), "L").convert("RGB")
+        return Image.fromarray(np.rint(pixels).astype(np.uint8), "L")
     if mode in ("La", "RGBa"):
         image = image.convert("RGBA")
     try:

@@ -1,0 +1,270 @@
+"""Numba kernels computing PDQ from a luma plane, bit for bit as Meta's C++ reference does.
+
+Reference: facebook/ThreatExchange ``pdq/cpp/downscaling/downscaling.cpp`` (Jarosz box
+filter, decimation) and ``pdq/cpp/hashing/pdqhashing.cpp`` (quality, DCT, Torben median,
+dihedral variants). All arithmetic is float32 in the reference's order, so results equal
+``pdqhash`` (which compiles that C++) exactly; numba does not fuse multiply-adds without
+``fastmath``, which is why it is never enabled here.
+
+Only the work the hash needs is done: the second row pass writes just the 64 columns the
+decimation samples, and the second column pass runs on those 64 columns only. Row passes
+go through a transposed tile of rows so that the sliding sums of many rows advance together
+in SIMD lanes instead of as one serial chain per row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# The reference hashes nothing smaller than 5 pixels on a side: all-zero hash, quality 0.
+MIN_HASHABLE_DIM = 5
+_SIDE = 64
+
+
+def _dct_matrix() -> np.ndarray:
+    # As the reference: a float scale factor times a double cosine, stored as float.
+    scale = np.float64(np.float32(math.sqrt(2.0 / 64)))
+    i = np.arange(1, 17, dtype=np.float64)[:, None]
+    j = np.arange(64, dtype=np.float64)[None, :]
+    return (scale * np.cos((math.pi / 2.0 / 64.0) * i * (2 * j + 1))).astype(np.float32)
+
+
+_DCT = _dct_matrix()
+
+
+@njit(cache=True, nogil=True)
+def luma_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Float32 luma of an ``(h, w, 3)`` uint8 array, rounded from double like ``pdqhash``."""
+    rows, cols = rgb.shape[0], rgb.shape[1]
+    out = np.empty((rows, cols), np.float32)
+    for i in range(rows):
+        for j in range(cols):
+            out[i, j] = np.float32(
+                rgb[i, j, 0] * 0.299 + rgb[i, j, 1] * 0.587 + rgb[i, j, 2] * 0.114
+            )
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _window(old: int) -> int:
+    return (old + 2 * _SIDE - 1) // (2 * _SIDE)
+
+
+@njit(cache=True, nogil=True)
+def _sample_indices(length: int) -> np.ndarray:
+    out = np.empty(_SIDE, np.int64)
+    for i in range(_SIDE):
+        out[i] = int(((i + 0.5) * length) / _SIDE)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _transpose(src: np.ndarray, dst: np.ndarray) -> None:
+    """``dst = src.T`` as float32, through 8x8 blocks that LLVM turns into shuffles."""
+    rows, cols = src.shape
+    rows8, cols8 = rows - rows % 8, cols - cols % 8
+    for i0 in range(0, rows8, 8):
+        for j0 in range(0, cols8, 8):
+            for j in range(8):
+                for i in range(8):
+                    dst[j0 + j, i0 + i] = src[i0 + i, j0 + j]
+        for i in range(i0, i0 + 8):
+            for j in range(cols8, cols):
+                dst[j, i] = src[i, j]
+    for i in range(rows8, rows):
+        for j in range(cols):
+            dst[j, i] = src[i, j]
+
+
+@njit(cache=True, nogil=True)
+def _box_down(src: np.ndarray, dst: np.ndarray, window: int, keep: np.ndarray) -> None:
+    """Reference ``box1DFloat`` down every column of ``src`` at once (one SIMD row a step).
+
+    Output row ``keep[k]`` goes to ``dst[k]``; ``keep`` is non-decreasing. The sliding sums
+    still visit every row, since each output depends on the rounding of all sums before it.
+    """
+    rows, cols = src.shape
+    half = (window + 2) // 2
+    p1, p2, p3, p4 = half - 1, window - half + 1, rows - window, half - 1
+    sums = np.zeros(cols, np.float32)
+    ri = li = k = 0
+    size = 0
+    for _ in range(p1):
+        for j in range(cols):
+            sums[j] += src[ri, j]
+        size += 1
+        ri += 1
+    for oi in range(p2 + p3 + p4):
+        if oi < p2:
+            for j in range(cols):
+                sums[j] += src[ri, j]
+            size += 1
+            ri += 1
+        elif oi < p2 + p3:
+            for j in range(cols):
+                sums[j] += src[ri, j]
+                sums[j] -= src[li, j]
+            ri += 1
+            li += 1
+        else:
+            for j in range(cols):
+                sums[j] -= src[li, j]
+            size -= 1
+            li += 1
+        # Small images sample one row more than once.
+        while k < keep.shape[0] and keep[k] == oi:
+            fsize = np.float32(size)
+            for j in range(cols):
+                dst[k, j] = sums[j] / fsize
+            k += 1
+
+
+@njit(cache=True, nogil=True)
+def _downsample(luma: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """Jarosz filter (rows, cols, rows, cols: the reference's two x-y passes), decimated.
+
+    A pass along rows is a pass down the transposed image, so every pass runs across
+    SIMD lanes; ``work`` holds two float32 planes of the image's size, reused per call.
+    """
+    rows, cols = luma.shape
+    along_rows, along_cols = _window(cols), _window(rows)
+    keep_rows, keep_cols = _sample_indices(rows), _sample_indices(cols)
+    plane_a = work[0, : rows * cols]
+    plane_b = work[1, : rows * cols]
+    _transpose(luma, plane_a.reshape((cols, rows)))
+    _box_down(
+        plane_a.reshape((cols, rows)), plane_b.reshape((cols, rows)), along_rows, np.arange(cols)
+    )
+    _transpose(plane_b.reshape((cols, rows)), plane_a.reshape((rows, cols)))
+    _box_down(
+        plane_a.reshape((rows, cols)), plane_b.reshape((rows, cols)), along_cols, np.arange(rows)
+    )
+    _transpose(plane_b.reshape((rows, cols)), plane_a.reshape((cols, rows)))
+    narrow = np.empty((_SIDE, rows), np.float32)
+    _box_down(plane_a.reshape((cols, rows)), narrow, along_rows, keep_cols)
+    narrow_t = np.empty((rows, _SIDE), np.float32)
+    _transpose(narrow, narrow_t)
+    out = np.empty((_SIDE, _SIDE), np.float32)
+    _box_down(narrow_t, out, along_cols, keep_rows)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _quality(a: np.ndarray) -> int:
+    # Reference pdqImageDomainQualityMetric: float difference, truncated to int per pair.
+    total = 0
+    for i in range(_SIDE - 1):
+        for j in range(_SIDE):
+            total += abs(int(((a[i, j] - a[i + 1, j]) * np.float32(100)) / np.float32(255)))
+    for i in range(_SIDE):
+        for j in range(_SIDE - 1):
+            total += abs(int(((a[i, j] - a[i, j + 1]) * np.float32(100)) / np.float32(255)))
+    return min(total // 90, 100)
+
+
+@njit(cache=True, nogil=True)
+def _dct16(a: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """B = D A D^T with the reference's sequential float32 sums."""
+    t = np.empty((16, _SIDE), np.float32)
+    for i in range(16):
+        for j in range(_SIDE):
+            s = np.float32(0.0)
+            for k in range(_SIDE):
+                s += d[i, k] * a[k, j]
+            t[i, j] = s
+    b = np.empty((16, 16), np.float32)
+    for i in range(16):
+        for j in range(16):
+            s = np.float32(0.0)
+            for k in range(_SIDE):
+                s += t[i, k] * d[j, k]
+            b[i, j] = s
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _torben(m: np.ndarray) -> np.float32:
+    """The reference's Torben median of a flat float32 array (its ties and rounding too)."""
+    n = m.shape[0]
+    lo = hi = m[0]
+    for i in range(1, n):
+        lo = min(lo, m[i])
+        hi = max(hi, m[i])
+    half = (n + 1) // 2
+    while True:
+        guess = (lo + hi) / np.float32(2)
+        less = greater = equal = 0
+        below, above = lo, hi
+        for i in range(n):
+            v = m[i]
+            if v < guess:
+                less += 1
+                below = max(below, v)
+            elif v > guess:
+                greater += 1
+                above = min(above, v)
+            else:
+                equal += 1
+        if less <= half and greater <= half:
+            break
+        if less > greater:
+            hi = below
+        else:
+            lo = above
+    if less >= half:
+        return below
+    if less + equal >= half:
+        return guess
+    return above
+
+
+@njit(cache=True, nogil=True)
+def _pack(b: np.ndarray, out: np.ndarray) -> None:
+    # Bit k = 16 i + j is set when B[i, j] > median; hex is the 256-bit number big-endian.
+    flat = b.ravel()
+    median = _torben(flat)
+    out[:] = 0
+    for k in range(256):
+        if flat[k] > median:
+            out[31 - k // 8] |= np.uint8(1 << (k % 8))
+
+
+@njit(cache=True, nogil=True)
+def pdq_codes(luma: np.ndarray, work: np.ndarray, dihedral: bool) -> tuple[np.ndarray, int]:
+    """PDQ of a 2-D luma array as ``(n, 32)`` uint8 codes (n = 8 with ``dihedral``) and quality.
+
+    Dihedral rows follow the reference: original, rotate 90, 180, 270, flip x, flip y,
+    flip +1, flip -1, each from sign flips and transposition of the one 16x16 DCT.
+    """
+    codes = np.zeros((8 if dihedral else 1, 32), np.uint8)
+    if luma.shape[0] < MIN_HASHABLE_DIM or luma.shape[1] < MIN_HASHABLE_DIM:
+        return codes, 0
+    small = _downsample(luma, work)
+    quality = _quality(small)
+    b = _dct16(small, _DCT)
+    _pack(b, codes[0])
+    if dihedral:
+        aux = np.empty((16, 16), np.float32)
+        for variant in range(1, 8):
+            for i in range(16):
+                for j in range(16):
+                    odd_i, odd_j, odd_sum = i & 1, j & 1, (i + j) & 1
+                    if variant == 1:
+                        aux[j, i] = b[i, j] if odd_j else -b[i, j]
+                    elif variant == 2:
+                        aux[i, j] = -b[i, j] if odd_sum else b[i, j]
+                    elif variant == 3:
+                        aux[j, i] = b[i, j] if odd_i else -b[i, j]
+                    elif variant == 4:
+                        aux[i, j] = b[i, j] if odd_i else -b[i, j]
+                    elif variant == 5:
+                        aux[i, j] = b[i, j] if odd_j else -b[i, j]
+                    elif variant == 6:
+                        aux[j, i] = b[i, j]
+                    else:
+                        aux[j, i] = -b[i, j] if odd_sum else b[i, j]
+            _pack(aux, codes[variant])
+    return codes, quality
