@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial, wraps
@@ -34,8 +35,8 @@ bank_app = typer.Typer(help="Create banks, import and export their hashes.", no_
 app.add_typer(token_app, name="token")
 app.add_typer(bank_app, name="bank")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object per line")]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,12 +103,27 @@ def serve(
     import uvicorn
 
     settings = load_settings({"host": host, "port": port, "workers": workers})
-    # Migrate and build the index snapshot once, before workers start.
+    # Migrate, load the index and snapshot it once, so workers start by mapping the snapshot.
+    started = time.perf_counter()
+    err.print("loading banks into the index ...", highlight=False)
     core = Lykta.open(settings)
     core.matcher.save_snapshot()
+    sizes = core.matcher.size()
     banks = len(core.banks.list())
     engine_name = core.engine.dialect.name
+    no_tokens = not core.tokens.list()
     core.close()
+    err.print(
+        f"index ready in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{count:,} {kind}" for kind, count in sizes.items()),
+        highlight=False,
+    )
+    if no_tokens:
+        err.print(
+            "no API tokens yet: create one with `lykta token create --scope matcher` "
+            "(every route but /health needs one)",
+            highlight=False,
+        )
     if host:
         os.environ["LYKTA_HOST"] = host
     if port:
