@@ -306,11 +306,21 @@ def bank_import(
     except OSError as error:
         raise LyktaError(f"cannot read {file}: {error.strerror}") from None
     with handle, progress_bar() as bar:
-        task = bar.add_task(f"importing into {name}", total=None)
+        task = bar.add_task(f"reading {file}", total=None)
+
+        def reading(items: Iterable[Any]) -> Iterator[Any]:
+            for count, item in enumerate(items, start=1):
+                if count % 10_000 == 0:
+                    bar.update(task, completed=count)
+                yield item
+
+        def writing(done: int, total: int) -> None:
+            bar.update(task, description=f"writing into {name}", completed=done, total=total)
+
         try:
             summary = core.banks.import_parsed(
-                name, fmt.parse(handle, kind.lower()), source=file, skip_invalid=skip_invalid,
-                added_by="cli", progress=lambda done, total: bar.update(task, completed=done, total=total),  # noqa: E501
+                name, reading(fmt.parse(handle, kind.lower())), source=file,
+                skip_invalid=skip_invalid, added_by="cli", progress=writing,
             )  # fmt: skip
         except UnicodeDecodeError:
             raise LyktaError(f"{file} is not UTF-8 text") from None
