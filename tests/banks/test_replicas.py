@@ -3,6 +3,7 @@ incrementally, within two seconds; a restart maps the index snapshot instead of 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,3 +75,20 @@ def test_restart_loads_snapshot_then_follows_log(tmp_path: Path) -> None:
     assert again.lookup_hash("pdq", PDQ).matches == []
     assert [m.external_id for m in again.lookup_hash("pdq", OTHER).matches] == ["y"]
     again.close()
+
+
+def test_unreadable_snapshot_is_dropped_and_rebuilt(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home")
+    core = Lykta.open(settings)
+    core.banks.create("a")
+    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "x")])
+    snapshot = core.matcher.save_snapshot()
+    core.close()
+    assert snapshot is not None
+    (snapshot / "pdq" / "meta.json").write_text("{not json")
+
+    again = Lykta.open(settings)
+    assert [m.external_id for m in again.lookup_hash("pdq", PDQ).matches] == ["x"]
+    rebuilt = again.matcher.save_snapshot()
+    again.close()
+    assert rebuilt == snapshot and json.loads((rebuilt / "pdq" / "meta.json").read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lykta.index import HammingIndex, HashIndex
+from lykta.index.hamming import LAYOUT, TABLE_MAX_DISTANCE
 
 
 def brute_force(
@@ -132,7 +134,12 @@ def test_large_index_matches_brute_force_at_every_radius_class() -> None:
         [flip(rng, codes[p], int(k)) for p, k in zip(picks, rng.integers(0, 41, 100), strict=True)]
         + list(rng.integers(0, 256, (20, 32), dtype=np.uint8))
     )
-    for max_distance in (0, 7, 8, 23, 31, 32, 45):
+    # Every radius class of the tables (rho changes at multiples of the table count),
+    # the last distance they serve, and the brute-force fallback beyond it.
+    m = LAYOUT.tables
+    distances = sorted({0, m - 1, m, 2 * m - 1, 2 * m, 31, TABLE_MAX_DISTANCE, 45})
+    distances.append(TABLE_MAX_DISTANCE + 1)
+    for max_distance in distances:
         got = index.search(queries, max_distance)
         for q, found in zip(queries.view(np.uint64), got, strict=True):
             dist = np.bitwise_count(words ^ q).sum(axis=1)
@@ -230,3 +237,21 @@ def test_load_is_memory_mapped_and_mutations_after_load_work(tmp_path: Path) -> 
 def test_load_rejects_other_directories(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a saved index"):
         HammingIndex.load(tmp_path)
+
+
+def test_layout_is_exact_at_the_matching_distance() -> None:
+    assert TABLE_MAX_DISTANCE >= 31  # PDQ matching runs at 31; it must use the tables
+    assert LAYOUT.tables * LAYOUT.width <= 256
+    assert 16 < LAYOUT.width <= 32
+
+
+def test_load_rejects_an_older_format_with_a_clear_message(tmp_path: Path) -> None:
+    index = HammingIndex(delta_limit=0)
+    index.add(np.arange(3, dtype=np.int64), np.zeros((3, 32), dtype=np.uint8))
+    index.save(tmp_path / "idx")
+    meta_file = tmp_path / "idx" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["version"] = 1
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="delete the snapshot"):
+        HammingIndex.load(tmp_path / "idx")

@@ -264,13 +264,18 @@ class Matcher:
             return
         try:
             name = (base / "current").read_text().strip()
-            folder = base / name
+        except FileNotFoundError:
+            return
+        folder = base / name
+        try:
             revision = json.loads((folder / "state.json").read_text())["revision"]
             pdq = HammingIndex.load(folder / "pdq")
             exact = {kind: ExactIndex.load(folder / kind) for kind in EXACT_BYTES}
         except (OSError, ValueError, KeyError) as error:
-            if not isinstance(error, FileNotFoundError):
-                log.warning("ignoring unreadable index snapshot in %s: %s", base, error)
+            # An older format or a damaged snapshot: drop it; the log rebuilds the index and
+            # the next snapshot replaces it.
+            log.warning("ignoring index snapshot %s: %s", folder, error)
+            shutil.rmtree(folder, ignore_errors=True)
             return
         self._pdq, self._exact, self._revision = pdq, exact, int(revision)
         log.info("loaded index snapshot at revision %d (%d PDQ hashes)", revision, len(pdq))

@@ -145,7 +145,14 @@ def check_new_ids(ids: np.ndarray, main: MainIds, delta_ids: np.ndarray) -> None
         raise ValueError(f"id {int(ids[present][0])} is already in the index; remove it first")
 
 
-def save_dir(path: str | Path, kind: str, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
+def save_dir(
+    path: str | Path,
+    kind: str,
+    meta: dict[str, Any],
+    arrays: dict[str, Any],
+    *,
+    version: int = FORMAT_VERSION,
+) -> None:
     """Write arrays and metadata to a temporary sibling, then rename it into place.
 
     A reader sees the old directory or the new one, never a half-written mix.
@@ -160,7 +167,7 @@ def save_dir(path: str | Path, kind: str, meta: dict[str, Any], arrays: dict[str
                 np.save(f, np.asarray(array))
                 f.flush()
                 os.fsync(f.fileno())
-        header = {"kind": kind, "version": FORMAT_VERSION, **meta}
+        header = {"kind": kind, "version": version, **meta}
         (tmp / "meta.json").write_text(json.dumps(header, indent=2))
         old = None
         if target.exists():
@@ -174,17 +181,19 @@ def save_dir(path: str | Path, kind: str, meta: dict[str, Any], arrays: dict[str
         shutil.rmtree(old, ignore_errors=True)
 
 
-def load_dir(path: str | Path, kind: str, names: list[str]) -> tuple[dict[str, Any], dict]:
+def load_dir(
+    path: str | Path, kind: str, names: list[str], *, version: int = FORMAT_VERSION
+) -> tuple[dict[str, Any], dict]:
     """Read metadata and memory-map the arrays of a directory written by ``save_dir``."""
     root = Path(path)
     meta_file = root / "meta.json"
     if not meta_file.is_file():
         raise ValueError(f"{root} is not a saved index (no meta.json)")
     meta = json.loads(meta_file.read_text())
-    if meta.get("kind") != kind or meta.get("version") != FORMAT_VERSION:
+    if meta.get("kind") != kind or meta.get("version") != version:
         raise ValueError(
             f"{root} holds a {meta.get('kind')} index, format version {meta.get('version')}; "
-            f"expected {kind} version {FORMAT_VERSION}"
+            f"expected {kind} version {version}: delete the snapshot so it is rebuilt"
         )
     arrays = {}
     for name in names:

@@ -3,9 +3,9 @@
 Kept in one module, few in number and compiled with ``cache=True``, so the first call in
 a fresh process loads machine code from disk instead of spending seconds in the JIT.
 
-Layout shared with ``hamming.py``: a 256-bit code is 32 bytes; substring ``t`` (0..7) is
-bytes ``4t..4t+3``, split into a 16-bit ``hi`` (bytes ``4t``, ``4t+1``) that indexes the
-directory and a 16-bit ``lo`` (bytes ``4t+2``, ``4t+3``) stored next to each entry.
+Layout shared with ``hamming.py``: a 256-bit code is 32 bytes, seen as four little-endian
+uint64 words. Table ``t`` of ``m`` holds substring ``t``, bits ``t * width`` onward; its top
+16 bits ``hi`` index a directory, its low ``width - 16`` bits ``lo`` are stored per entry.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-TABLES = 8
 BUCKETS = 1 << 16
 
 
@@ -70,13 +69,27 @@ def _is_dead(dead: np.ndarray, row: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _read_pos(pos: np.ndarray, t: int, i: int) -> int:
+def _read_pos(pos_t: np.ndarray, i: int, size: int) -> int:
     # Positions are packed little-endian in as few bytes as the row count needs (3 bytes
     # up to 16.7M rows), because they are a large share of the memory per hash.
     p = 0
-    for b in range(pos.shape[2]):
-        p |= np.int64(pos[t, i, b]) << (8 * b)
+    for b in range(size):
+        p |= np.int64(pos_t[i * size + b]) << (8 * b)
     return p
+
+
+@njit(cache=True, nogil=True)
+def substring(words: np.ndarray, r: int, offset: int, width: int) -> int:
+    """Bits ``offset .. offset + width - 1`` of row ``r`` of a ``(n, 4)`` uint64 view.
+
+    Bit ``b`` of a code is bit ``b % 64`` of its little-endian word ``b // 64``.
+    """
+    k = offset >> 6
+    shift = offset & 63
+    value = words[r, k] >> np.uint64(shift)
+    if shift + width > 64:
+        value |= words[r, k + 1] << np.uint64(64 - shift)
+    return np.int64(value & np.uint64((1 << width) - 1))
 
 
 @njit(cache=True, nogil=True)
@@ -130,66 +143,83 @@ def probe(
     pos: np.ndarray,
     dirs: np.ndarray,
     dead: np.ndarray,
-    query_bytes: np.ndarray,
     queries: np.ndarray,
     max_distance: int,
+    width: int,
     masks: np.ndarray,
     mask_weights: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Multi-index search, exact for ``max_distance < 8 * (rho + 1)`` with ``rho <= 3``.
+    """Multi-index search, exact for ``max_distance < m * (rho + 1)``, ``m = lo.shape[0]``.
 
-    If two codes differ in at most ``max_distance`` bits, by pigeonhole one of the eight
-    disjoint 32-bit substrings differs in at most ``rho = max_distance // 8`` bits. For
-    each table we visit every ``hi`` bucket within ``rho`` of the query's ``hi`` and keep
+    Table ``t`` holds substring ``t`` (bits ``t * width`` onward): its top 16 bits ``hi``
+    index the directory, the low ``width - 16`` bits ``lo`` are stored per entry. If two
+    codes differ in at most ``max_distance`` bits, by pigeonhole one of the ``m``
+    disjoint substrings differs in at most ``rho = max_distance // m`` bits. For each
+    table we visit every ``hi`` bucket within ``rho`` of the query's ``hi`` and keep
     entries whose ``lo`` is within the remaining budget; only those survivors read the
     32-byte code. A row found in table ``t`` is emitted only if no earlier table would
     also have found it, so each match is reported once without a sort.
+
+    Each query runs in four steps, each prefetching everything the next one reads
+    (buckets, then positions, then codes), so thousands of cache misses overlap instead
+    of being waited for one by one. (Running the steps over several queries at once
+    measured no faster: the extra lines in flight only evict each other.)
     """
-    rho = max_distance // 8
+    m = lo.shape[0]
+    lo_bits = width - 16
+    lo_mask = (1 << lo_bits) - 1
+    pos_width = pos.shape[1] // max(lo.shape[1], 1)
+    rho = max_distance // m
     n_masks = 0
     while n_masks < masks.shape[0] and mask_weights[n_masks] <= rho:
         n_masks += 1
-    first = np.empty((TABLES, n_masks), dtype=np.int64)
-    last = np.empty((TABLES, n_masks), dtype=np.int64)
+    guess = np.empty((m, n_masks), dtype=np.int64)
+    keys = np.empty(m, dtype=np.int64)
+    cand_t = np.empty(4096, dtype=np.int64)
+    cand_r = np.empty(4096, dtype=np.int64)
+    xor = np.empty((1, 4), dtype=np.uint64)
     cap = 1024
     out_q = np.empty(cap, dtype=np.int64)
     out_r = np.empty(cap, dtype=np.int64)
     out_d = np.empty(cap, dtype=np.int64)
     used = 0
     for qi in range(queries.shape[0]):
-        # Pass 1 only locates buckets and prefetches them: the ~5,600 bucket reads of a
-        # query are cache misses, and issuing them all first overlaps their latency.
-        for t in range(TABLES):
+        # Step 1 only locates buckets and prefetches them.
+        for t in range(m):
             lo_t = lo[t]
-            qhi = (np.int64(query_bytes[qi, 4 * t]) << 8) | query_bytes[qi, 4 * t + 1]
-            qlo = (np.int64(query_bytes[qi, 4 * t + 2]) << 8) | query_bytes[qi, 4 * t + 3]
+            key = substring(queries, qi, t * width, width)
+            keys[t] = key
+            qhi, qlo = key >> lo_bits, key & lo_mask
             for mi in range(n_masks):
                 bucket = qhi ^ masks[mi]
                 start = np.int64(dirs[t, bucket])
                 end = np.int64(dirs[t, bucket + 1])
-                if mask_weights[mi] == rho and start < end:
-                    # lo is sorted and near-uniform inside a bucket: interpolate the spot.
-                    start = start + ((qlo * (end - start)) >> 16)
-                    end = start
-                    prefetch(lo_t, start)
+                if mask_weights[mi] == rho:
+                    if start < end:
+                        # lo is sorted and near-uniform inside a bucket: interpolate.
+                        start = start + ((qlo * (end - start)) >> lo_bits)
+                        prefetch(lo_t, start)
                 else:
-                    for line in range(start, end, 32):
+                    for line in range(start, end, 64 // lo.itemsize):
                         prefetch(lo_t, line)
-                first[t, mi], last[t, mi] = start, end
-        for t in range(TABLES):
+                guess[t, mi] = start
+        # Step 2 reads the buckets and lists the entries whose lo is within budget.
+        n_cand = 0
+        for t in range(m):
             lo_t = lo[t]
-            qhi = (np.int64(query_bytes[qi, 4 * t]) << 8) | query_bytes[qi, 4 * t + 1]
-            qlo = (np.int64(query_bytes[qi, 4 * t + 2]) << 8) | query_bytes[qi, 4 * t + 3]
+            pos_t = pos[t]
+            key = keys[t]
+            qhi, qlo = key >> lo_bits, key & lo_mask
             for mi in range(n_masks):
-                start, end = first[t, mi], last[t, mi]
+                bucket = qhi ^ masks[mi]
+                lower = np.int64(dirs[t, bucket])
+                upper = np.int64(dirs[t, bucket + 1])
+                if lower == upper:
+                    continue
                 budget = rho - mask_weights[mi]
                 if budget == 0:
-                    lower = np.int64(dirs[t, qhi ^ masks[mi]])
-                    upper = np.int64(dirs[t, (qhi ^ masks[mi]) + 1])
-                    if lower == upper:
-                        continue
                     # Walk from the interpolated guess to the first entry >= qlo.
-                    i = start
+                    i = guess[t, mi]
                     while i < upper and lo_t[i] < qlo:
                         i += 1
                     while i > lower and lo_t[i - 1] >= qlo:
@@ -198,76 +228,98 @@ def probe(
                     while i < upper and lo_t[i] == qlo:
                         i += 1
                     end = i
-                elif not _any_near(lo_t, start, end, qlo, budget):
+                elif _any_near(lo_t, lower, upper, qlo, budget):
+                    start, end = lower, upper
+                else:
                     continue
                 for i in range(start, end):
                     if budget > 0 and popcount(np.int64(lo_t[i]) ^ qlo) > budget:
                         continue
-                    r = _read_pos(pos, t, i)
-                    if _is_dead(dead, r):
-                        continue
-                    x0 = codes[r, 0] ^ queries[qi, 0]
-                    x1 = codes[r, 1] ^ queries[qi, 1]
-                    x2 = codes[r, 2] ^ queries[qi, 2]
-                    x3 = codes[r, 3] ^ queries[qi, 3]
-                    d = popcount(x0) + popcount(x1) + popcount(x2) + popcount(x3)
-                    if d > max_distance:
-                        continue
-                    seen = False
-                    for e in range(t):
-                        w = x0 if e < 2 else x1 if e < 4 else x2 if e < 6 else x3
-                        half = (w >> np.uint64(32 * (e & 1))) & np.uint64(0xFFFFFFFF)
-                        # Bytes 4e..4e+3 are the low half of the little-endian word.
-                        if popcount(half) <= rho:
-                            seen = True
-                            break
-                    if seen:
-                        continue
-                    if used == out_q.shape[0]:
-                        out_q, out_r = _grow(out_q, used), _grow(out_r, used)
-                        out_d = _grow(out_d, used)
-                    out_q[used], out_r[used], out_d[used] = qi, r, d
-                    used += 1
+                    if n_cand == cand_t.shape[0]:
+                        cand_t, cand_r = _grow(cand_t, n_cand), _grow(cand_r, n_cand)
+                    prefetch(pos_t, i * pos_width)
+                    cand_t[n_cand], cand_r[n_cand] = t, i
+                    n_cand += 1
+        # Step 3 turns entries into rows and prefetches their codes.
+        for c in range(n_cand):
+            r = _read_pos(pos[cand_t[c]], cand_r[c], pos_width)
+            if _is_dead(dead, r):
+                r = -1
+            else:
+                prefetch(codes[r], 0)
+            cand_r[c] = r
+        # Step 4 checks the full distance.
+        for c in range(n_cand):
+            r = cand_r[c]
+            if r < 0:
+                continue
+            t = cand_t[c]
+            xor[0, 0] = codes[r, 0] ^ queries[qi, 0]
+            xor[0, 1] = codes[r, 1] ^ queries[qi, 1]
+            xor[0, 2] = codes[r, 2] ^ queries[qi, 2]
+            xor[0, 3] = codes[r, 3] ^ queries[qi, 3]
+            d = popcount(xor[0, 0]) + popcount(xor[0, 1]) + popcount(xor[0, 2])
+            d += popcount(xor[0, 3])
+            if d > max_distance:
+                continue
+            seen = False
+            for e in range(t):
+                if popcount(substring(xor, 0, e * width, width)) <= rho:
+                    seen = True
+                    break
+            if seen:
+                continue
+            if used == out_q.shape[0]:
+                out_q, out_r, out_d = _grow(out_q, used), _grow(out_r, used), _grow(out_d, used)
+            out_q[used], out_r[used], out_d[used] = qi, r, d
+            used += 1
     return out_q[:used], out_r[:used], out_d[:used]
 
 
 @njit(cache=True, nogil=True)
-def build_tables(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def build_tables(
+    codes: np.ndarray, m: int, width: int, lo: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sort rows by each substring with a two-pass LSD radix sort (lo, then hi).
 
-    Radix sort is linear, which keeps a 10M-row build within seconds. Returns ``lo``
-    ``(8, k)`` uint16, ``rows`` ``(8, k)`` int64 and the hi directories ``(8, 65537)``.
+    Radix sort is linear, which keeps a 10M-row build within seconds. ``codes`` is the
+    ``(k, 4)`` uint64 view; fills ``lo`` ``(m, k)`` and returns ``rows`` ``(m, k)`` int64
+    and the hi directories ``(m, 65537)``.
     """
     k = codes.shape[0]
-    lo = np.empty((TABLES, k), dtype=np.uint16)
-    rows = np.empty((TABLES, k), dtype=np.int64)
-    dirs = np.zeros((TABLES, BUCKETS + 1), dtype=np.int64)
+    lo_bits = width - 16
+    lo_mask = (1 << lo_bits) - 1
+    rows = np.empty((m, k), dtype=np.int64)
+    dirs = np.zeros((m, BUCKETS + 1), dtype=np.int64)
     tmp = np.empty(k, dtype=np.int64)
+    key = np.empty(k, dtype=np.int64)
     counts = np.empty(BUCKETS + 1, dtype=np.int64)
-    for t in range(TABLES):
+    for t in range(m):
+        for r in range(k):
+            key[r] = substring(codes, r, t * width, width)
         counts[:] = 0
         for r in range(k):
-            counts[((np.int64(codes[r, 4 * t + 2]) << 8) | codes[r, 4 * t + 3]) + 1] += 1
-        for b in range(BUCKETS):
+            counts[(key[r] & lo_mask) + 1] += 1
+        for b in range(lo_mask + 1):
             counts[b + 1] += counts[b]
         for r in range(k):
-            key = (np.int64(codes[r, 4 * t + 2]) << 8) | codes[r, 4 * t + 3]
-            tmp[counts[key]] = r
-            counts[key] += 1
+            v = key[r] & lo_mask
+            tmp[counts[v]] = r
+            counts[v] += 1
         counts[:] = 0
         for r in range(k):
-            counts[((np.int64(codes[r, 4 * t]) << 8) | codes[r, 4 * t + 1]) + 1] += 1
+            counts[(key[r] >> lo_bits) + 1] += 1
         for b in range(BUCKETS):
             counts[b + 1] += counts[b]
         dirs[t, :] = counts
         for j in range(k):
             r = tmp[j]
-            key = (np.int64(codes[r, 4 * t]) << 8) | codes[r, 4 * t + 1]
-            slot = counts[key]
+            v = key[r] >> lo_bits
+            slot = counts[v]
             rows[t, slot] = r
-            lo[t, slot] = (np.int64(codes[r, 4 * t + 2]) << 8) | codes[r, 4 * t + 3]
-            counts[key] += 1
-    return lo, rows, dirs
+            lo[t, slot] = key[r] & lo_mask
+            counts[v] += 1
+    return rows, dirs
 
 
 @njit(cache=True, nogil=True)
@@ -280,26 +332,27 @@ def merge_tables(
     new_rows: np.ndarray,
     new_dirs: np.ndarray,
     new_base: int,
-    total: int,
-    pos_bytes: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo: np.ndarray,
+    pos: np.ndarray,
+    dirs: np.ndarray,
+) -> None:
     """Merge sorted new entries into the sorted tables in one linear pass per table.
 
     Old rows map through ``remap`` (-1 drops a removed row, so compaction rides along);
-    new rows land at ``new_base + row``. Output positions are packed in ``pos_bytes``.
+    new rows land at ``new_base + row``. Writes the preallocated ``lo``, ``pos``, ``dirs``.
     """
-    lo = np.empty((TABLES, total), dtype=np.uint16)
-    pos = np.empty((TABLES, total, pos_bytes), dtype=np.uint8)
-    dirs = np.empty((TABLES, BUCKETS + 1), dtype=np.uint32)
-    for t in range(TABLES):
+    old_width = old_pos.shape[1] // max(old_lo.shape[1], 1)
+    pos_width = pos.shape[1] // max(lo.shape[1], 1)
+    for t in range(lo.shape[0]):
         out = 0
+        old_pos_t = old_pos[t]
         for b in range(BUCKETS):
             dirs[t, b] = out
             i, i_end = np.int64(old_dirs[t, b]), np.int64(old_dirs[t, b + 1])
             j, j_end = new_dirs[t, b], new_dirs[t, b + 1]
             while i < i_end or j < j_end:
                 if i < i_end and (j == j_end or old_lo[t, i] <= new_lo[t, j]):
-                    row = remap[_read_pos(old_pos, t, i)]
+                    row = remap[_read_pos(old_pos_t, i, old_width)]
                     value = old_lo[t, i]
                     i += 1
                     if row < 0:
@@ -309,11 +362,10 @@ def merge_tables(
                     value = new_lo[t, j]
                     j += 1
                 lo[t, out] = value
-                for byte in range(pos_bytes):
-                    pos[t, out, byte] = (row >> (8 * byte)) & 0xFF
+                for byte in range(pos_width):
+                    pos[t, out * pos_width + byte] = (row >> (8 * byte)) & 0xFF
                 out += 1
         dirs[t, BUCKETS] = out
-    return lo, pos, dirs
 
 
 @njit(cache=True, nogil=True)

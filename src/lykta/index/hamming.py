@@ -1,14 +1,15 @@
 """``HammingIndex``: exact Hamming-distance search over 256-bit codes (PDQ).
 
 Exactness is the contract: ``search`` returns what a brute-force scan returns, for every
-distance 0..256. Up to distance 31 it runs a pigeonhole multi-index search over eight
-32-bit substring tables; above that it scans every code. See ``docs/index.md``.
+distance 0..256. Up to ``TABLE_MAX_DISTANCE`` it runs a pigeonhole multi-index search
+over substring tables shaped by ``LAYOUT``; above that it scans every code. See
+``docs/index.md``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
@@ -26,23 +27,50 @@ from lykta.index._common import (
 
 CODE_BYTES = 32
 CODE_BITS = 256
+
+
+class Layout(NamedTuple):
+    """Shape of the substring tables: ``tables`` disjoint substrings of ``width`` bits.
+
+    Each table answers substring distances up to ``radius``, so by pigeonhole the tables
+    are exact for every distance below ``tables * (radius + 1)``. The top 16 bits of a
+    substring index a directory; the other ``width - 16`` (1..16) are stored per entry.
+    """
+
+    tables: int
+    width: int
+    radius: int
+
+    @property
+    def max_distance(self) -> int:
+        return self.tables * (self.radius + 1) - 1
+
+    @property
+    def lo_dtype(self) -> type[np.unsignedinteger]:
+        return np.uint8 if self.width <= 24 else np.uint16
+
+
+#: Eleven 23-bit substrings (bits 253..255 are left out; pigeonhole does not need them).
+LAYOUT = Layout(tables=11, width=23, radius=2)
 #: Largest distance the substring tables answer; beyond it, search scans all codes.
-TABLE_MAX_DISTANCE = 8 * (3 + 1) - 1
+TABLE_MAX_DISTANCE = LAYOUT.max_distance
+#: Version of the saved files; older snapshots are refused (the app rebuilds them).
+SAVE_VERSION = 2
 
 _KIND = "lykta.hamming"
 _ARRAYS = ["codes", "ids", "lo", "pos", "dirs", "dead", "delta_codes", "delta_ids"]
 
 
-def _hi_masks() -> tuple[np.ndarray, np.ndarray]:
-    """All 16-bit masks of weight <= 3, lightest first, so radius r is a prefix."""
+def _hi_masks(radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """All 16-bit masks of weight <= radius, lightest first, so each radius is a prefix."""
     masks = np.arange(1 << 16, dtype=np.int64)
     weights = np.bitwise_count(masks).astype(np.int64)
-    keep = weights <= 3
+    keep = weights <= radius
     order = np.argsort(weights[keep], kind="stable")
     return masks[keep][order], weights[keep][order]
 
 
-_MASKS, _MASK_WEIGHTS = _hi_masks()
+_MASKS, _MASK_WEIGHTS = _hi_masks(LAYOUT.radius)
 
 
 def _pos_bytes(rows: int) -> int:
@@ -60,9 +88,9 @@ class HammingIndex:
         self._delta_limit = delta_limit
         self._codes = np.zeros((0, CODE_BYTES), dtype=np.uint8)
         self._main = MainIds(np.zeros(0, dtype=np.uint32))
-        self._lo = np.zeros((_kernels.TABLES, 0), dtype=np.uint16)
-        self._pos = np.zeros((_kernels.TABLES, 0, 1), dtype=np.uint8)
-        self._dirs = np.zeros((_kernels.TABLES, _kernels.BUCKETS + 1), dtype=np.uint32)
+        self._lo = np.zeros((LAYOUT.tables, 0), dtype=LAYOUT.lo_dtype)
+        self._pos = np.zeros((LAYOUT.tables, 0), dtype=np.uint8)
+        self._dirs = np.zeros((LAYOUT.tables, _kernels.BUCKETS + 1), dtype=np.uint32)
         self._delta_codes = np.zeros((0, CODE_BYTES), dtype=np.uint8)
         self._delta_ids = np.zeros(0, dtype=np.int64)
 
@@ -130,9 +158,9 @@ class HammingIndex:
                     self._pos,
                     self._dirs,
                     self._main.dead,
-                    queries,
                     words,
                     max_distance,
+                    LAYOUT.width,
                     _MASKS,
                     _MASK_WEIGHTS,
                 )
@@ -158,7 +186,8 @@ class HammingIndex:
             "delta_codes": self._delta_codes,
             "delta_ids": self._delta_ids,
         }
-        save_dir(path, _KIND, {"rows": len(self._main), "live": len(self)}, arrays)
+        meta = {"rows": len(self._main), "live": len(self), "layout": LAYOUT._asdict()}
+        save_dir(path, _KIND, meta, arrays, version=SAVE_VERSION)
 
     @classmethod
     def load(cls, path: str | Path, *, delta_limit: int = DELTA_LIMIT) -> Self:
@@ -167,7 +196,12 @@ class HammingIndex:
         Later adds and removes work: they go to the in-memory delta and tombstones, and
         the next merge writes fresh in-memory arrays (the files are never modified).
         """
-        _, arrays = load_dir(path, _KIND, _ARRAYS)
+        meta, arrays = load_dir(path, _KIND, _ARRAYS, version=SAVE_VERSION)
+        if meta.get("layout") != LAYOUT._asdict():
+            raise ValueError(
+                f"{path} holds tables of layout {meta.get('layout')}, this version uses "
+                f"{LAYOUT._asdict()}; delete the snapshot so it is rebuilt"
+            )
         index = cls(delta_limit=delta_limit)
         index._codes = arrays["codes"]
         index._lo = arrays["lo"]
@@ -189,9 +223,16 @@ class HammingIndex:
             remap = np.cumsum(live, dtype=np.int64) - 1
             remap[~live] = -1
             kept_codes, kept_ids = self._codes[live], self._main.ids[live]
-        new_lo, new_rows, new_dirs = _kernels.build_tables(self._delta_codes)
+        m, width = LAYOUT.tables, LAYOUT.width
+        new_lo = np.empty((m, self._delta_ids.shape[0]), dtype=LAYOUT.lo_dtype)
+        new_rows, new_dirs = _kernels.build_tables(
+            self._delta_codes.view(np.uint64), m, width, new_lo
+        )
         total = kept_ids.shape[0] + self._delta_ids.shape[0]
-        self._lo, self._pos, self._dirs = _kernels.merge_tables(
+        lo = np.empty((m, total), dtype=LAYOUT.lo_dtype)
+        pos = np.empty((m, total * _pos_bytes(total)), dtype=np.uint8)
+        dirs = np.empty((m, _kernels.BUCKETS + 1), dtype=np.uint32)
+        _kernels.merge_tables(
             self._lo,
             self._pos,
             self._dirs,
@@ -200,9 +241,12 @@ class HammingIndex:
             new_rows,
             new_dirs,
             kept_ids.shape[0],
-            total,
-            _pos_bytes(total),
+            lo,
+            pos,
+            dirs,
         )
+        del new_lo, new_rows
+        self._lo, self._pos, self._dirs = lo, pos, dirs
         self._codes = np.concatenate([kept_codes, self._delta_codes])
         self._main = MainIds(
             narrow_ids(np.concatenate([kept_ids.astype(np.int64), self._delta_ids]))
