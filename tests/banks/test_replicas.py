@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from lykta.app import Lykta
 from lykta.banks.formats import ParsedHash
 from tests.conftest import make_settings
@@ -92,3 +94,28 @@ def test_unreadable_snapshot_is_dropped_and_rebuilt(tmp_path: Path) -> None:
     rebuilt = again.matcher.save_snapshot()
     again.close()
     assert rebuilt == snapshot and json.loads((rebuilt / "pdq" / "meta.json").read_text())
+
+
+def test_log_is_read_completely_across_pages_and_revisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lykta.banks import matcher
+
+    monkeypatch.setattr(matcher, "SYNC_BATCH", 3)
+    settings = make_settings(tmp_path / "home", snapshot_index=False)
+    core = Lykta.open(settings)
+    core.banks.create("a")
+    hashes = [f"{value:064x}" for value in range(1, 23)]
+    for start in (0, 7, 8, 15):  # revisions of 7, 1, 7 and 7 rows
+        end = {0: 7, 7: 8, 8: 15, 15: 22}[start]
+        core.banks.add_hashes("a", [ParsedHash("pdq", h, h) for h in hashes[start:end]])
+    ids = {c.external_id: c.id for c in core.banks.list_content("a", limit=100)}
+    core.banks.remove_content("a", [ids[hashes[0]], ids[hashes[9]], ids[hashes[21]]])
+    core.close()
+
+    fresh = Lykta.open(settings)
+    assert fresh.matcher.size()["pdq"] == 19
+    for number, value in enumerate(hashes):
+        found = [m.external_id for m in fresh.lookup_hash("pdq", value).matches if m.distance == 0]
+        assert found == ([] if number in (0, 9, 21) else [value])
+    fresh.close()

@@ -14,12 +14,13 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Row, Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.index import ExactIndex, HammingIndex
@@ -130,63 +131,61 @@ class Matcher:
             self._exact = {kind: ExactIndex(size) for kind, size in EXACT_BYTES.items()}
             self._load_snapshot()
 
-    def _apply_tombstones(self, after: int, upto: int) -> int:
-        # Tombstones go first: an id re-used later in the range is then added back.
-        count = 0
-        cursor = (after, 0)
-        while True:
-            with self._sessions() as session:
-                rows = session.execute(
-                    select(
-                        ContentTombstone.revision,
-                        ContentTombstone.content_id,
-                        ContentTombstone.kind,
-                    )
-                    .where(
-                        tuple_(ContentTombstone.revision, ContentTombstone.content_id)
-                        > tuple_(*cursor),
-                        ContentTombstone.revision <= upto,
-                    )
-                    .order_by(ContentTombstone.revision, ContentTombstone.content_id)
-                    .limit(SYNC_BATCH)
-                ).all()
-            if not rows:
-                return count
-            for kind in ("pdq", *EXACT_BYTES):
-                ids = np.array([r.content_id for r in rows if r.kind == kind], dtype=np.int64)
-                if len(ids):
-                    self._index(kind).remove(ids)
-            count += len(rows)
-            cursor = (rows[-1].revision, rows[-1].content_id)
+    def _log_pages(
+        self, table: Table, id_column: str, columns: Sequence[str], after: int, upto: int
+    ) -> Iterator[Sequence[Row[Any]]]:
+        """Rows with `after < revision <= upto`, in (revision, id) order, a page at a time.
 
-    def _apply_additions(self, after: int, upto: int) -> int:
-        # Rows are read in keyset-paged batches as plain tuples (no ORM objects) and added
-        # to each index once, so loading millions of hashes costs one merge, not many.
-        table = BankContent.__table__
-        ids: dict[str, list[int]] = {}
-        values: dict[str, list[bytes]] = {}
-        cursor = (after, 0)
+        Each page is one index range scan: within a revision it continues after the last
+        id seen, then moves on to later revisions. (A row-value `(revision, id) > (r, i)`
+        would make SQLite scan a huge single revision from its start on every page.)
+        """
+        revision, row_id = table.c.revision, table.c[id_column]
+        selected = [revision, row_id, *(table.c[name] for name in columns)]
+        current, last_id = after, None
         while True:
+            if last_id is None:
+                where = (revision > current) & (revision <= upto)
+                order = (revision, row_id)
+            else:
+                where = (revision == current) & (row_id > last_id)
+                order = (row_id,)
             with self._sessions() as session:
                 rows = (
                     session.connection()
-                    .execute(
-                        select(table.c.revision, table.c.id, table.c.kind, table.c.value)
-                        .where(
-                            tuple_(table.c.revision, table.c.id) > tuple_(*cursor),
-                            table.c.revision <= upto,
-                        )
-                        .order_by(table.c.revision, table.c.id)
-                        .limit(SYNC_BATCH)
-                    )
+                    .execute(select(*selected).where(where).order_by(*order).limit(SYNC_BATCH))
                     .all()
                 )
-            if not rows:
-                break
+            if rows:
+                yield rows
+                current, last_id = rows[-1][0], rows[-1][1]
+            elif last_id is None:
+                return
+            else:
+                last_id = None
+
+    def _apply_tombstones(self, after: int, upto: int) -> int:
+        # Tombstones go first: an id re-used later in the range is then added back.
+        count = 0
+        table = ContentTombstone.__table__
+        for rows in self._log_pages(table, "content_id", ["kind"], after, upto):
+            for kind in ("pdq", *EXACT_BYTES):
+                ids = np.array([r[1] for r in rows if r[2] == kind], dtype=np.int64)
+                if len(ids):
+                    self._index(kind).remove(ids)
+            count += len(rows)
+        return count
+
+    def _apply_additions(self, after: int, upto: int) -> int:
+        # Rows are read as plain tuples (no ORM objects) and added to each index once, so
+        # loading millions of hashes costs one merge, not many.
+        ids: dict[str, list[int]] = {}
+        values: dict[str, list[bytes]] = {}
+        table = BankContent.__table__
+        for rows in self._log_pages(table, "id", ["kind", "value"], after, upto):
             for _, content_id, kind, value in rows:
                 ids.setdefault(kind, []).append(content_id)
                 values.setdefault(kind, []).append(value)
-            cursor = (rows[-1][0], rows[-1][1])
         for kind, kind_ids in ids.items():
             index = self._index(kind)
             id_array = np.array(kind_ids, dtype=np.int64)
