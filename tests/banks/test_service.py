@@ -175,3 +175,18 @@ def test_photo_lookup_matches_mirrored_copy(core: Lykta, photo: bytes) -> None:
     found = core.lookup_photo(mirrored.getvalue())
     assert found.result.matches and found.result.matches[0].transform == "mirror"
     assert core.lookup_photo(mirrored.getvalue(), dihedral=False).result.matches == []
+
+
+def test_adding_to_a_big_bank_probes_only_the_new_hashes(core: Lykta) -> None:
+    core.banks.create("a")
+    many = [ParsedHash("pdq", f"{value:064x}") for value in range(1, 41)]
+    core.banks.add_hashes("a", many)
+    summary = core.banks.add_hashes(
+        "a", [many[3], ParsedHash("pdq", PDQ), ParsedHash("pdq", PDQ)], return_ids=True
+    )
+    assert (summary.added, summary.duplicates) == (1, 2)
+    ids = {c.value: c.id for c in core.banks.list_content("a", limit=100)}
+    assert summary.content_ids == {
+        ("pdq", many[3].value): ids[many[3].value],
+        ("pdq", PDQ): ids[PDQ],
+    }

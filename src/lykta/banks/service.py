@@ -22,6 +22,8 @@ from lykta.store.models import Bank, BankContent, ContentTombstone, utcnow
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 HASH_KINDS = ("pdq", "md5", "sha256")
 INSERT_CHUNK = 20_000
+# Hash values per IN (...) query when checking for duplicates.
+LOOKUP_CHUNK = 5_000
 
 Progress = Callable[[int, int], None]
 
@@ -75,6 +77,7 @@ class ImportSummary:
     added: int = 0
     duplicates: int = 0
     skipped: list[LineError] = field(default_factory=list)
+    content_ids: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class ImportError_(InvalidInput):
@@ -240,31 +243,55 @@ class BankService:
         *,
         added_by: str = "",
         progress: Progress | None = None,
+        return_ids: bool = False,
     ) -> ImportSummary:
-        """Add hashes in one transaction; hashes already in the bank are counted, not added."""
+        """Add hashes in one transaction; hashes already in the bank are counted, not added.
+
+        With `return_ids`, the summary maps each given (kind, hash) to its content id,
+        whether added now or already there (for callers adding a few hashes at a time).
+        """
         rows = list(hashes)
         summary = ImportSummary(bank_name)
         with self._sessions() as session, session.begin():
             revision = next_revision(session)
             bank = self._bank(session, bank_name)
-            existing: set[tuple[str, bytes]] = {
-                (kind, value)
-                for kind, value in session.execute(
-                    select(BankContent.kind, BankContent.value).where(
-                        BankContent.bank_id == bank.id
-                    )
-                )
-            }
-            insert_rows = _RowInserter(session, progress, len(rows))
+            inserter = _RowInserter(session, progress, len(rows))
             fixed = (bank.id, added_by, revision)
-            for row in rows:
-                key = (row.kind, bytes.fromhex(row.value))
-                if key in existing:
-                    summary.duplicates += 1
-                    continue
-                existing.add(key)
-                insert_rows.add(row, key[1], fixed)
-            summary.added = insert_rows.finish()
+            seen: set[tuple[str, bytes]] = set()
+            held = session.scalar(
+                select(func.count()).select_from(BankContent).where(BankContent.bank_id == bank.id)
+            )
+            # Read the whole bank when that is cheaper than probing its index per hash (a
+            # big import into a small bank); probe when adding a few hashes to a big bank.
+            whole_bank = (held or 0) <= 4 * len(rows)
+            if whole_bank:
+                seen = {
+                    (kind, value)
+                    for kind, value in session.execute(
+                        select(BankContent.kind, BankContent.value).where(
+                            BankContent.bank_id == bank.id
+                        )
+                    )
+                }
+            for start in range(0, len(rows), INSERT_CHUNK):
+                chunk = [
+                    (row, (row.kind, bytes.fromhex(row.value)))
+                    for row in rows[start : start + INSERT_CHUNK]
+                ]
+                present = {} if whole_bank else _existing(session, bank.id, [k for _, k in chunk])
+                for row, key in chunk:
+                    if key in present or key in seen:
+                        summary.duplicates += 1
+                        continue
+                    seen.add(key)
+                    inserter.add(row, key[1], fixed)
+            summary.added = inserter.finish()
+            if return_ids:
+                keys = list({(row.kind, bytes.fromhex(row.value)) for row in rows})
+                summary.content_ids = {
+                    (kind, value.hex()): content_id
+                    for (kind, value), content_id in _existing(session, bank.id, keys).items()
+                }
         if summary.added:
             self._on_change()
         return summary
@@ -364,6 +391,22 @@ class BankService:
                 labels = tuple(json.loads(row.labels_json))
                 yield ExportRow(row.kind, row.value.hex(), row.external_id, labels)
             after = rows[-1].id
+
+
+def _existing(
+    session: Session, bank_id: int, keys: list[tuple[str, bytes]]
+) -> dict[tuple[str, bytes], int]:
+    """Content ids of those (kind, value) pairs the bank already holds."""
+    found: dict[tuple[str, bytes], int] = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        values = [value for _, value in keys[start : start + LOOKUP_CHUNK]]
+        rows = session.execute(
+            select(BankContent.kind, BankContent.value, BankContent.id).where(
+                BankContent.bank_id == bank_id, BankContent.value.in_(values)
+            )
+        )
+        found.update(((kind, value), content_id) for kind, value, content_id in rows)
+    return found
 
 
 class _RowInserter:
