@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from lykta.auth.tokens import TokenRepository
 from lykta.banks.matcher import LookupResult, Matcher, QueryHash
 from lykta.banks.service import BankService
-from lykta.errors import InvalidInput
+from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import get_hasher
 from lykta.settings import Settings, load_settings
@@ -82,6 +82,7 @@ class Lykta:
         dihedral: bool | None = None,
         trim: bool | None = None,
     ) -> ContentLookup:
+        banks = self._known_banks(banks)
         hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
         return ContentLookup(hashes, self.matcher.lookup(queries_for_photo(hashes), banks))
 
@@ -93,9 +94,9 @@ class Lykta:
         banks: Iterable[str] | None = None,
         quality: int | None = None,
     ) -> LookupResult:
-        normalised = get_hasher(kind).validate(value)
-        query = QueryHash(kind, bytes.fromhex(normalised), "original", quality)
-        return self.matcher.lookup([query], banks)
+        hasher = get_hasher(kind)
+        query = QueryHash(hasher.name, bytes.fromhex(hasher.validate(value)), "original", quality)
+        return self.matcher.lookup([query], self._known_banks(banks))
 
     def lookup_hashes(
         self, hashes: Sequence[tuple[str, str, int | None]], *, banks: Iterable[str] | None = None
@@ -104,11 +105,24 @@ class Lykta:
         queries = []
         for number, (kind, value, quality) in enumerate(hashes):
             try:
-                normalised = get_hasher(kind).validate(value)
+                hasher = get_hasher(kind)
+                code = bytes.fromhex(hasher.validate(value))
             except InvalidInput as error:
                 raise InvalidInput(f"hashes[{number}]: {error.message}") from None
-            queries.append([QueryHash(kind, bytes.fromhex(normalised), "original", quality)])
-        return self.matcher.lookup_many(queries, banks)
+            queries.append([QueryHash(hasher.name, code, "original", quality)])
+        return self.matcher.lookup_many(queries, self._known_banks(banks))
+
+    def _known_banks(self, banks: Iterable[str] | None) -> list[str] | None:
+        """Check a bank filter: a misspelt name must not look like "no match"."""
+        if banks is None:
+            return None
+        wanted = list(dict.fromkeys(banks))
+        if not wanted:
+            raise InvalidInput("name at least one bank, or leave the bank filter out")
+        missing = set(wanted) - set(self.banks.names())
+        if missing:
+            raise NotFound(f"no bank named {', '.join(repr(n) for n in sorted(missing))}")
+        return wanted
 
     def database_ok(self) -> bool:
         try:

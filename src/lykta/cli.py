@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from lykta import __version__
 from lykta.app import Lykta, queries_for_photo
@@ -51,6 +52,15 @@ def friendly(command: F) -> F:
             return command(*args, **kwargs)
         except LyktaError as error:
             err.print(f"[red]error:[/red] {error.message}", highlight=False)
+            raise typer.Exit(1) from None
+        except OSError as error:
+            where = f" {error.filename}" if error.filename else ""
+            err.print(f"[red]error:[/red]{where} {error.strerror or error}", highlight=False)
+            raise typer.Exit(1) from None
+        except DBAPIError as error:
+            # The driver's first line says what failed; the URL (and any password) stays out.
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            err.print(f"[red]error:[/red] database: {reason}", highlight=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -196,7 +206,7 @@ def token_list(as_json: JsonFlag = False) -> None:
 
 @token_app.command("revoke")
 @friendly
-def token_revoke(token_id: int) -> None:
+def token_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
     """Revoke a token (takes effect within seconds in every replica)."""
     open_core().tokens.revoke(token_id)
     err.print(f"token {token_id} revoked")
@@ -501,6 +511,7 @@ def match_command(
 ) -> None:
     """Match photos (folders walked recursively) against the banks."""
     core = open_core(matching=True)
+    core.matcher.snapshot_if_stale()
     for name in bank or []:
         core.banks.get(name)
     settings = core.settings

@@ -1,7 +1,8 @@
 """Every Lykta setting, declared once: name, type, default and one line of help.
 
-Values come from `LYKTA_<NAME>` environment variables, then from an optional TOML file
-(`LYKTA_CONFIG`), then from CLI flags. `lykta settings` prints them with secrets redacted.
+Values come from an optional TOML file (`LYKTA_CONFIG`), overridden by `LYKTA_<NAME>`
+environment variables, overridden by CLI flags. `lykta settings` prints them with secrets
+redacted.
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def load_settings(
             values.update(tomllib.loads(Path(config_file).read_text()))
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise InvalidInput(f"cannot read LYKTA_CONFIG {config_file}: {error}") from None
+        in_file = sorted(SECRET_NAMES & set(values))
+        if in_file:
+            names = ", ".join(f"LYKTA_{name.upper()}" for name in in_file)
+            raise InvalidInput(f"{config_file}: secrets come from the environment only ({names})")
     for field in fields(Settings):
         key = f"LYKTA_{field.name.upper()}"
         if key in env:

@@ -3,8 +3,11 @@ send and read. Expected shapes are taken from HMA's blueprints and Coop's hmaSer
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from lykta.api import hma
 from lykta.api.main import create_app
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
@@ -21,6 +25,7 @@ PDQ_A = "f" * 64
 PDQ_NEAR = "e" + "f" * 63  # one bit from PDQ_A
 PDQ_FAR = "0" * 64
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+ONE_MIB = 1024 * 1024
 
 
 class Env:
@@ -214,6 +219,66 @@ def test_add_signal_and_content_by_id(env: Env) -> None:
     assert again.json() == {"deleted": 0}
     missing = env.client.get(f"/c/bank/{bank}/content/{content_id}", headers=env.curator)
     assert missing.status_code == 404
+
+
+def test_include_signals_is_a_boolean_like_the_others(env: Env) -> None:
+    bank = env.make_bank()
+    content_id = env.add_signal(bank, {"pdq": PDQ_A})
+    path = f"/c/bank/{bank}/content/{content_id}"
+    one = env.client.get(path, params={"include_signals": "1"}, headers=env.curator)
+    assert one.json()["signals"] == {"pdq": PDQ_A}
+    off = env.client.get(path, params={"include_signals": "0"}, headers=env.curator)
+    assert "signals" not in off.json()
+    bad = env.client.get(path, params={"include_signals": "maybe"}, headers=env.curator)
+    assert bad.status_code == 400
+    assert "boolean" in bad.json()["message"]
+
+
+def test_added_ids_come_from_the_service(env: Env) -> None:
+    bank = env.make_bank()
+    pdq_id = env.add_signal(bank, {"pdq": PDQ_A})
+    # the first signal given names the id: an existing hash keeps its id, a new one gets one
+    both = env.client.post(
+        f"/c/bank/{bank}/signal", json={"pdq": PDQ_A, "video_md5": MD5}, headers=env.curator
+    ).json()
+    assert both["id"] == pdq_id
+    md5_first = env.add_signal(bank, {"video_md5": MD5.upper(), "pdq": PDQ_FAR})
+    assert env.core.banks.get_content(bank, md5_first).value == MD5
+
+
+def test_router_does_not_reach_into_the_store() -> None:
+    tree = ast.parse(Path(hma.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    reaching = {m for m in imported if m.startswith(("lykta.store", "sqlalchemy"))}
+    assert not reaching
+
+
+def test_json_bodies_are_capped(env: Env) -> None:
+    bank = env.make_bank()
+    big = b'{"pdq": "' + PDQ_A.encode() + b'"}' + b" " * ONE_MIB
+    json_type = {"Content-Type": "application/json"}
+    for path in (f"/c/bank/{bank}/signal", f"/c/bank/{bank}/content?url=http://example.org/"):
+        sized = env.client.post(path, content=big, headers={**env.curator, **json_type})
+        assert sized.status_code == 413, (path, sized.text)
+        assert "larger than" in sized.json()["message"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the count is what stops it
+            for start in range(0, len(big), 64 * 1024):
+                yield big[start : start + 64 * 1024]
+
+        streamed = env.client.post(path, content=chunks(), headers={**env.curator, **json_type})
+        assert streamed.status_code == 413, (path, streamed.text)
+    # just under the cap is fine
+    small = big[:ONE_MIB]
+    ok = env.client.post(
+        f"/c/bank/{bank}/signal", content=small, headers={**env.curator, **json_type}
+    )
+    assert ok.status_code == 200, ok.text
 
 
 @pytest.mark.parametrize(
@@ -486,6 +551,27 @@ def media_server() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/slow":  # a byte every 0.1 s: each read is quick, the whole slow
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(photo)))
+                self.end_headers()
+                try:
+                    for byte in photo[:40]:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:
+                    pass
+                return
+            if self.path == "/truncated":  # promises more than it sends, then hangs up
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(photo)))
+                self.end_headers()
+                self.wfile.write(photo[:10])
+                self.close_connection = True
+                return
             if self.path == "/redirect":
                 self.send_response(302)
                 self.send_header("Location", "http://169.254.169.254/")
@@ -540,7 +626,95 @@ def test_url_fetching_from_listed_host(tmp_path: Path, media_server: str) -> Non
             headers=env.matcher,
         )
         assert unkeyed.json() == {bank: [{"bank_content_id": added["id"], "distance": "0"}]}
-        # not media, redirected to an unlisted host, other host
-        for url in (f"{media_server}/text", f"{media_server}/redirect", "http://example.org/"):
+        # not media, cut short, redirected to an unlisted host, other host
+        for url in (
+            f"{media_server}/text",
+            f"{media_server}/truncated",
+            f"{media_server}/redirect",
+            "http://example.org/",
+        ):
             response = env.client.get("/h/hash", params={"url": url}, headers=env.matcher)
             assert 400 <= response.status_code < 500, (url, response.text)
+
+
+# the IPv4 address behind each is link-local or private, though Python 3.11 calls some global
+HIDDEN_IPV4 = [
+    "64:ff9b::a9fe:a9fe",  # NAT64 well-known prefix -> 169.254.169.254
+    "64:ff9b::a00:1",  # NAT64 -> 10.0.0.1
+    "64:ff9b:1::a9fe:a9fe",  # NAT64 local-use prefix
+    "2002:a9fe:a9fe::1",  # 6to4 -> 169.254.169.254
+    "2002:7f00:1::",  # 6to4 -> 127.0.0.1
+    "2001:0:4136:e378:8000:63bf:5601:5601",  # Teredo, client 169.254.169.254
+    "::ffff:a9fe:a9fe",  # IPv4-mapped
+    "::a9fe:a9fe",  # IPv4-compatible (deprecated)
+    "10.1.2.3",
+    "fd00::1234",
+]
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Names ending in `.test` resolve to the address put in the returned dict."""
+    answers: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: object, *args: object, **kwargs: object) -> list[object]:
+        if host in answers:
+            address = answers[host]
+            if ":" in address:
+                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.mark.parametrize("address", HIDDEN_IPV4)
+def test_url_fetching_refuses_ipv4_hidden_in_ipv6(
+    tmp_path: Path, fake_dns: dict[str, str], address: str
+) -> None:
+    fake_dns["media.test"] = address
+    for env in _open(tmp_path, hma_fetch_urls="public"):
+        response = env.client.get(
+            "/h/hash", params={"url": "http://media.test/p.jpg"}, headers=env.matcher
+        )
+        assert response.status_code == 403, response.text
+        message = response.json()["message"]
+        assert "non-public" in message
+        # the caller isn't told where the name points inside the network
+        shown = message.lower()
+        assert address not in shown
+        assert "169.254" not in shown and "10.0.0.1" not in shown and "127.0.0.1" not in shown
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("64:ff9b::808:808", True),  # NAT64 to a public address
+        ("2002:808:808::1", True),  # 6to4 from a public address
+        ("2606:4700::1111", True),
+        ("8.8.8.8", True),
+        ("224.0.0.1", False),
+        ("ff02::1", False),
+        *[(a, False) for a in HIDDEN_IPV4],
+    ],
+)
+def test_public_address_check(address: str, public: bool) -> None:
+    import ipaddress
+
+    assert hma._is_public(ipaddress.ip_address(address)) is public
+
+
+def test_url_fetching_has_a_total_deadline(
+    tmp_path: Path, media_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hma, "FETCH_DEADLINE", 0.5)
+    for env in _open(tmp_path, hma_fetch_urls="127.0.0.1"):
+        started = time.monotonic()
+        response = env.client.get(
+            "/h/hash", params={"url": f"{media_server}/slow"}, headers=env.matcher
+        )
+        assert response.status_code == 400, response.text
+        assert "took longer than 0.5 s" in response.json()["message"]
+        assert time.monotonic() - started < 3

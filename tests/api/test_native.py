@@ -243,3 +243,45 @@ def test_batch_lookup(client: TestClient, tokens: Tokens) -> None:
 def test_openapi_docs_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/lookup" in spec["paths"] and "/api/v1/banks/{name}/import" in spec["paths"]
+
+
+def test_oversized_bodies_are_refused_before_reading(core: Lykta, tokens: Tokens) -> None:
+    from dataclasses import replace
+
+    from lykta.api.main import BODY_SLACK, create_app
+
+    core.settings = replace(core.settings, max_upload_bytes=1000)
+    big = b"x" * (1000 + BODY_SLACK + 1)
+    with TestClient(create_app(core, follow_changes=False)) as small:
+        declared = small.post(
+            "/api/v1/hash", files={"file": ("x.jpg", big)}, headers=tokens.header("matcher")
+        )
+        assert declared.status_code == 413
+        assert "LYKTA_MAX_UPLOAD_BYTES" in declared.json()["detail"]
+
+        def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(3):
+                yield big[: len(big) // 2]
+
+        streamed = small.post(
+            "/api/v1/lookup/batch",
+            content=chunks(),
+            headers={**tokens.header("matcher"), "Content-Type": "application/json"},
+        )
+        assert streamed.status_code == 413
+
+
+def test_bank_filter_names_must_exist_and_kinds_ignore_case(
+    client: TestClient, tokens: Tokens
+) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    client.post("/api/v1/banks/a/content", json={"kind": "MD5", "hash": MD5}, headers=h)
+    found = client.get(f"/api/v1/lookup?hash={MD5}&kind=MD5&bank=a", headers=h)
+    assert found.status_code == 200 and len(found.json()["matches"]) == 1
+    typo = client.get(f"/api/v1/lookup?hash={MD5}&kind=md5&bank=aa", headers=h)
+    assert typo.status_code == 404 and "'aa'" in typo.json()["detail"]
+    empty = client.post(
+        "/api/v1/lookup/batch", json={"hashes": [{"hash": PDQ}], "banks": []}, headers=h
+    )
+    assert empty.status_code == 422 and "at least one bank" in empty.json()["detail"]

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 
 import pytest
 
-from lykta.banks.formats import FORMATS, ExportRow, LineError, ParsedHash, get_format, parse_text
+from lykta.banks.formats import (
+    FORMATS,
+    ExportRow,
+    HashListFormat,
+    LineError,
+    ParsedHash,
+    get_format,
+)
 from lykta.errors import InvalidInput
+
+
+@dataclass
+class ParseResult:
+    rows: list[ParsedHash] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+
+
+def parse_text(fmt: HashListFormat, data: str, default_kind: str) -> ParseResult:
+    result = ParseResult()
+    for item in fmt.parse(io.StringIO(data), default_kind):
+        (result.errors if isinstance(item, LineError) else result.rows).append(item)  # type: ignore[arg-type]
+    return result
+
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 PDQ2 = "0" * 63 + "1"
@@ -88,3 +110,12 @@ def test_every_format_round_trips(name: str) -> None:
 def test_unknown_format() -> None:
     with pytest.raises(InvalidInput, match="unknown format"):
         get_format("xml")
+
+
+def test_csv_oversized_field_and_long_id_are_line_errors() -> None:
+    huge = "x" * 200_000
+    result = parse_text(get_format("csv"), f"hash,id\n{PDQ},{huge}\n", "pdq")
+    assert result.rows == [] and result.errors[0].line >= 2
+    assert "malformed CSV" in result.errors[0].reason
+    result = parse_text(get_format("csv"), f"hash,id\n{PDQ},{'a' * 513}\n", "pdq")
+    assert result.errors == [LineError(2, "id is longer than 512 characters")]

@@ -147,3 +147,17 @@ def test_settings_redacts_secrets(run, monkeypatch: pytest.MonkeyPatch) -> None:
     assert rows["database_url"]["value"] == "***"
     monkeypatch.setenv("LYKTA_PORT", "eighty")
     assert "LYKTA_PORT" in run("settings", code=1).stderr
+
+
+def test_environment_problems_are_one_line(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "a")
+    result = run("bank", "export", "a", "-o", str(tmp_path / "missing" / "x.csv"), code=1)
+    assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert "nothing to change" in run("bank", "set", "a", code=1).stderr
+    assert run("token", "revoke", "99999999999999999999", code=2).exit_code == 2
+    monkeypatch.setenv("LYKTA_DATABASE_URL", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    result = run("bank", "list", code=1)
+    assert result.stderr.startswith("error: database:")
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr

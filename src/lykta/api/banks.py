@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator, read_upload
 from lykta.api.schemas import BankIn, BankOut, BankPatch, ContentIn, ContentOut, ImportOut
@@ -55,7 +56,7 @@ def list_content(
     core: Core,
     _: Curator,
     name: str,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[ContentOut]:
     return [ContentOut.of(c) for c in core.banks.list_content(name, after_id=after_id, limit=limit)]
@@ -63,9 +64,10 @@ def list_content(
 
 @router.post("/{name}/content", response_model=ImportOut, status_code=201)
 def add_content(core: Core, token: Curator, name: str, body: ContentIn) -> ImportOut:
-    kind = body.kind.lower()
-    value = get_hasher(kind).validate(body.hash)
-    parsed = ParsedHash(kind, value, body.external_id, tuple(body.labels))
+    hasher = get_hasher(body.kind)
+    parsed = ParsedHash(
+        hasher.name, hasher.validate(body.hash), body.external_id, tuple(body.labels)
+    )
     return ImportOut.of(
         core.banks.add_hashes(name, [parsed], added_by=token.name or f"token:{token.id}")
     )
@@ -81,7 +83,7 @@ async def add_media(
 ) -> ImportOut:
     """Hash an uploaded photo and add its PDQ, MD5 and SHA-256 to the bank."""
     data = await read_upload(core, file)
-    hashes = core.hash_photo(data, dihedral=False, trim=False)
+    hashes = await run_in_threadpool(core.hash_photo, data, dihedral=False, trim=False)
     ident = external_id or (file.filename or "").rsplit(".", 1)[0] or None
     rows = [
         ParsedHash("pdq", hashes.pdq, ident),
@@ -89,7 +91,9 @@ async def add_media(
         ParsedHash("sha256", hashes.sha256, ident),
     ]
     return ImportOut.of(
-        core.banks.add_hashes(name, rows, added_by=token.name or f"token:{token.id}")
+        await run_in_threadpool(
+            core.banks.add_hashes, name, rows, added_by=token.name or f"token:{token.id}"
+        )
     )
 
 
@@ -116,15 +120,16 @@ async def import_file(
 ) -> ImportOut:
     """Import a hash list in one transaction: a bad line aborts it unless skip_invalid."""
     fmt = get_format(format)
-    get_hasher(kind)
+    kind = get_hasher(kind.strip().lower()).name
     data = await read_upload(core, file)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise HTTPException(422, "hash list is not UTF-8 text") from None
-    summary = core.banks.import_parsed(
+    summary = await run_in_threadpool(
+        core.banks.import_parsed,
         name,
-        fmt.parse(io.StringIO(text), kind.lower()),
+        fmt.parse(io.StringIO(text), kind),
         source=file.filename or "upload",
         skip_invalid=skip_invalid,
         added_by=token.name or f"token:{token.id}",

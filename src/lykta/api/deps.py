@@ -3,12 +3,14 @@ within limits."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope, TokenInfo, grants
@@ -32,18 +34,26 @@ Core = Annotated[Lykta, Depends(get_core)]
 
 
 class TokenCache:
+    """Recent answers per token digest (never the secret itself), refused ones included,
+    so a flood of bad tokens does not become a flood of database reads."""
+
+    MAX_ENTRIES = 10_000
+
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, TokenInfo | None]] = {}
 
-    def authenticate(self, core: Lykta, secret: str) -> TokenInfo | None:
+    async def authenticate(self, core: Lykta, secret: str) -> TokenInfo | None:
         now = time.monotonic()
-        held = self._entries.get(secret)
+        key = hashlib.sha256(secret.encode()).hexdigest()
+        held = self._entries.get(key)
         if held is not None and held[0] > now:
             return held[1]
-        info = core.tokens.authenticate(secret)
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[secret] = (now + TOKEN_CACHE_SECONDS, info)
+        info = await run_in_threadpool(core.tokens.authenticate, secret)
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now and v[1]}
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+        self._entries[key] = (now + TOKEN_CACHE_SECONDS, info)
         return info
 
 
@@ -62,7 +72,7 @@ def require(scope: Scope) -> Callable[..., TokenInfo]:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         cache: TokenCache = request.app.state.token_cache
-        info = cache.authenticate(request.app.state.core, credentials.credentials)
+        info = await cache.authenticate(request.app.state.core, credentials.credentials)
         if info is None:
             raise HTTPException(
                 401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}

@@ -27,7 +27,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -40,7 +39,6 @@ from lykta.banks.matcher import LookupResult, Match, QueryHash
 from lykta.banks.service import BankInfo
 from lykta.errors import Conflict, LyktaError, NotFound
 from lykta.hashing.registry import get_hasher
-from lykta.store.models import Bank, BankContent
 
 # HMA signal type name -> Lykta hash kind. HMA's only MD5 signal type is "video_md5" (an MD5
 # of the file bytes); "md5" and Lykta's "sha256" are accepted as extensions.
@@ -53,6 +51,17 @@ ALLOWED_SIGNALS = {"photo": ("pdq", "md5", "sha256"), "video": ("video_md5", "md
 
 FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 FETCH_MAX_REDIRECTS = 5
+# The whole fetch (resolving, connecting, every redirect and the body) must end within this,
+# so a server that drips bytes slower than the read timeout cannot hold a request for hours.
+FETCH_DEADLINE = 60.0
+# IPv6 ranges that carry an IPv4 address: NAT64's well-known prefix (RFC 6052) holds it in the
+# last 32 bits. NAT64's local-use prefix (RFC 8215) places it by the operator's prefix length,
+# and IPv4-compatible addresses (deprecated, RFC 4291) have no public use: both are refused.
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# JSON bodies (`{signal_type: hash}`, metadata) are small; media comes as multipart.
+JSON_BODY_LIMIT = 1024 * 1024
 
 
 class HmaError(Exception):
@@ -120,6 +129,15 @@ def _bank_list(banks: str | None) -> list[str] | None:
     return [b.strip() for b in banks.split(",") if b.strip()] or None
 
 
+def _known(core: Lykta, banks: list[str] | None) -> list[str] | None:
+    """HMA ignores bank names it does not know, so a filter of only those matches nothing
+    (Lykta's own API answers 404 instead)."""
+    if banks is None:
+        return None
+    known = set(core.banks.names())
+    return [bank for bank in banks if bank in known]
+
+
 def _content_type(name: str) -> str:
     if name not in DEFAULT_SIGNALS:
         raise HmaError(400, f"no such content_type: '{name}'")
@@ -184,7 +202,8 @@ def _lookup_media(
     else:
         hashes = _hash_media(core, content_type, data, names)
         queries = [QueryHash(SIGNAL_KINDS[n], bytes.fromhex(v)) for n, v in hashes.items()]
-    result: LookupResult = core.matcher.lookup(queries, banks)
+    banks = _known(core, banks)
+    result = LookupResult() if banks == [] else core.matcher.lookup(queries, banks)
     return {
         name: _by_bank(m for m in result.matches if m.kind == SIGNAL_KINDS[name]) for name in names
     }
@@ -194,6 +213,10 @@ def _lookup_hash(
     core: Lykta, signal_type: str, signal: str, banks: list[str] | None
 ) -> list[Match]:
     kind = _signal_kind(signal_type)
+    banks = _known(core, banks)
+    if banks == []:
+        get_hasher(kind).validate(signal)  # a bad hash is still a 400
+        return []
     return core.lookup_hash(kind, signal, banks=banks).matches
 
 
@@ -213,6 +236,23 @@ async def _form(request: Request) -> FormData:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise HmaError(400, "Missing multipart/form-data file upload")
     return await request.form(max_files=2, max_fields=100)
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body (None when empty), read no further than JSON_BODY_LIMIT."""
+    too_big = HmaError(413, f"request body is larger than {JSON_BODY_LIMIT} bytes")
+    with contextlib.suppress(ValueError):
+        if int(request.headers.get("content-length", "0")) > JSON_BODY_LIMIT:
+            raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > JSON_BODY_LIMIT:
+            raise too_big
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        raise HmaError(400, "request body is not valid JSON") from None
 
 
 # --- fetching by URL (off unless LYKTA_HMA_FETCH_URLS allows it) ------------------------------
@@ -239,10 +279,39 @@ async def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddre
     return addresses
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped, 6to4, Teredo (server and
+    client) and NAT64 (well-known prefix)."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if address in NAT64_WELL_KNOWN:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether `address` may be fetched from without its host being listed: a global unicast
+    address, and for IPv6 one that doesn't lead to a non-public IPv4 address (Python 3.11's
+    `is_global` holds e.g. `64:ff9b::a9fe:a9fe` and `2002:a9fe:a9fe::` global)."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_LOCAL_USE or address in IPV4_COMPATIBLE:
+            return False
+        return all(_is_public(v4) for v4 in _embedded_ipv4(address))
+    return True
+
+
 async def _fetch(core: Lykta, url: str) -> tuple[bytes, str]:
     """GET `url` within the limits: allowed hosts only, never a private address unless its
     host is listed by name, every redirect checked again, the connection pinned to the
-    checked address (no DNS rebinding), the body cut at LYKTA_MAX_UPLOAD_BYTES."""
+    checked address (no DNS rebinding), the body cut at LYKTA_MAX_UPLOAD_BYTES, and all of
+    it done within FETCH_DEADLINE."""
     public, hosts = _fetch_policy(core)
     if not public and not hosts:
         raise HmaError(
@@ -251,6 +320,16 @@ async def _fetch(core: Lykta, url: str) -> tuple[bytes, str]:
             "request arbitrary addresses); upload the file instead (POST with a multipart "
             "field named 'photo' or 'video') or have an admin set LYKTA_HMA_FETCH_URLS",
         )
+    try:
+        async with asyncio.timeout(FETCH_DEADLINE):
+            return await _fetch_within(core, url, public, hosts)
+    except TimeoutError:
+        raise HmaError(
+            400, f"fetching the url took longer than {FETCH_DEADLINE:g} s in all"
+        ) from None
+
+
+async def _fetch_within(core: Lykta, url: str, public: bool, hosts: set[str]) -> tuple[bytes, str]:
     limit = core.settings.max_upload_bytes
     async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client:
         for _ in range(FETCH_MAX_REDIRECTS + 1):
@@ -268,12 +347,12 @@ async def _fetch(core: Lykta, url: str) -> tuple[bytes, str]:
             if not listed and not public:
                 raise HmaError(403, f"host {host!r} is not in LYKTA_HMA_FETCH_URLS")
             addresses = await _resolve(host, port)
-            if not listed:
-                bad = [a for a in addresses if not a.is_global or a.is_multicast]
-                if bad:
-                    raise HmaError(
-                        403, f"refusing to fetch from {host!r}: it resolves to non-public {bad[0]}"
-                    )
+            # The address is left out of the message: it would tell callers about the
+            # network the server sits in.
+            if not listed and not all(_is_public(a) for a in addresses):
+                raise HmaError(
+                    403, f"host {host!r} is not allowed: it resolves to a non-public address"
+                )
             address = addresses[0]
             shown = f"[{address}]" if address.version == 6 else str(address)
             pinned = urlunsplit(parts._replace(netloc=f"{shown}:{port}"))
@@ -295,12 +374,17 @@ async def _fetch(core: Lykta, url: str) -> tuple[bytes, str]:
                 if response.status_code >= 400:
                     raise HmaError(400, f"fetching {host!r} failed: HTTP {response.status_code}")
                 data = bytearray()
-                async for chunk in response.aiter_bytes():
-                    data += chunk
-                    if len(data) > limit:
-                        raise HmaError(
-                            413, f"media is larger than {limit} bytes (LYKTA_MAX_UPLOAD_BYTES)"
-                        )
+                try:
+                    async for chunk in response.aiter_bytes():
+                        data += chunk
+                        if len(data) > limit:
+                            raise HmaError(
+                                413, f"media is larger than {limit} bytes (LYKTA_MAX_UPLOAD_BYTES)"
+                            )
+                except httpx.HTTPError as error:  # cut short, a read timeout, bad encoding
+                    raise HmaError(
+                        400, f"fetching {host!r} failed: {type(error).__name__}"
+                    ) from None
                 return bytes(data), response.headers.get("content-type", "")
             finally:
                 await response.aclose()
@@ -535,24 +619,6 @@ def bank_delete(core: Core, _: Curator, bank_name: str) -> dict[str, str]:
     return {"message": "Done"}
 
 
-def _content_ids(core: Lykta, bank_name: str, rows: list[ParsedHash]) -> list[int]:
-    with core.sessions() as session:
-        ids = []
-        for row in rows:
-            found = session.scalar(
-                select(BankContent.id)
-                .join(Bank, Bank.id == BankContent.bank_id)
-                .where(
-                    Bank.name == bank_name,
-                    BankContent.kind == row.kind,
-                    BankContent.value == bytes.fromhex(row.value),
-                )
-            )
-            if found is not None:
-                ids.append(found)
-        return ids
-
-
 def _add_signals(
     core: Lykta, bank_name: str, signals: dict[str, str], external_id: str | None, by: str
 ) -> dict[str, Any]:
@@ -574,9 +640,9 @@ def _add_signals(
         except LyktaError as error:
             raise HmaError(400, f"Invalid {name} signal: {error.message}") from None
         rows.append(ParsedHash(kind, normalised[name], external_id))
-    core.banks.add_hashes(bank_name, rows, added_by=by)
-    ids = _content_ids(core, bank_name, rows)
-    return {"id": ids[0] if ids else None, "signals": normalised}
+    summary = core.banks.add_hashes(bank_name, rows, added_by=by, return_ids=True)
+    first = rows[0]
+    return {"id": summary.content_ids.get((first.kind, first.value)), "signals": normalised}
 
 
 def _external_id(value: object) -> str | None:
@@ -618,10 +684,7 @@ async def bank_add_content(
         upload = await _read_form_file(core, form)
         external_id = _external_id(form.get("content_id"))
     elif header.startswith("application/json"):
-        try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError:
-            raise HmaError(400, "request body is not valid JSON") from None
+        body = await _json_body(request)
         if isinstance(body, dict):
             external_id = _metadata_content_id(body.get("metadata"))
     if url:
@@ -643,10 +706,7 @@ async def bank_add_signals(
 ) -> dict[str, Any]:
     """Bank hashes directly: a JSON object `{signal_type: hash}`."""
     await run_in_threadpool(core.banks.get, bank_name)
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise HmaError(400, "request body is not valid JSON") from None
+    body = await _json_body(request)
     if not isinstance(body, dict):
         raise HmaError(400, "expected a JSON object of {signal_type: signal}")
     return await run_in_threadpool(_add_signals, core, bank_name, body, None, _added_by(token))
@@ -656,6 +716,7 @@ async def bank_add_signals(
 def bank_get_content(
     core: Core, _: Curator, bank_name: str, content_id: ContentId, include_signals: str = "false"
 ) -> dict[str, Any]:
+    with_signals = _bool(include_signals)
     bank = core.banks.get(bank_name)
     content = core.banks.get_content(bank_name, content_id)
     out: dict[str, Any] = {
@@ -666,7 +727,7 @@ def bank_get_content(
         "metadata": {"content_id": content.external_id} if content.external_id else None,
         "note": None,
     }
-    if include_signals.lower() == "true":
+    if with_signals:
         out["signals"] = {KIND_SIGNALS[content.kind]: content.value}
     return out
 

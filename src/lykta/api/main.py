@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
 from lykta.api import banks, hma, matching, status
@@ -16,7 +16,65 @@ from lykta.api.deps import TokenCache
 from lykta.app import Lykta
 from lykta.errors import LyktaError
 
-log = logging.getLogger(__name__)
+# Multipart framing around an upload of exactly max_upload_bytes.
+BODY_SLACK = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over a limit before they are buffered or spooled to disk.
+
+    The declared Content-Length is checked up front; bodies without one (chunked) are
+    counted as they arrive.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(send)
+            return
+        received = 0
+        too_large = False
+
+        async def counted() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                too_large = True
+                raise BodyTooLarge
+            return message
+
+        async def unless_refused(message: Message) -> None:
+            # The app may answer the interrupted read with an error of its own; ours wins.
+            if not too_large:
+                await send(message)
+
+        with suppress(BodyTooLarge):
+            await self.app(scope, counted, unless_refused)
+        if too_large:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body is larger than {self.limit} bytes (LYKTA_MAX_UPLOAD_BYTES)"},
+            status_code=413,
+        )
+        await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
@@ -55,4 +113,5 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
 
     for module in (status, matching, banks, hma):
         app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, limit=core.settings.max_upload_bytes + BODY_SLACK)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Matcher, read_upload
 from lykta.api.schemas import (
@@ -33,7 +34,9 @@ async def hash_upload(
     trim: Trim = None,
 ) -> HashesOut:
     data = await read_upload(core, file)
-    return HashesOut.of(core.hash_photo(data, dihedral=dihedral, trim=trim))
+    # Decoding and hashing take milliseconds to seconds: keep them off the event loop.
+    hashes = await run_in_threadpool(core.hash_photo, data, dihedral=dihedral, trim=trim)
+    return HashesOut.of(hashes)
 
 
 @router.post("/lookup", response_model=ContentLookupOut)
@@ -46,7 +49,9 @@ async def lookup_upload(
     trim: Trim = None,
 ) -> ContentLookupOut:
     data = await read_upload(core, file)
-    found = core.lookup_photo(data, banks=bank, dihedral=dihedral, trim=trim)
+    found = await run_in_threadpool(
+        core.lookup_photo, data, banks=bank, dihedral=dihedral, trim=trim
+    )
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes),
         matches=[MatchOut.of(m) for m in found.result.matches],

@@ -10,11 +10,13 @@ import contextlib
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
+
+MAX_EXTERNAL_ID = 512
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,6 @@ class ParsedHash:
 class LineError:
     line: int
     reason: str
-
-
-@dataclass
-class ParseResult:
-    rows: list[ParsedHash] = field(default_factory=list)
-    errors: list[LineError] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -104,6 +100,9 @@ class CsvFormat(HashListFormat):
             header = [column.strip().lower() for column in next(reader)]
         except StopIteration:
             return
+        except csv.Error as error:
+            yield LineError(1, f"malformed CSV header: {error}")
+            return
         hash_column = next((c for c in self.HASH_COLUMNS if c in header), None)
         if hash_column is None:
             yield LineError(
@@ -115,7 +114,14 @@ class CsvFormat(HashListFormat):
         id_at = next((header.index(c) for c in self.ID_COLUMNS if c in header), None)
         labels_at = header.index("labels") if "labels" in header else None
         column_kind = hash_column if hash_column in ("pdq", "md5", "sha256") else default_kind
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:  # e.g. a field over the csv module's size limit
+                yield LineError(reader.line_num, f"malformed CSV: {error}")
+                return
             number = reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
@@ -128,6 +134,9 @@ class CsvFormat(HashListFormat):
                 yield checked
                 continue
             external_id = cells[id_at].strip() or None if id_at is not None else None
+            if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
+                yield LineError(number, f"id is longer than {MAX_EXTERNAL_ID} characters")
+                continue
             labels = _split_labels(cells[labels_at], ";") if labels_at is not None else ()
             yield ParsedHash(kind, checked, external_id, labels)
 
@@ -240,13 +249,3 @@ def guess_format(filename: str) -> str:
     if lowered.endswith(".csv"):
         return "csv"
     return "text"
-
-
-def parse_text(fmt: HashListFormat, data: str, default_kind: str) -> ParseResult:
-    result = ParseResult()
-    for item in fmt.parse(io.StringIO(data), default_kind):
-        if isinstance(item, LineError):
-            result.errors.append(item)
-        else:
-            result.rows.append(item)
-    return result

@@ -114,13 +114,13 @@ class Matcher:
             )
         applied = 0
         with self._lock:
+            if target <= self._revision:  # another thread caught up while we waited
+                return 0
             applied += self._apply_tombstones(self._revision, target)
             applied += self._apply_additions(self._revision, target)
             self._revision = target
             self._radius = min(256, radius if radius is not None else 31)
             self._changes_since_snapshot += applied
-        if self._snapshot_root and self._changes_since_snapshot >= SNAPSHOT_AFTER_CHANGES:
-            self.save_snapshot()
         return applied
 
     def _reset(self, instance_id: str) -> None:
@@ -208,6 +208,8 @@ class Matcher:
             while not self._stop.wait(interval):
                 try:
                     self.sync()
+                    # Snapshots are written here, never on a request's path.
+                    self.snapshot_if_stale()
                 except Exception:  # a database hiccup must not kill the follower
                     log.exception("change-log sync failed; retrying in %.1fs", interval)
 
@@ -226,6 +228,11 @@ class Matcher:
         if self._snapshot_root is None or not self._instance_id:
             return None
         return self._snapshot_root / self._instance_id
+
+    def snapshot_if_stale(self) -> None:
+        """Write a snapshot once enough changes have been applied since the last one."""
+        if self._snapshot_root and self._changes_since_snapshot >= SNAPSHOT_AFTER_CHANGES:
+            self.save_snapshot()
 
     def save_snapshot(self) -> Path | None:
         """Write the indexes so the next start maps them instead of reading every hash."""
@@ -252,8 +259,9 @@ class Matcher:
             pointer_tmp.replace(pointer)
             self._changes_since_snapshot = 0
         for old in base.glob("r*"):
-            if old.name != target.name:
-                # Safe while other processes map it: Linux keeps unlinked mapped files alive.
+            # Only older revisions: another worker may just have pointed `current` at a
+            # newer one. Safe while others map it: unlinked mapped files stay alive.
+            if old.name[1:].isdigit() and int(old.name[1:]) < self._revision:
                 shutil.rmtree(old, ignore_errors=True)
         return target
 

@@ -15,12 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.banks.formats import ExportRow, LineError, ParsedHash
 from lykta.errors import Conflict, InvalidInput, NotFound
-from lykta.hashing.registry import get_hasher
 from lykta.store.db import next_revision
 from lykta.store.models import Bank, BankContent, ContentTombstone, utcnow
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-HASH_KINDS = ("pdq", "md5", "sha256")
 INSERT_CHUNK = 20_000
 # Hash values per IN (...) query when checking for duplicates.
 LOOKUP_CHUNK = 5_000
@@ -80,7 +78,7 @@ class ImportSummary:
     content_ids: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-class ImportError_(InvalidInput):
+class ImportAborted(InvalidInput):
     """A bad line stopped an import; nothing was written."""
 
     def __init__(self, error: LineError, source: str) -> None:
@@ -107,10 +105,6 @@ def validate_quality(quality: int) -> int:
     if not 0 <= quality <= 100:
         raise InvalidInput(f"minimum PDQ quality must be between 0 and 100, got {quality}")
     return quality
-
-
-def encode_hash(kind: str, value: str) -> bytes:
-    return bytes.fromhex(get_hasher(kind).validate(value))
 
 
 class BankService:
@@ -184,12 +178,18 @@ class BankService:
             banks = session.scalars(select(Bank).order_by(Bank.name)).all()
             return [BankInfo.of(bank, counts.get(bank.id, 0)) for bank in banks]
 
+    def names(self) -> list[str]:
+        with self._sessions() as session:
+            return list(session.scalars(select(Bank.name)))
+
     def update(self, name: str, /, **changes: object) -> BankInfo:
         allowed = {
             "name", "description", "source", "licence", "enabled", "negative",
             "pdq_distance", "pdq_min_quality",
         }  # fmt: skip
         unknown = set(changes) - allowed
+        if not changes:
+            raise InvalidInput("nothing to change: name at least one bank field")
         if unknown:
             raise InvalidInput(f"cannot change {', '.join(sorted(unknown))} of a bank")
         if "name" in changes:
@@ -313,7 +313,7 @@ class BankService:
         for item in items:
             if isinstance(item, LineError):
                 if not skip_invalid:
-                    raise ImportError_(item, source)
+                    raise ImportAborted(item, source)
                 skipped.append(item)
             else:
                 rows.append(item)

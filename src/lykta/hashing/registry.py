@@ -35,7 +35,7 @@ _REGISTRY = check_hashers(cls() for cls in BUILTIN_HASHERS)
 def get_hasher(name: str) -> Hasher:
     """The hasher stored under ``name``; unknown names raise ``InvalidInput``."""
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[name.strip().lower()]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise InvalidInput(f"unknown hash type {name!r}; known types: {known}") from None
