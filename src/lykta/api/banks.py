@@ -23,17 +23,17 @@ FormatName = Annotated[str, Query(description=f"one of: {', '.join(FORMATS)}")]
 
 @router.get("", response_model=list[BankOut])
 def list_banks(core: Core, _: Curator) -> list[BankOut]:
-    return [BankOut.of(bank) for bank in core.banks.list()]
+    return [BankOut.model_validate(bank) for bank in core.banks.list()]
 
 
 @router.post("", response_model=BankOut, status_code=201)
 def create_bank(core: Core, _: Curator, body: BankIn) -> BankOut:
-    return BankOut.of(core.banks.create(**body.model_dump()))
+    return BankOut.model_validate(core.banks.create(**body.model_dump()))
 
 
 @router.get("/{name}", response_model=BankOut)
 def get_bank(core: Core, _: Curator, name: str) -> BankOut:
-    return BankOut.of(core.banks.get(name))
+    return BankOut.model_validate(core.banks.get(name))
 
 
 @router.patch("/{name}", response_model=BankOut)
@@ -42,7 +42,7 @@ def update_bank(core: Core, _: Curator, name: str, body: BankPatch) -> BankOut:
     if any(value is None for value in changes.values()):
         raise HTTPException(422, "bank fields cannot be set to null")
     core.banks.update(name, **changes)
-    return BankOut.of(core.banks.get(changes.get("name", name)))
+    return BankOut.model_validate(core.banks.get(changes.get("name", name)))
 
 
 @router.delete("/{name}", status_code=204)

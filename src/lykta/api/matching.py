@@ -54,8 +54,8 @@ async def lookup_upload(
     )
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes),
-        matches=[MatchOut.of(m) for m in found.result.matches],
-        suppressed_by=[MatchOut.of(m) for m in found.result.suppressed_by],
+        matches=[MatchOut.model_validate(m) for m in found.result.matches],
+        suppressed_by=[MatchOut.model_validate(m) for m in found.result.suppressed_by],
     )
 
 
@@ -87,8 +87,8 @@ def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
         BatchResultOut(
             kind=item.kind,
             hash=item.hash,
-            matches=[MatchOut.of(m) for m in result.matches],
-            suppressed_by=[MatchOut.of(m) for m in result.suppressed_by],
+            matches=[MatchOut.model_validate(m) for m in result.matches],
+            suppressed_by=[MatchOut.model_validate(m) for m in result.suppressed_by],
         )
         for item, result in zip(body.hashes, found, strict=True)
     ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from lykta.banks.matcher import LookupResult, Match
-from lykta.banks.service import BankInfo, ContentInfo, ImportSummary
+from lykta.banks.matcher import LookupResult
+from lykta.banks.service import ContentInfo, ImportSummary
 from lykta.hashing.photo import PhotoHashes
 
 
@@ -39,6 +39,8 @@ class HashesOut(BaseModel):
 
 
 class MatchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     bank: str
     content_id: int
     external_id: str | None
@@ -48,20 +50,6 @@ class MatchOut(BaseModel):
     distance: int
     transform: str = Field(description="how the query was changed to match, e.g. mirror, trimmed")
     query_hash: str
-
-    @classmethod
-    def of(cls, match: Match) -> MatchOut:
-        return cls(
-            bank=match.bank,
-            content_id=match.content_id,
-            external_id=match.external_id,
-            labels=list(match.labels),
-            kind=match.kind,
-            hash=match.hash,
-            distance=match.distance,
-            transform=match.transform,
-            query_hash=match.query_hash,
-        )
 
 
 class LookupOut(BaseModel):
@@ -73,8 +61,8 @@ class LookupOut(BaseModel):
     @classmethod
     def of(cls, result: LookupResult) -> LookupOut:
         return cls(
-            matches=[MatchOut.of(m) for m in result.matches],
-            suppressed_by=[MatchOut.of(m) for m in result.suppressed_by],
+            matches=[MatchOut.model_validate(m) for m in result.matches],
+            suppressed_by=[MatchOut.model_validate(m) for m in result.suppressed_by],
         )
 
 
@@ -125,6 +113,8 @@ class BankPatch(BaseModel):
 
 
 class BankOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     description: str
     source: str
@@ -135,21 +125,6 @@ class BankOut(BaseModel):
     pdq_min_quality: int
     created_at: datetime | None
     content_count: int
-
-    @classmethod
-    def of(cls, bank: BankInfo) -> BankOut:
-        return cls(
-            name=bank.name,
-            description=bank.description,
-            source=bank.source,
-            licence=bank.licence,
-            enabled=bank.enabled,
-            negative=bank.negative,
-            pdq_distance=bank.pdq_distance,
-            pdq_min_quality=bank.pdq_min_quality,
-            created_at=bank.created_at,
-            content_count=bank.content_count,
-        )
 
 
 class ContentIn(BaseModel):

@@ -135,6 +135,25 @@ class MainIds:
         return self.n_dead > COMPACT_RATIO * len(self)
 
 
+def remove_ids(
+    ids: Any, main: MainIds, delta_ids: np.ndarray, delta_rows: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Tombstone `ids` in the main segment and drop them from the delta.
+
+    Unknown ids are ignored (change-log replays repeat). Returns how many were removed and
+    the delta's remaining ids and rows.
+    """
+    ids = np.unique(check_ids(ids))
+    rows = main.find(ids)
+    rows = rows[rows >= 0]
+    main.kill(rows)
+    gone = np.isin(delta_ids, ids)
+    removed = int(rows.size + gone.sum())
+    if gone.any():
+        return removed, delta_ids[~gone], delta_rows[~gone]
+    return removed, delta_ids, delta_rows
+
+
 def check_new_ids(ids: np.ndarray, main: MainIds, delta_ids: np.ndarray) -> None:
     """Reject ids repeated in the call or already live in the index."""
     check_unique(ids)

@@ -21,6 +21,7 @@ from lykta.index._common import (
     check_rows,
     load_dir,
     narrow_ids,
+    remove_ids,
     save_dir,
 )
 
@@ -71,15 +72,9 @@ class ExactIndex:
 
     def remove(self, ids: Any) -> int:
         """Remove ids, ignoring unknown ones (change-log replays repeat); return the count."""
-        ids = np.unique(check_ids(ids))
-        rows = self._main.find(ids)
-        rows = rows[rows >= 0]
-        self._main.kill(rows)
-        gone = np.isin(self._delta_ids, ids)
-        removed = int(rows.size + gone.sum())
-        if gone.any():
-            self._delta_ids = self._delta_ids[~gone]
-            self._delta_keys = self._delta_keys[~gone]
+        removed, self._delta_ids, self._delta_keys = remove_ids(
+            ids, self._main, self._delta_ids, self._delta_keys
+        )
         if self._main.needs_compaction():
             self._merge()
         return removed
