@@ -6,7 +6,7 @@ reach into each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -50,9 +50,13 @@ class Lykta:
         migrate(engine)
         core = cls(settings, engine, snapshots=snapshots)
         if sync:
-            core.live = True
-            core.matcher.sync()
+            core.load_index()
         return core
+
+    def load_index(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Bring the indexes up to date and keep them so after this core's own writes."""
+        self.live = True
+        self.matcher.sync(progress)
 
     def _after_write(self) -> None:
         if self.live:

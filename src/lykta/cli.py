@@ -24,7 +24,7 @@ from lykta.auth.tokens import parse_scope
 from lykta.banks.formats import FORMATS, ParsedHash, get_format, guess_format
 from lykta.errors import LyktaError
 from lykta.hashing.photo import PhotoHashes, hash_photo
-from lykta.settings import describe, load_settings
+from lykta.settings import Settings, describe, load_settings
 
 app = typer.Typer(
     help="Lykta: match content against banks of known material; serve the API.",
@@ -69,9 +69,15 @@ def friendly(command: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def open_core(*, matching: bool = False) -> Lykta:
-    """A core for one command; only matching commands load the indexes."""
-    return Lykta.open(load_settings(), sync=matching)
+def open_core(*, matching: bool = False, settings: Settings | None = None) -> Lykta:
+    """A core for one command; only matching commands load the indexes, with a progress bar."""
+    core = Lykta.open(settings or load_settings(), sync=False)
+    if matching:
+        with progress_bar() as bar:
+            task = bar.add_task("loading banks into the index", total=None)
+            core.load_index(lambda done, total: bar.update(task, completed=done, total=total))
+        core.matcher.snapshot_if_stale()
+    return core
 
 
 def emit(obj: dict[str, Any]) -> None:
@@ -115,8 +121,7 @@ def serve(
     settings = load_settings({"host": host, "port": port, "workers": workers})
     # Migrate, load the index and snapshot it once, so workers start by mapping the snapshot.
     started = time.perf_counter()
-    err.print("loading banks into the index ...", highlight=False)
-    core = Lykta.open(settings)
+    core = open_core(matching=True, settings=settings)
     core.matcher.save_snapshot()
     sizes = core.matcher.size()
     banks = len(core.banks.list())
@@ -511,7 +516,6 @@ def match_command(
 ) -> None:
     """Match photos (folders walked recursively) against the banks."""
     core = open_core(matching=True)
-    core.matcher.snapshot_if_stale()
     for name in bank or []:
         core.banks.get(name)
     settings = core.settings

@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,8 +100,12 @@ class Matcher:
         with self._lock:
             return {"pdq": len(self._pdq)} | {k: len(i) for k, i in self._exact.items()}
 
-    def sync(self) -> int:
-        """Apply every change committed since the last sync; returns how many were applied."""
+    def sync(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply every change committed since the last sync; returns how many were applied.
+
+        `progress(done, total)` is told how many new hashes have been read, for a first
+        load of millions.
+        """
         with self._sessions() as session:
             state = current_state(session)
             if state.instance_id != self._instance_id:
@@ -112,12 +116,26 @@ class Matcher:
             radius = session.scalar(
                 select(func.max(Bank.pdq_distance)).where(Bank.enabled.is_(True))
             )
+            total = 0
+            if progress is not None:
+                total = (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(BankContent)
+                        .where(
+                            BankContent.revision > self._revision, BankContent.revision <= target
+                        )
+                    )
+                    or 0
+                )
         applied = 0
         with self._lock:
             if target <= self._revision:  # another thread caught up while we waited
                 return 0
             applied += self._apply_tombstones(self._revision, target)
-            applied += self._apply_additions(self._revision, target)
+            applied += self._apply_additions(
+                self._revision, target, (lambda done: progress(done, total)) if progress else None
+            )
             self._revision = target
             self._radius = min(256, radius if radius is not None else 31)
             self._changes_since_snapshot += applied
@@ -176,16 +194,22 @@ class Matcher:
             count += len(rows)
         return count
 
-    def _apply_additions(self, after: int, upto: int) -> int:
+    def _apply_additions(
+        self, after: int, upto: int, progress: Callable[[int], None] | None = None
+    ) -> int:
         # Rows are read as plain tuples (no ORM objects) and added to each index once, so
         # loading millions of hashes costs one merge, not many.
         ids: dict[str, list[int]] = {}
         values: dict[str, list[bytes]] = {}
         table = BankContent.__table__
+        read = 0
         for rows in self._log_pages(table, "id", ["kind", "value"], after, upto):
             for _, content_id, kind, value in rows:
                 ids.setdefault(kind, []).append(content_id)
                 values.setdefault(kind, []).append(value)
+            read += len(rows)
+            if progress:
+                progress(read)
         for kind, kind_ids in ids.items():
             index = self._index(kind)
             id_array = np.array(kind_ids, dtype=np.int64)
