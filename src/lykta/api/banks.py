@@ -12,13 +12,23 @@ from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator, read_upload
 from lykta.api.schemas import BankIn, BankOut, BankPatch, ContentIn, ContentOut, ImportOut
-from lykta.banks.formats import FORMATS, ParsedHash, get_format
+from lykta.banks.formats import (
+    FORMATS,
+    MAX_EXTERNAL_ID,
+    ParsedHash,
+    get_format,
+    text_problem,
+)
 from lykta.hashing.registry import get_hasher
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"])
 
 ContentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="bank content id")]
 FormatName = Annotated[str, Query(description=f"one of: {', '.join(FORMATS)}")]
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
 
 
 @router.get("", response_model=list[BankOut])
@@ -85,6 +95,18 @@ async def add_media(
     data = await read_upload(core, file)
     hashes = await run_in_threadpool(core.hash_photo, data, dihedral=False, trim=False)
     ident = external_id or (file.filename or "").rsplit(".", 1)[0] or None
+    if not external_id and ident is not None:
+        problem = (
+            f"is longer than {MAX_EXTERNAL_ID} characters"
+            if len(ident) > MAX_EXTERNAL_ID
+            else text_problem(ident)
+        )
+        if problem:
+            raise HTTPException(
+                422,
+                f"the file name {_shown(ident)} cannot be the external id: it {problem}; "
+                "pass external_id= instead",
+            )
     rows = [
         ParsedHash("pdq", hashes.pdq, ident),
         ParsedHash("md5", hashes.md5, ident),

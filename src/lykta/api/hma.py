@@ -253,6 +253,8 @@ async def _json_body(request: Request) -> Any:
         return json.loads(body or b"null")
     except ValueError:
         raise HmaError(400, "request body is not valid JSON") from None
+    except RecursionError:
+        raise HmaError(400, "request body is not valid JSON: nested too deeply") from None
 
 
 # --- fetching by URL (off unless LYKTA_HMA_FETCH_URLS allows it) ------------------------------
@@ -333,7 +335,10 @@ async def _fetch_within(core: Lykta, url: str, public: bool, hosts: set[str]) ->
     limit = core.settings.max_upload_bytes
     async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client:
         for _ in range(FETCH_MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
+            try:
+                parts = urlsplit(url)
+            except ValueError as error:  # e.g. an unclosed or bad [IPv6] host
+                raise HmaError(400, f"url is malformed ({error}): {url[:200]!r}") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise HmaError(400, f"url must be http(s) with a host, got {url[:200]!r}")
             if parts.username or parts.password:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -17,6 +18,19 @@ from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
 
 MAX_EXTERNAL_ID = 512
+# NUL (PostgreSQL refuses it in text) and lone surrogates (no UTF-8 spelling: they can reach
+# us from JSON's \ud800 escapes, then break every later response that shows them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as text, or None when it can."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "contains a NUL character"
+    return f"contains a lone surrogate {found.group()!r} (not valid Unicode)"
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,15 @@ class ExportRow:
 
 def _split_labels(text: str, separator: str) -> tuple[str, ...]:
     return tuple(label.strip() for label in text.split(separator) if label.strip())
+
+
+def labels_problem(labels: Iterable[str]) -> str | None:
+    """Why one of `labels` cannot be stored, or None when all can."""
+    for label in labels:
+        problem = text_problem(label)
+        if problem:
+            return f"label {label[:40]!r} {problem}"
+    return None
 
 
 class HashListFormat:
@@ -80,7 +103,11 @@ class TextFormat(HashListFormat):
             if isinstance(checked, LineError):
                 yield checked
                 continue
-            yield ParsedHash(default_kind, checked, None, _split_labels(rest, ","))
+            labels = _split_labels(rest, ",")
+            if problem := labels_problem(labels):
+                yield LineError(number, problem)
+                continue
+            yield ParsedHash(default_kind, checked, None, labels)
 
     def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
         for row in rows:
@@ -137,7 +164,13 @@ class CsvFormat(HashListFormat):
             if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
                 yield LineError(number, f"id is longer than {MAX_EXTERNAL_ID} characters")
                 continue
+            if external_id is not None and (problem := text_problem(external_id)):
+                yield LineError(number, f"id {problem}")
+                continue
             labels = _split_labels(cells[labels_at], ";") if labels_at is not None else ()
+            if problem := labels_problem(labels):
+                yield LineError(number, problem)
+                continue
             yield ParsedHash(kind, checked, external_id, labels)
 
     def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
@@ -224,6 +257,9 @@ class ThreatExchangeFormat(HashListFormat):
             checked = _validated(kind, value, number)
             if isinstance(checked, LineError):
                 yield checked
+                continue
+            if problem := labels_problem(extra):
+                yield LineError(number, problem)
                 continue
             yield ParsedHash(kind, checked, None, tuple(extra))
 

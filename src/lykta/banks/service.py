@@ -13,7 +13,14 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lykta.banks.formats import ExportRow, LineError, ParsedHash
+from lykta.banks.formats import (
+    MAX_EXTERNAL_ID,
+    ExportRow,
+    LineError,
+    ParsedHash,
+    labels_problem,
+    text_problem,
+)
 from lykta.errors import Conflict, InvalidInput, NotFound
 from lykta.store.db import next_revision
 from lykta.store.models import Bank, BankContent, ContentTombstone, utcnow
@@ -87,7 +94,9 @@ class ImportAborted(InvalidInput):
 
 
 def validate_bank_name(name: str) -> str:
-    if not BANK_NAME.match(name):
+    # fullmatch: `$` would let a trailing newline through, and a newline in a bank name
+    # breaks the export's Content-Disposition header.
+    if not BANK_NAME.fullmatch(name):
         raise InvalidInput(
             f"bad bank name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"
@@ -99,6 +108,32 @@ def validate_distance(distance: int) -> int:
     if not 0 <= distance <= 256:
         raise InvalidInput(f"PDQ distance must be between 0 and 256, got {distance}")
     return distance
+
+
+def validate_text(value: str, what: str) -> str:
+    """A free-text field the database can store: no NUL, no lone surrogates."""
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(f"bad {what}: it {problem}")
+    return value
+
+
+def validate_row(row: ParsedHash) -> ParsedHash:
+    """A hash row's external id and labels are storable (and the id short enough)."""
+    if row.external_id is not None:
+        if len(row.external_id) > MAX_EXTERNAL_ID:
+            raise InvalidInput(
+                f"external id {row.external_id[:40]!r}... is longer than {MAX_EXTERNAL_ID} "
+                "characters"
+            )
+        problem = text_problem(row.external_id)
+        if problem:
+            raise InvalidInput(f"bad external id {row.external_id!r}: it {problem}")
+    if row.labels:
+        problem = labels_problem(row.labels)
+        if problem:
+            raise InvalidInput(f"bad {problem}")
+    return row
 
 
 def validate_quality(quality: int) -> int:
@@ -116,6 +151,10 @@ class BankService:
     # --- banks -------------------------------------------------------------------------
 
     def _bank(self, session: Session, name: str) -> Bank:
+        # A name the database cannot even compare (PostgreSQL refuses NUL in text) names no
+        # bank: answer so without asking it.
+        if text_problem(name):
+            raise NotFound(f"no bank named {name!r}")
         bank = session.scalars(select(Bank).where(Bank.name == name)).one_or_none()
         if bank is None:
             raise NotFound(f"no bank named {name!r}")
@@ -136,6 +175,8 @@ class BankService:
         validate_bank_name(name)
         validate_distance(pdq_distance)
         validate_quality(pdq_min_quality)
+        for what, text in (("description", description), ("source", source), ("licence", licence)):
+            validate_text(text, what)
         try:
             with self._sessions() as session, session.begin():
                 revision = next_revision(session)
@@ -198,6 +239,9 @@ class BankService:
             validate_distance(int(changes["pdq_distance"]))  # type: ignore[call-overload]
         if "pdq_min_quality" in changes:
             validate_quality(int(changes["pdq_min_quality"]))  # type: ignore[call-overload]
+        for what in ("description", "source", "licence"):
+            if what in changes:
+                validate_text(str(changes[what]), what)
         try:
             with self._sessions() as session, session.begin():
                 revision = next_revision(session)
@@ -250,7 +294,7 @@ class BankService:
         With `return_ids`, the summary maps each given (kind, hash) to its content id,
         whether added now or already there (for callers adding a few hashes at a time).
         """
-        rows = list(hashes)
+        rows = [validate_row(row) for row in hashes]
         summary = ImportSummary(bank_name)
         with self._sessions() as session, session.begin():
             revision = next_revision(session)
