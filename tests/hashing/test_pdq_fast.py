@@ -72,3 +72,37 @@ def test_luma_image_is_hashed_as_greyscale() -> None:
     grey = np.random.default_rng(5).integers(0, 256, (300, 200), dtype=np.uint8)
     expected = pdq_from_image(Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2), "RGB"))
     assert pdq_from_image(Image.fromarray(grey, "L")) == expected
+
+
+def _assert_luma_same_as_pdqhash(grey: np.ndarray) -> None:
+    # "L" images take the exact-integer first pass; pdqhash sees the same grey as RGB.
+    pixels = np.repeat(grey[:, :, None], 3, axis=2)
+    bits, quality = pdqhash.compute(pixels)
+    image = Image.fromarray(grey, "L")
+    assert pdq_from_image(image) == (bits_to_hex(bits), quality)
+    all_bits, dihedral_quality = pdqhash.compute_dihedral(pixels)
+    variants, ours_quality = pdq_dihedral_from_image(image)
+    assert [value for _, value in variants] == [bits_to_hex(b) for b in all_bits]
+    assert ours_quality == dihedral_quality
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1), (4, 4), (5, 5), (63, 65), (129, 257), (1, 900), (6, 3000), (2500, 7), (300, 1700)],
+)
+def test_luma_edge_sizes_match_pdqhash(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape) + 1)
+    _assert_luma_same_as_pdqhash(rng.integers(0, 256, shape, dtype=np.uint8))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_images())
+def test_random_luma_images_match_pdqhash(pixels: np.ndarray) -> None:
+    _assert_luma_same_as_pdqhash(np.ascontiguousarray(pixels[:, :, 0]))
+
+
+@needs_testdata
+@pytest.mark.parametrize("path", PHOTOS[:8], ids=[p.name for p in PHOTOS[:8]])
+def test_testdata_luma_matches_pdqhash(path: Path) -> None:
+    grey = np.asarray(Image.open(path).convert("L"))
+    _assert_luma_same_as_pdqhash(np.ascontiguousarray(grey))

@@ -8,8 +8,9 @@ dihedral variants). All arithmetic is float32 in the reference's order, so resul
 
 Only the work the hash needs is done: the second row pass writes just the 64 columns the
 decimation samples, and the second column pass runs on those 64 columns only. Row passes
-go through a transposed tile of rows so that the sliding sums of many rows advance together
-in SIMD lanes instead of as one serial chain per row.
+go through the transposed image so that the sliding sums of many rows advance together
+in SIMD lanes instead of as one serial chain per row; the first row pass on uint8 luma
+needs no transposes, its sums being exact integers whatever their order.
 """
 
 from __future__ import annotations
@@ -122,23 +123,100 @@ def _box_down(src: np.ndarray, dst: np.ndarray, window: int, keep: np.ndarray) -
             k += 1
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _exact_row(
+    src_row: np.ndarray, out: np.ndarray, runs: np.ndarray, size: np.ndarray, window: int
+) -> None:
+    """Pass 1 of one uint8 row: integer window sums are exact in float32, in any order.
+
+    ``runs`` is two rows of ``cols + window - 1``, the first with zero borders: the row
+    goes between them, so every output (edges too) is the sum of ``window`` consecutive
+    values, found by doubling run lengths; the borders are zeroed again on the way out.
+    """
+    cols = src_row.shape[0]
+    half = (window + 2) // 2
+    behind = window - half
+    length = cols + window - 1
+    run = runs[0]
+    body = run[behind : behind + cols]
+    for j in range(cols):
+        body[j] = src_row[j]
+    first = True
+    width = 1
+    off = 0
+    w = window
+    level = 0
+    while True:
+        if w & 1:
+            part = run[off : off + cols]
+            if first:
+                for j in range(cols):
+                    out[j] = part[j]
+                first = False
+            else:
+                for j in range(cols):
+                    out[j] += part[j]
+            off += width
+        w >>= 1
+        if w == 0:
+            break
+        length -= width
+        level += 1
+        nxt = runs[level & 1]
+        ahead = run[width : width + length]
+        for j in range(length):
+            nxt[j] = run[j] + ahead[j]
+        run = nxt
+        width *= 2
+    for j in range(cols):
+        out[j] = out[j] / size[j]
+    runs[0, :behind] = 0
+    runs[0, behind + cols :] = 0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _exact_rows(src: np.ndarray, dst: np.ndarray, window: int) -> None:
+    """The reference's row pass over a uint8 image, row-major in and out (no transposes).
+
+    Every running sum of the reference is an integer below 2**24 here, exact in float32
+    whatever the order of the adds, so only the division by the window size must match.
+    """
+    rows, cols = src.shape
+    half = (window + 2) // 2
+    behind = window - half
+    size = np.empty(cols, np.float32)
+    for oi in range(cols):
+        size[oi] = np.float32(min(oi + half, cols) - max(0, oi - behind))
+    runs = np.zeros((2, cols + window - 1), np.float32)
+    for i in range(rows):
+        _exact_row(src[i], dst[i], runs, size, window)
+
+
 @njit(cache=True, nogil=True)
 def _downsample(luma: np.ndarray, work: np.ndarray) -> np.ndarray:
     """Jarosz filter (rows, cols, rows, cols: the reference's two x-y passes), decimated.
 
     A pass along rows is a pass down the transposed image, so every pass runs across
-    SIMD lanes; ``work`` holds two float32 planes of the image's size, reused per call.
+    SIMD lanes, except the first on uint8 luma, which ``_exact_rows`` does in place of two
+    transposes; ``work`` holds two float32 planes of the image's size, reused per call.
     """
     rows, cols = luma.shape
     along_rows, along_cols = _window(cols), _window(rows)
     keep_rows, keep_cols = _sample_indices(rows), _sample_indices(cols)
     plane_a = work[0, : rows * cols]
     plane_b = work[1, : rows * cols]
-    _transpose(luma, plane_a.reshape((cols, rows)))
-    _box_down(
-        plane_a.reshape((cols, rows)), plane_b.reshape((cols, rows)), along_rows, np.arange(cols)
-    )
-    _transpose(plane_b.reshape((cols, rows)), plane_a.reshape((rows, cols)))
+    if luma.itemsize == 1:
+        # uint8 luma ("L" images): exact integer sums, straight along the rows.
+        _exact_rows(luma, plane_a.reshape((rows, cols)), along_rows)
+    else:
+        _transpose(luma, plane_a.reshape((cols, rows)))
+        _box_down(
+            plane_a.reshape((cols, rows)),
+            plane_b.reshape((cols, rows)),
+            along_rows,
+            np.arange(cols),
+        )
+        _transpose(plane_b.reshape((cols, rows)), plane_a.reshape((rows, cols)))
     _box_down(
         plane_a.reshape((rows, cols)), plane_b.reshape((rows, cols)), along_cols, np.arange(rows)
     )
