@@ -179,7 +179,9 @@ class BankService:
             validate_text(text, what)
         try:
             with self._sessions() as session, session.begin():
-                revision = next_revision(session)
+                # Bank rows carry no revision: bumping the counter is what tells replicas
+                # to re-read bank settings (their search radius).
+                next_revision(session)
                 if session.scalars(select(Bank.id).where(Bank.name == name)).first():
                     raise Conflict(f"a bank named {name!r} exists already")
                 bank = Bank(
@@ -191,7 +193,6 @@ class BankService:
                     negative=negative,
                     pdq_distance=pdq_distance,
                     pdq_min_quality=pdq_min_quality,
-                    revision=revision,
                 )
                 session.add(bank)
                 session.flush()
@@ -244,7 +245,7 @@ class BankService:
                 validate_text(str(changes[what]), what)
         try:
             with self._sessions() as session, session.begin():
-                revision = next_revision(session)
+                next_revision(session)  # replicas re-read bank settings on a new revision
                 bank = self._bank(session, name)
                 new_name = changes.get("name")
                 if new_name and new_name != name:
@@ -254,7 +255,6 @@ class BankService:
                 for key, value in changes.items():
                     setattr(bank, key, value)
                 bank.updated_at = utcnow()
-                bank.revision = revision
                 session.flush()
                 info = BankInfo.of(bank)
         except IntegrityError:

@@ -60,7 +60,6 @@ class Bank(Base):
     pdq_min_quality: Mapped[int] = mapped_column(Integer, nullable=False, default=50)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
 class BankContent(Base):

@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.Column("pdq_min_quality", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True)),
         sa.Column("updated_at", sa.DateTime(timezone=True)),
-        sa.Column("revision", sa.BigInteger, nullable=False),
     )
     op.create_table(
         "bank_content",
