@@ -98,9 +98,7 @@ class Lykta:
         banks: Iterable[str] | None = None,
         quality: int | None = None,
     ) -> LookupResult:
-        hasher = get_hasher(kind)
-        query = QueryHash(hasher.name, bytes.fromhex(hasher.validate(value)), "original", quality)
-        return self.matcher.lookup([query], self._known_banks(banks))
+        return self.matcher.lookup([hash_query(kind, value, quality)], self._known_banks(banks))
 
     def lookup_hashes(
         self, hashes: Sequence[tuple[str, str, int | None]], *, banks: Iterable[str] | None = None
@@ -109,11 +107,9 @@ class Lykta:
         queries = []
         for number, (kind, value, quality) in enumerate(hashes):
             try:
-                hasher = get_hasher(kind)
-                code = bytes.fromhex(hasher.validate(value))
+                queries.append([hash_query(kind, value, quality)])
             except InvalidInput as error:
                 raise InvalidInput(f"hashes[{number}]: {error.message}") from None
-            queries.append([QueryHash(hasher.name, code, "original", quality)])
         return self.matcher.lookup_many(queries, self._known_banks(banks))
 
     def _known_banks(self, banks: Iterable[str] | None) -> list[str] | None:
@@ -135,6 +131,12 @@ class Lykta:
             return True
         except Exception:
             return False
+
+
+def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
+    """A hash given as text (any case, whitespace around it) as the matcher's query."""
+    hasher = get_hasher(kind)
+    return QueryHash(hasher.name, bytes.fromhex(hasher.validate(value)), "original", quality)
 
 
 def queries_for_photo(hashes: PhotoHashes) -> list[QueryHash]:

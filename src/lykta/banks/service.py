@@ -205,10 +205,7 @@ class BankService:
     def get(self, name: str) -> BankInfo:
         with self._sessions() as session:
             bank = self._bank(session, name)
-            count = session.scalar(
-                select(func.count()).select_from(BankContent).where(BankContent.bank_id == bank.id)
-            )
-            return BankInfo.of(bank, count or 0)
+            return BankInfo.of(bank, _content_count(session, bank.id))
 
     def list(self) -> list[BankInfo]:
         with self._sessions() as session:
@@ -302,12 +299,9 @@ class BankService:
             inserter = _RowInserter(session, progress, len(rows))
             fixed = (bank.id, added_by, revision)
             seen: set[tuple[str, bytes]] = set()
-            held = session.scalar(
-                select(func.count()).select_from(BankContent).where(BankContent.bank_id == bank.id)
-            )
             # Read the whole bank when that is cheaper than probing its index per hash (a
             # big import into a small bank); probe when adding a few hashes to a big bank.
-            whole_bank = (held or 0) <= 4 * len(rows)
+            whole_bank = _content_count(session, bank.id) <= 4 * len(rows)
             if whole_bank:
                 seen = {
                     (kind, value)
@@ -435,6 +429,15 @@ class BankService:
                 labels = tuple(json.loads(row.labels_json))
                 yield ExportRow(row.kind, row.value.hex(), row.external_id, labels)
             after = rows[-1].id
+
+
+def _content_count(session: Session, bank_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(BankContent).where(BankContent.bank_id == bank_id)
+        )
+        or 0
+    )
 
 
 def _existing(
