@@ -27,8 +27,20 @@ class MediaError(InvalidInput):
     """Content that cannot be decoded safely: empty, truncated, not media, too large."""
 
 
+class Forbidden(LyktaError):
+    """The server's configuration does not allow this (e.g. fetching from that address)."""
+
+    status_code = 403
+
+
 class NotFound(LyktaError):
     status_code = 404
+
+
+class TooLarge(LyktaError):
+    """The input is over a configured size limit."""
+
+    status_code = 413
 
 
 class Conflict(LyktaError):

@@ -1,0 +1,162 @@
+"""What HMA's blueprints share: signal type names, parameter parsing, bodies and hashing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from typing import Annotated, Any, cast
+
+from fastapi import Path as PathParam
+from fastapi import Query, Request
+from fastapi import UploadFile as FastAPIUploadFile
+from starlette.datastructures import FormData, UploadFile
+
+from lykta.api.deps import read_upload
+from lykta.api.hma.errors import HmaError
+from lykta.app import Lykta
+from lykta.media.fetch import fetch_url
+
+# HMA signal type name -> Lykta hash kind. HMA's only MD5 signal type is "video_md5" (an MD5
+# of the file bytes); "md5" and Lykta's "sha256" are accepted as extensions.
+SIGNAL_KINDS = {"pdq": "pdq", "video_md5": "md5", "md5": "md5", "sha256": "sha256"}
+# Lykta hash kind -> the HMA name it is reported under where no name was asked for.
+KIND_SIGNALS = {"pdq": "pdq", "md5": "video_md5", "sha256": "sha256"}
+# HMA content types: the signal types hashed by default (as HMA does), and all allowed.
+DEFAULT_SIGNALS = {"photo": ("pdq",), "video": ("video_md5",)}
+ALLOWED_SIGNALS = {"photo": ("pdq", "md5", "sha256"), "video": ("video_md5", "md5", "sha256")}
+
+# JSON bodies (`{signal_type: hash}`, metadata) are small; media comes as multipart.
+JSON_BODY_LIMIT = 1024 * 1024
+
+Banks = Annotated[str | None, Query(description="comma-separated bank names to restrict to")]
+Types = Annotated[str | None, Query(description="comma-separated signal types to hash")]
+ContentId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
+
+
+def signal_kind(name: str) -> str:
+    kind = SIGNAL_KINDS.get(name)
+    if kind is None:
+        raise HmaError(400, f"No such SignalType '{name}'")
+    return kind
+
+
+def bank_list(banks: str | None) -> list[str] | None:
+    if not banks:
+        return None
+    return [b.strip() for b in banks.split(",") if b.strip()] or None
+
+
+def known_banks(core: Lykta, banks: list[str] | None) -> list[str] | None:
+    """HMA ignores bank names it does not know, so a filter of only those matches nothing
+    (Lykta's own API answers 404 instead)."""
+    if banks is None:
+        return None
+    known = set(core.banks.names())
+    return [bank for bank in banks if bank in known]
+
+
+def content_type_named(name: str) -> str:
+    if name not in DEFAULT_SIGNALS:
+        raise HmaError(400, f"no such content_type: '{name}'")
+    return name
+
+
+def signal_names(content_type: str, types: str | None) -> list[str]:
+    if types is None:
+        return list(DEFAULT_SIGNALS[content_type])
+    names = list(dict.fromkeys(t.strip() for t in types.split(",") if t.strip()))
+    for name in names:
+        if name not in ALLOWED_SIGNALS[content_type]:
+            raise HmaError(400, f"signal type '{name}' doesn't exist or is disabled")
+    if not names:
+        raise HmaError(400, "empty signal type selection")
+    return names
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() in ("true", "1"):
+        return True
+    if text.lower() in ("false", "0"):
+        return False
+    raise HmaError(400, "invalid boolean parameter - prefer true/false")
+
+
+def hash_media(core: Lykta, content_type: str, data: bytes, names: list[str]) -> dict[str, str]:
+    """HMA's `{signal_type: hash}` of one file (photos are decoded only for PDQ)."""
+    out: dict[str, str] = {}
+    pdq = core.hash_photo(data, dihedral=False, trim=False).pdq if "pdq" in names else None
+    for name in names:
+        kind = SIGNAL_KINDS[name]
+        if kind == "pdq":
+            out[name] = cast(str, pdq)
+        elif kind == "md5":
+            out[name] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        else:
+            out[name] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+async def read_form_file(core: Lykta, form: FormData) -> tuple[str, bytes] | None:
+    """The one uploaded file, named by its content type (`photo` or `video`) as HMA wants."""
+    files = [(key, value) for key, value in form.multi_items() if isinstance(value, UploadFile)]
+    if not files:
+        return None
+    if len(files) > 1:
+        raise HmaError(400, "Only one file allowed per request")
+    field, upload = files[0]
+    content_type = content_type_named(field)
+    return content_type, await read_upload(core, cast(FastAPIUploadFile, upload))
+
+
+async def read_form(request: Request) -> FormData:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise HmaError(400, "Missing multipart/form-data file upload")
+    return await request.form(max_files=2, max_fields=100)
+
+
+async def read_json_body(request: Request) -> Any:
+    """The request's JSON body (None when empty), read no further than JSON_BODY_LIMIT."""
+    too_big = HmaError(413, f"request body is larger than {JSON_BODY_LIMIT} bytes")
+    with contextlib.suppress(ValueError):
+        if int(request.headers.get("content-length", "0")) > JSON_BODY_LIMIT:
+            raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > JSON_BODY_LIMIT:
+            raise too_big
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        raise HmaError(400, "request body is not valid JSON") from None
+    except RecursionError:
+        raise HmaError(400, "request body is not valid JSON: nested too deeply") from None
+
+
+def _url_content_type(content_type: str | None, mime: str) -> str:
+    if content_type:
+        return content_type_named(content_type)
+    if mime.lower().startswith("image"):
+        return "photo"
+    if mime.lower().startswith("video"):
+        return "video"
+    raise HmaError(
+        400,
+        f"unsupported url ContentType: '{mime}', if you know the expected type, "
+        "provide it with the content_type query param",
+    )
+
+
+async def fetch_for_hashing(
+    core: Lykta, url: str, content_type: str | None, types: str | None
+) -> tuple[str, bytes, list[str]]:
+    """Fetch media by URL (as LYKTA_HMA_FETCH_URLS allows): its content type, bytes and the
+    signal types to hash."""
+    if content_type:
+        content_type_named(content_type)  # a bad name is refused before anything is fetched
+    data, mime = await fetch_url(
+        url, allow=core.settings.hma_fetch_urls, max_bytes=core.settings.max_upload_bytes
+    )
+    kind = _url_content_type(content_type, mime)
+    return kind, data, signal_names(kind, types)

@@ -1,0 +1,166 @@
+"""HMA's `/m` blueprint: look up hashes and media, report the index's state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from lykta.api.deps import Core, Matcher
+from lykta.api.hma.common import (
+    KIND_SIGNALS,
+    SIGNAL_KINDS,
+    Banks,
+    Types,
+    bank_list,
+    fetch_for_hashing,
+    hash_media,
+    known_banks,
+    parse_bool,
+    read_form,
+    read_form_file,
+    signal_kind,
+    signal_names,
+)
+from lykta.api.hma.errors import HmaError, HmaRoute
+from lykta.app import Lykta, queries_for_photo
+from lykta.banks.matcher import LookupResult, Match, QueryHash
+from lykta.hashing.registry import get_hasher
+
+router = APIRouter(route_class=HmaRoute)
+
+
+def _by_bank(matches: Iterable[Match]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for match in matches:
+        out.setdefault(match.bank, []).append(
+            {"bank_content_id": match.content_id, "distance": str(match.distance)}
+        )
+    return out
+
+
+def _lookup_media(
+    core: Lykta, content_type: str, data: bytes, names: list[str], banks: list[str] | None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Hash and look up one file: `{signal_type: {bank: [match, ...]}}` as HMA answers.
+
+    A photo's PDQ is looked up with all the variants Lykta's settings call for (rotations,
+    flips, trimmed borders), so it finds at least what HMA would."""
+    kinds = {SIGNAL_KINDS[name] for name in names}
+    if "pdq" in kinds:
+        photo = core.hash_photo(data)
+        queries = [q for q in queries_for_photo(photo) if q.kind in kinds]
+    else:
+        hashes = hash_media(core, content_type, data, names)
+        queries = [QueryHash(SIGNAL_KINDS[n], bytes.fromhex(v)) for n, v in hashes.items()]
+    banks = known_banks(core, banks)
+    result = LookupResult() if banks == [] else core.matcher.lookup(queries, banks)
+    return {
+        name: _by_bank(m for m in result.matches if m.kind == SIGNAL_KINDS[name]) for name in names
+    }
+
+
+def _lookup_hash(
+    core: Lykta, signal_type: str, signal: str, banks: list[str] | None
+) -> list[Match]:
+    kind = signal_kind(signal_type)
+    banks = known_banks(core, banks)
+    if banks == []:
+        get_hasher(kind).validate(signal)  # a bad hash is still a 400
+        return []
+    return core.lookup_hash(kind, signal, banks=banks).matches
+
+
+@router.get("/m/raw_lookup")
+def raw_lookup(
+    core: Core,
+    _: Matcher,
+    signal: str | None = None,
+    signal_type: str | None = None,
+    banks: Banks = None,
+    include_distance: str = "false",
+) -> dict[str, list[Any]]:
+    """`{"matches": [content_id, ...]}`, or `[{"bank_content_id", "distance"}]` with distance."""
+    if signal is None:
+        raise HmaError(400, "signal is required")
+    if signal_type is None:
+        raise HmaError(400, "signal_type is required")
+    with_distance = parse_bool(include_distance)
+    matches = _lookup_hash(core, signal_type, signal, bank_list(banks))
+    if with_distance:
+        return {
+            "matches": [
+                {"bank_content_id": m.content_id, "distance": str(m.distance)} for m in matches
+            ]
+        }
+    return {"matches": [m.content_id for m in matches]}
+
+
+@router.get("/m/lookup")
+async def lookup_get(
+    core: Core,
+    _: Matcher,
+    url: str | None = None,
+    content_type: str | None = None,
+    types: Types = None,
+    signal: str | None = None,
+    signal_type: str | None = None,
+    banks: Banks = None,
+    seed: str | None = None,
+    bypass_coinflip: str = "false",
+) -> dict[str, Any]:
+    """By hash: `{bank: [{"bank_content_id", "distance"}]}`. By url: the same keyed by signal
+    type, or unkeyed for the one `signal_type` given. `seed` and `bypass_coinflip` are
+    accepted and ignored: an enabled Lykta bank always matches."""
+    parse_bool(bypass_coinflip)
+    wanted = bank_list(banks)
+    if url:
+        kind, data, names = await fetch_for_hashing(core, url, content_type, types)
+        found = await run_in_threadpool(_lookup_media, core, kind, data, names, wanted)
+        if signal_type is not None:
+            return found.get(signal_type, {})
+        return found
+    if not signal or not signal_type:
+        raise HmaError(400, "Either url or both signal and signal_type are required")
+    matches = await run_in_threadpool(_lookup_hash, core, signal_type, signal, wanted)
+    return _by_bank(matches)
+
+
+@router.post("/m/lookup")
+async def lookup_post(
+    request: Request,
+    core: Core,
+    _: Matcher,
+    types: Types = None,
+    banks: Banks = None,
+    seed: str | None = None,
+    bypass_coinflip: str = "false",
+) -> dict[str, Any]:
+    """Hash and look up one uploaded file: `{signal_type: {bank: [match, ...]}}`."""
+    parse_bool(bypass_coinflip)
+    found = await read_form_file(core, await read_form(request))
+    if found is None:
+        raise HmaError(400, "Missing multipart/form-data file upload")
+    kind, data = found
+    names = signal_names(kind, types)
+    return await run_in_threadpool(_lookup_media, core, kind, data, names, bank_list(banks))
+
+
+@router.get("/m/index/status")
+def index_status(core: Core, _: Matcher, signal_type: str | None = None) -> dict[str, Any]:
+    """`{signal_type: {"present", "built_to", "size"}}`; Lykta's index is always current."""
+    sizes = core.matcher.size()
+    names = list(KIND_SIGNALS.values())
+    if signal_type is not None:
+        signal_kind(signal_type)
+        names = [signal_type]
+    return {
+        name: {
+            "present": True,
+            "built_to": core.matcher.revision,
+            "size": sizes.get(SIGNAL_KINDS[name], 0),
+        }
+        for name in names
+    }
