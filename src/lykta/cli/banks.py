@@ -1,0 +1,230 @@
+"""`lykta bank`: create banks, import and export their hashes, add media to them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from lykta.banks.formats import FORMATS, ParsedHash, get_format, guess_format
+from lykta.cli.common import (
+    JsonFlag,
+    emit,
+    err,
+    friendly,
+    open_core,
+    out,
+    progress_bar,
+    report_failure,
+)
+from lykta.cli.matching import hash_files
+from lykta.errors import LyktaError
+
+app = typer.Typer(help="Create banks, import and export their hashes.", no_args_is_help=True)
+
+
+@app.command("create")
+@friendly
+def bank_create(
+    name: str,
+    negative: Annotated[
+        bool, typer.Option("--negative", help="its hashes suppress matches")
+    ] = False,
+    distance: Annotated[int, typer.Option(help="PDQ match distance")] = 31,
+    min_quality: Annotated[int, typer.Option(help="minimum PDQ quality of a query")] = 50,
+    description: Annotated[str, typer.Option()] = "",
+    source: Annotated[str, typer.Option(help="where the hashes come from")] = "",
+    licence: Annotated[str, typer.Option(help="terms the hashes come under")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a bank."""
+    bank = open_core().banks.create(
+        name, description=description, source=source, licence=licence, negative=negative,
+        pdq_distance=distance, pdq_min_quality=min_quality,
+    )  # fmt: skip
+    if as_json:
+        emit(_bank_json(bank))
+    else:
+        err.print(f"bank {bank.name} created")
+
+
+def _bank_json(bank: Any) -> dict[str, Any]:
+    return {
+        "name": bank.name, "enabled": bank.enabled, "negative": bank.negative,
+        "pdq_distance": bank.pdq_distance, "pdq_min_quality": bank.pdq_min_quality,
+        "content_count": bank.content_count, "source": bank.source, "licence": bank.licence,
+        "description": bank.description,
+    }  # fmt: skip
+
+
+@app.command("list")
+@friendly
+def bank_list(as_json: JsonFlag = False) -> None:
+    """List banks with their settings and sizes."""
+    banks = open_core().banks.list()
+    if as_json:
+        for bank in banks:
+            emit(_bank_json(bank))
+        return
+    table = Table("bank", "hashes", "enabled", "negative", "distance", "min quality", "source")
+    for b in banks:
+        table.add_row(
+            b.name, str(b.content_count), "yes" if b.enabled else "no",
+            "yes" if b.negative else "", str(b.pdq_distance), str(b.pdq_min_quality), b.source,
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command("set")
+@friendly
+def bank_set(
+    name: str,
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    distance: Annotated[int | None, typer.Option(help="PDQ match distance")] = None,
+    min_quality: Annotated[int | None, typer.Option(help="minimum PDQ quality")] = None,
+    negative: Annotated[bool | None, typer.Option("--negative/--positive")] = None,
+) -> None:
+    """Change a bank's settings; every replica applies them on its next look-up."""
+    changes = {
+        "enabled": enabled, "pdq_distance": distance, "pdq_min_quality": min_quality,
+        "negative": negative,
+    }  # fmt: skip
+    open_core().banks.update(name, **{k: v for k, v in changes.items() if v is not None})
+    err.print(f"bank {name} updated")
+
+
+@app.command("delete")
+@friendly
+def bank_delete(
+    name: str, yes: Annotated[bool, typer.Option("--yes", help="don't ask")] = False
+) -> None:
+    """Delete a bank and all its hashes."""
+    if not yes:
+        typer.confirm(f"Delete bank {name} and all its hashes?", abort=True)
+    open_core().banks.delete(name)
+    err.print(f"bank {name} deleted")
+
+
+@app.command("import")
+@friendly
+def bank_import(
+    name: str,
+    file: Annotated[str, typer.Argument(help="hash list file, or - for standard input")],
+    format: Annotated[str | None, typer.Option(help=f"one of: {', '.join(FORMATS)}")] = None,
+    kind: Annotated[str, typer.Option(help="hash kind for formats without one")] = "pdq",
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="skip bad lines")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a hash list in one transaction: a bad line stops it, the bank unchanged."""
+    fmt = get_format(format or guess_format(file))
+    core = open_core()
+    core.banks.get(name)
+    try:
+        handle = sys.stdin if file == "-" else open(file, encoding="utf-8-sig")  # noqa: SIM115
+    except OSError as error:
+        raise LyktaError(f"cannot read {file}: {error.strerror}") from None
+    with handle, progress_bar() as bar:
+        task = bar.add_task(f"reading {file}", total=None)
+
+        def reading(items: Iterable[Any]) -> Iterator[Any]:
+            for count, item in enumerate(items, start=1):
+                if count % 10_000 == 0:
+                    bar.update(task, completed=count)
+                yield item
+
+        def writing(done: int, total: int) -> None:
+            bar.update(task, description=f"writing into {name}", completed=done, total=total)
+
+        try:
+            summary = core.banks.import_parsed(
+                name, reading(fmt.parse(handle, kind.lower())), source=file,
+                skip_invalid=skip_invalid, added_by="cli", progress=writing,
+            )  # fmt: skip
+        except UnicodeDecodeError:
+            raise LyktaError(f"{file} is not UTF-8 text") from None
+    if as_json:
+        emit({
+            "bank": name, "added": summary.added, "duplicates": summary.duplicates,
+            "skipped": [{"line": e.line, "reason": e.reason} for e in summary.skipped],
+        })  # fmt: skip
+        return
+    err.print(
+        f"imported {summary.added} hash(es) into {name}; {summary.duplicates} already there; "
+        f"{len(summary.skipped)} bad line(s) skipped",
+        highlight=False,
+    )
+    for error in summary.skipped[:20]:
+        err.print(f"  {file}:{error.line}: {error.reason}", highlight=False)
+    if len(summary.skipped) > 20:
+        err.print(f"  ... and {len(summary.skipped) - 20} more", highlight=False)
+
+
+@app.command("export")
+@friendly
+def bank_export(
+    name: str,
+    format: Annotated[str, typer.Option(help=f"one of: {', '.join(FORMATS)}")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="file (default stdout)")
+    ] = None,
+) -> None:
+    """Write a bank's hashes to standard output or a file."""
+    fmt = get_format(format)
+    core = open_core()
+    core.banks.get(name)
+    target = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        for line in fmt.render(core.banks.export(name)):
+            target.write(line)
+    finally:
+        if output:
+            target.close()
+
+
+@app.command("add")
+@friendly
+def bank_add(
+    name: str,
+    paths: Annotated[list[Path], typer.Argument(help="media files or folders")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Hash media files and add each (PDQ, MD5, SHA-256) with its file stem as external id."""
+    core = open_core()
+    core.banks.get(name)
+    rows: list[ParsedHash] = []
+    failures = 0
+    for path, result in hash_files(
+        paths, dihedral=False, trim=False, max_pixels=core.settings.max_pixels
+    ):
+        if isinstance(result, str):
+            failures += 1
+            report_failure(path, result, as_json)
+            continue
+        stem = path.stem
+        rows += [
+            ParsedHash("pdq", result.pdq, stem),
+            ParsedHash("md5", result.md5, stem),
+            ParsedHash("sha256", result.sha256, stem),
+        ]
+    summary = core.banks.add_hashes(name, rows, added_by="cli")
+    if as_json:
+        emit(
+            {
+                "bank": name,
+                "added": summary.added,
+                "duplicates": summary.duplicates,
+                "failed": failures,
+            }
+        )
+    else:
+        err.print(
+            f"added {summary.added} hash(es) from {len(rows) // 3} file(s) to {name}; "
+            f"{summary.duplicates} already there; {failures} file(s) unreadable",
+            highlight=False,
+        )
+    if failures and not rows:
+        raise typer.Exit(1)

@@ -1,0 +1,78 @@
+"""`lykta serve` and `lykta settings`: run the HTTP API, show how it is configured."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lykta import __version__
+from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
+from lykta.settings import describe, load_settings
+
+
+@friendly
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on [LYKTA_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on [LYKTA_PORT]")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes [LYKTA_WORKERS]")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = load_settings({"host": host, "port": port, "workers": workers})
+    # Migrate, load the index and snapshot it once, so workers start by mapping the snapshot.
+    started = time.perf_counter()
+    core = open_core(matching=True, settings=settings)
+    core.matcher.save_snapshot()
+    sizes = core.matcher.size()
+    banks = len(core.banks.list())
+    engine_name = core.engine.dialect.name
+    no_tokens = not core.tokens.list()
+    core.close()
+    err.print(
+        f"index ready in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{count:,} {kind}" for kind, count in sizes.items()),
+        highlight=False,
+    )
+    if no_tokens:
+        err.print(
+            "no API tokens yet: create one with `lykta token create --scope matcher` "
+            "(every route but /health needs one)",
+            highlight=False,
+        )
+    if host:
+        os.environ["LYKTA_HOST"] = host
+    if port:
+        os.environ["LYKTA_PORT"] = str(port)
+    err.print(
+        f"Lykta {__version__}: {banks} bank(s), database {engine_name}, "
+        f"listening on http://{settings.host}:{settings.port} (API docs at /docs)",
+        highlight=False,
+    )
+    uvicorn.run(
+        "lykta.api.asgi:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@friendly
+def show_settings(as_json: JsonFlag = False) -> None:
+    """Print every setting, its value (secrets redacted) and what it does."""
+    rows = describe(load_settings())
+    if as_json:
+        for name, value, help_text in rows:
+            emit({"name": name, "env": f"LYKTA_{name.upper()}", "value": value, "help": help_text})
+        return
+    table = Table("setting", "value", "help")
+    for name, value, help_text in rows:
+        table.add_row(f"LYKTA_{name.upper()}", value, help_text)
+    out.print(table)
