@@ -9,8 +9,10 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "lykta"
 
 # The data flow, left to right. Shared modules any package may import.
-ORDER = ["media", "hashing", "index", "store", "auth", "banks", "app", "api", "cli"]
-SHARED = {"errors", "settings", "__init__"}
+ORDER = [
+    "media", "index", "hashing", "store", "auth", "banks", "matching", "app", "api", "cli",
+]  # fmt: skip
+SHARED = {"errors", "settings", "plugins", "__init__"}
 DOORS = {"api", "cli", "web"}
 
 

@@ -6,19 +6,24 @@ reach into each other.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, text
 
 from lykta.auth.tokens import TokenRepository
-from lykta.banks.matcher import LookupResult, Matcher, QueryHash
 from lykta.banks.service import BankService
 from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.photo import PhotoHashes, hash_photo
-from lykta.hashing.registry import get_hasher
+from lykta.hashing.registry import check_stored_kinds, get_hasher
+from lykta.matching import LookupResult, Matcher, QueryHash
+from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
 from lykta.store.db import make_engine, migrate, session_factory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,12 +38,15 @@ class Lykta:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.matcher = Matcher(
-            self.sessions, settings.index_dir if snapshots and settings.snapshot_index else None
+            self.sessions,
+            settings.index_dir if snapshots and settings.snapshot_index else None,
+            match_cap=settings.max_matches,
         )
         # A core opened only to manage banks (most CLI commands) never loads the indexes.
         self.live = False
         self.banks = BankService(self.sessions, on_change=self._after_write)
         self.tokens = TokenRepository(self.sessions)
+        self.hooks = plugin_manager().hook
 
     @classmethod
     def open(
@@ -49,6 +57,11 @@ class Lykta:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         core = cls(settings, engine, snapshots=snapshots)
+        try:
+            check_stored_kinds(core.banks.stored_kinds())
+        except Exception:
+            core.close()
+            raise
         if sync:
             core.load_index()
         return core
@@ -58,9 +71,21 @@ class Lykta:
         self.live = True
         self.matcher.sync(progress)
 
-    def _after_write(self) -> None:
+    def _after_write(self, bank: str, change: str) -> None:
         if self.live:
-            self.matcher.sync()
+            try:
+                self.matcher.sync()
+            except Exception:
+                # The write has committed: the caller must hear it succeeded. The follower
+                # thread applies it on its next round.
+                log.exception("index sync after a write to bank %s failed; retrying", bank)
+                self.matcher.wake()
+        self.hooks.lykta_bank_changed(core=self, bank=bank, change=change)
+
+    def _found(self, content: Any, result: LookupResult) -> LookupResult:
+        if result.matches:
+            self.hooks.lykta_match_found(core=self, content=content, result=result)
+        return result
 
     def close(self) -> None:
         self.matcher.stop()
@@ -88,7 +113,8 @@ class Lykta:
     ) -> ContentLookup:
         banks = self._known_banks(banks)
         hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
-        return ContentLookup(hashes, self.matcher.lookup(queries_for_photo(hashes), banks))
+        result = self.matcher.lookup(queries_for_photo(hashes), banks)
+        return ContentLookup(hashes, self._found(hashes, result))
 
     def lookup_hash(
         self,
@@ -98,7 +124,23 @@ class Lykta:
         banks: Iterable[str] | None = None,
         quality: int | None = None,
     ) -> LookupResult:
-        return self.matcher.lookup([hash_query(kind, value, quality)], self._known_banks(banks))
+        query = hash_query(kind, value, quality)
+        result = self.matcher.lookup([query], self._known_banks(banks))
+        return self._found(query, result)
+
+    def lookup_hash_in_memory(
+        self,
+        kind: str,
+        value: str,
+        *,
+        banks: Iterable[str] | None = None,
+        quality: int | None = None,
+    ) -> LookupResult | None:
+        """``lookup_hash`` when it can be answered from memory alone, else None: for callers
+        on an event loop, which must not wait on the database."""
+        query = hash_query(kind, value, quality)
+        found = self.matcher.lookup_in_memory([[query]], self._known_banks(banks))
+        return None if found is None else self._found(query, found[0])
 
     def lookup_hashes(
         self, hashes: Sequence[tuple[str, str, int | None]], *, banks: Iterable[str] | None = None
@@ -110,7 +152,10 @@ class Lykta:
                 queries.append([hash_query(kind, value, quality)])
             except InvalidInput as error:
                 raise InvalidInput(f"hashes[{number}]: {error.message}") from None
-        return self.matcher.lookup_many(queries, self._known_banks(banks))
+        results = self.matcher.lookup_many(queries, self._known_banks(banks))
+        for query, result in zip(queries, results, strict=True):
+            self._found(query[0], result)
+        return results
 
     def _known_banks(self, banks: Iterable[str] | None) -> list[str] | None:
         """Check a bank filter: a misspelt name must not look like "no match"."""
@@ -119,7 +164,8 @@ class Lykta:
         wanted = list(dict.fromkeys(banks))
         if not wanted:
             raise InvalidInput("name at least one bank, or leave the bank filter out")
-        missing = set(wanted) - set(self.banks.names())
+        known = self.matcher.bank_names() if self.live else set(self.banks.names())
+        missing = set(wanted) - known
         if missing:
             raise NotFound(f"no bank named {', '.join(repr(n) for n in sorted(missing))}")
         return wanted
@@ -136,7 +182,7 @@ class Lykta:
 def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
     """A hash given as text (any case, whitespace around it) as the matcher's query."""
     hasher = get_hasher(kind)
-    return QueryHash(hasher.name, bytes.fromhex(hasher.validate(value)), "original", quality)
+    return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
 
 
 def queries_for_photo(hashes: PhotoHashes) -> list[QueryHash]:

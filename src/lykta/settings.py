@@ -30,6 +30,7 @@ class Settings:
     max_pixels: int = 100_000_000
     max_upload_bytes: int = 64 * 1024 * 1024
     max_batch_hashes: int = 10_000
+    max_matches: int = 100
     dihedral: bool = True
     trim: bool = True
     snapshot_index: bool = True
@@ -62,6 +63,8 @@ HELP: dict[str, str] = {
     "max_pixels": "largest image (width x height) Lykta will decode; larger ones are refused",
     "max_upload_bytes": "largest upload the HTTP API accepts",
     "max_batch_hashes": "most hashes one batch look-up may carry",
+    "max_matches": "most matches a look-up returns per content (the closest; the result "
+    "says when it was capped)",
     "dihedral": "look up all 8 rotations and flips of a photo by default",
     "trim": "trim uniform borders (letterboxing, padding) before hashing by default",
     "snapshot_index": "keep memory-mappable index snapshots in the data folder for fast restarts",

@@ -238,13 +238,18 @@ def test_include_signals_is_a_boolean_like_the_others(env: Env) -> None:
 def test_added_ids_come_from_the_service(env: Env) -> None:
     bank = env.make_bank()
     pdq_id = env.add_signal(bank, {"pdq": PDQ_A})
-    # the first signal given names the id: an existing hash keeps its id, a new one gets one
+    assert env.add_signal(bank, {"pdq": PDQ_A}) == pdq_id  # the same content again: its id
+    # several signals are one content item holding them all, as in HMA
     both = env.client.post(
         f"/c/bank/{bank}/signal", json={"pdq": PDQ_A, "video_md5": MD5}, headers=env.curator
     ).json()
-    assert both["id"] == pdq_id
-    md5_first = env.add_signal(bank, {"video_md5": MD5.upper(), "pdq": PDQ_FAR})
-    assert env.core.banks.get_content(bank, md5_first).value == MD5
+    assert both["id"] != pdq_id
+    content = env.core.banks.get_content(bank, both["id"])
+    assert {(h.kind, h.value) for h in content.item.hashes} == {("pdq", PDQ_A), ("md5", MD5)}
+    shown = env.client.get(
+        f"/c/bank/{bank}/content/{both['id']}?include_signals=true", headers=env.curator
+    ).json()
+    assert shown["signals"] == {"pdq": PDQ_A, "video_md5": MD5}
 
 
 def test_router_does_not_reach_into_the_store() -> None:
@@ -308,7 +313,7 @@ def test_add_photo_as_coop_uploads_it(env: Env) -> None:
     assert len(body["signals"]["pdq"]) == 64
     content = env.core.banks.get_content(bank, body["id"])
     assert content.external_id == "item-42"
-    assert content.value == body["signals"]["pdq"]
+    assert [h.value for h in content.item.hashes] == [body["signals"]["pdq"]]
 
     # a lookup of that photo finds the same content id
     found = env.client.post(

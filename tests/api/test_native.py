@@ -84,7 +84,10 @@ def test_bank_crud_and_content(client: TestClient, tokens: Tokens) -> None:
     )
     assert added.status_code == 201 and added.json()["added"] == 1
     [content] = client.get("/api/v1/banks/ncmec/content", headers=h).json()
-    assert (content["hash"], content["external_id"], content["labels"]) == (PDQ, "img-1", ["A1"])
+    assert (content["hashes"], content["external_id"], content["labels"]) == (
+        [{"kind": "pdq", "value": PDQ, "quality": None, "seconds": None}], "img-1", ["A1"],
+    )  # fmt: skip
+    assert added.json()["content_ids"] == [content["id"]]
     assert (
         client.get(f"/api/v1/banks/ncmec/content/{content['id']}", headers=h).json()["id"]
         == content["id"]
@@ -156,12 +159,12 @@ def test_hash_and_lookup_upload(client: TestClient, tokens: Tokens, photo: bytes
     added = client.post(
         "/api/v1/banks/a/content/media", files={"file": ("known-1.jpg", photo)}, headers=h
     )
-    assert added.json()["added"] == 3
+    assert added.json()["added"] == 1  # one photo: one content item with its three hashes
     found = client.post(
         "/api/v1/lookup", files={"file": ("b.jpg", photo)}, headers=tokens.header("matcher")
     ).json()
-    assert {m["kind"] for m in found["matches"]} == {"pdq", "md5", "sha256"}
-    assert {m["external_id"] for m in found["matches"]} == {"known-1"}
+    # One match per content item, by its strongest hash: the very file's digest.
+    assert [(m["external_id"], m["kind"]) for m in found["matches"]] == [("known-1", "md5")]
     assert found["hashes"]["pdq"] == hashed["pdq"]
     other = client.post(
         "/api/v1/lookup", files={"file": ("c.jpg", make_photo(99))}, headers=h
@@ -221,7 +224,9 @@ def test_import_export_round_trip(client: TestClient, tokens: Tokens) -> None:
     client.post("/api/v1/banks/a/import?format=csv", files={"file": ("l.csv", good)}, headers=h)
     exported = client.get("/api/v1/banks/a/export", headers=h)
     assert exported.status_code == 200
-    assert exported.text == f"kind,hash,external_id,labels\npdq,{PDQ},one,\nmd5,{MD5},two,x;y\n"
+    assert exported.text == (
+        f"kind,hash,external_id,labels,quality,seconds\npdq,{PDQ},one,,,\nmd5,{MD5},two,x;y,,\n"
+    )
     not_utf8 = client.post(
         "/api/v1/banks/a/import", files={"file": ("l.txt", b"\xff\xfe\x00")}, headers=h
     )

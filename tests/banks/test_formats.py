@@ -7,28 +7,31 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from lykta.banks.formats import (
-    FORMATS,
-    ExportRow,
-    HashListFormat,
-    LineError,
-    ParsedHash,
-    get_format,
-)
+from lykta.banks.formats import FORMATS, HashListFormat, LineError, get_format
+from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
 
 
 @dataclass
 class ParseResult:
-    rows: list[ParsedHash] = field(default_factory=list)
+    rows: list[ContentItem] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
 
 
-def parse_text(fmt: HashListFormat, data: str, default_kind: str) -> ParseResult:
+def parse_text(
+    fmt: HashListFormat, data: str, default_kind: str, name: str | None = None
+) -> ParseResult:
     result = ParseResult()
-    for item in fmt.parse(io.StringIO(data), default_kind):
-        (result.errors if isinstance(item, LineError) else result.rows).append(item)  # type: ignore[arg-type]
+    for item in fmt.parse(io.StringIO(data), default_kind, name):
+        if isinstance(item, LineError):
+            result.errors.append(item)
+        else:
+            result.rows.append(item)
     return result
+
+
+def one(kind: str, value: str, external_id: str | None = None, labels: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    return ContentItem((ItemHash(kind, value),), external_id, labels)
 
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -40,10 +43,7 @@ def test_text_format_with_labels_comments_and_case() -> None:
     data = f"# a comment\n\n{PDQ.upper()},label1,label2\n{PDQ2}\n"
     result = parse_text(get_format("text"), data, "pdq")
     assert result.errors == []
-    assert result.rows == [
-        ParsedHash("pdq", PDQ, None, ("label1", "label2")),
-        ParsedHash("pdq", PDQ2, None, ()),
-    ]
+    assert result.rows == [one("pdq", PDQ, None, ("label1", "label2")), one("pdq", PDQ2)]
 
 
 def test_text_format_reports_bad_line_number() -> None:
@@ -56,10 +56,25 @@ def test_csv_format_columns() -> None:
     data = f"kind,hash,id,labels\npdq,{PDQ},img-1,a;b\nmd5,{MD5},img-2,\n"
     result = parse_text(get_format("csv"), data, "pdq")
     assert result.errors == []
-    assert result.rows == [
-        ParsedHash("pdq", PDQ, "img-1", ("a", "b")),
-        ParsedHash("md5", MD5, "img-2", ()),
-    ]
+    assert result.rows == [one("pdq", PDQ, "img-1", ("a", "b")), one("md5", MD5, "img-2")]
+
+
+def test_csv_consecutive_rows_with_one_id_are_one_item() -> None:
+    data = (
+        "kind,hash,id,labels,quality,seconds\n"
+        f"pdq,{PDQ},vid,x,90,0\npdq,{PDQ2},vid,x,80,1.5\nmd5,{MD5},vid,x,,\n"
+        f"pdq,{PDQ},other,,,\n"
+    )
+    result = parse_text(get_format("csv"), data, "pdq")
+    assert result.errors == []
+    video, other = result.rows
+    assert video.external_id == "vid" and video.media_kind == "video"
+    assert video.hashes == (
+        ItemHash("pdq", PDQ, 90, 0.0), ItemHash("pdq", PDQ2, 80, 1.5), ItemHash("md5", MD5),
+    )  # fmt: skip
+    assert other.hashes == (ItemHash("pdq", PDQ),)
+    bad = parse_text(get_format("csv"), f"hash,quality\n{PDQ},high\n", "pdq")
+    assert bad.errors == [LineError(2, "quality must be an integer and seconds a number")]
 
 
 def test_csv_needs_a_hash_column() -> None:
@@ -78,33 +93,36 @@ def test_csv_wrong_column_count_and_bad_kind() -> None:
 
 def test_vpdq_format_reads_reference_output() -> None:
     data = f"0,100,{PDQ},0.000\n1,98,{PDQ2},0.033\n"
-    result = parse_text(get_format("vpdq"), data, "pdq")
+    result = parse_text(get_format("vpdq"), data, "pdq", "clip")
     assert result.errors == []
-    assert [r.value for r in result.rows] == [PDQ, PDQ2]
-    assert result.rows[1].labels == ("frame=1", "seconds=0.033")
-    bad = parse_text(get_format("vpdq"), f"0,100,{PDQ}\nx,1,{PDQ},0\n", "pdq")
-    assert [e.line for e in bad.errors] == [1, 2]
+    [video] = result.rows  # one file is one video, every frame in it
+    assert (video.external_id, video.media_kind, video.duration) == ("clip", "video", 0.033)
+    assert video.hashes == (ItemHash("pdq", PDQ, 100, 0.0), ItemHash("pdq", PDQ2, 98, 0.033))
+    bad = parse_text(get_format("vpdq"), f"0,100,{PDQ}\nx,1,{PDQ},0\n0,101,{PDQ},0\n", "pdq")
+    assert [e.line for e in bad.errors] == [1, 2, 3]
 
 
 def test_threatexchange_format() -> None:
-    data = f"pdq {PDQ}\nvideo_md5 {MD5}\nfoo {PDQ}\n"
+    sha = "ab" * 32
+    data = f"pdq {PDQ}\nvideo_md5 {MD5}\nfoo {PDQ}\nvideo_sha256 {sha}\n"
     result = parse_text(get_format("threatexchange"), data, "pdq")
-    assert result.rows == [ParsedHash("pdq", PDQ, None, ()), ParsedHash("md5", MD5, None, ())]
+    assert result.rows == [one("pdq", PDQ), one("md5", MD5), one("sha256", sha)]
     assert result.errors == [LineError(3, result.errors[0].reason)]
     assert "foo" in result.errors[0].reason
+    # Written with python-threatexchange's own names, which it reads back.
+    written = "".join(get_format("threatexchange").render(result.rows))
+    assert written == f"pdq {PDQ}\nvideo_md5 {MD5}\nvideo_sha256 {sha}\n"
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
 def test_every_format_round_trips(name: str) -> None:
     fmt = get_format(name)
-    rows = [
-        ExportRow("pdq", PDQ, "a", ("frame=3", "seconds=0.1")),
-        ExportRow("pdq", PDQ2, None, ()),
-    ]
+    rows = [one("pdq", PDQ, "a", ("x",)), one("pdq", PDQ2)]
     text = "".join(fmt.render(rows))
     parsed = list(fmt.parse(io.StringIO(text), "pdq"))
-    assert all(isinstance(p, ParsedHash) for p in parsed), parsed
-    assert [p.value for p in parsed if isinstance(p, ParsedHash)] == [PDQ, PDQ2]
+    assert all(isinstance(p, ContentItem) for p in parsed), parsed
+    values = [h.value for p in parsed if isinstance(p, ContentItem) for h in p.hashes]
+    assert values == [PDQ, PDQ2]
 
 
 def test_unknown_format() -> None:

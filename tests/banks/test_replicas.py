@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lykta.app import Lykta
-from lykta.banks.formats import ParsedHash
+from lykta.banks.items import ContentItem
 from tests.conftest import make_settings
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -38,7 +38,7 @@ def test_two_replicas_on_postgres(tmp_path: Path, postgres_schema_url: str) -> N
     second.matcher.start(0.2)
     try:
         first.banks.create("a")
-        first.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "x")])
+        first.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, "x")])
         eventually(lambda: len(second.lookup_hash("pdq", PDQ).matches) == 1)
         assert second.matcher.size()["pdq"] == 1
 
@@ -49,7 +49,7 @@ def test_two_replicas_on_postgres(tmp_path: Path, postgres_schema_url: str) -> N
         assert len(first.lookup_hash("pdq", PDQ).matches) == 1
 
         [content] = first.banks.list_content("a")
-        second.banks.add_hashes("a", [ParsedHash("pdq", OTHER, "y")])
+        second.banks.add_content("a", [ContentItem.of_hash("pdq", OTHER, "y")])
         second.banks.remove_content("a", [content.id])
         assert first.lookup_hash("pdq", PDQ).matches == []
         eventually(lambda: first.matcher.revision >= second.matcher.revision)
@@ -64,7 +64,7 @@ def test_restart_loads_snapshot_then_follows_log(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home")
     core = Lykta.open(settings)
     core.banks.create("a")
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "x"), ParsedHash("pdq", OTHER, "y")])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, "x"), ContentItem.of_hash("pdq", OTHER, "y")])
     snapshot = core.matcher.save_snapshot()
     assert snapshot is not None and (snapshot / "pdq").exists()
     [first_id, _] = [c.id for c in core.banks.list_content("a")]
@@ -83,7 +83,7 @@ def test_unreadable_snapshot_is_dropped_and_rebuilt(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home")
     core = Lykta.open(settings)
     core.banks.create("a")
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "x")])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, "x")])
     snapshot = core.matcher.save_snapshot()
     core.close()
     assert snapshot is not None
@@ -99,16 +99,16 @@ def test_unreadable_snapshot_is_dropped_and_rebuilt(tmp_path: Path) -> None:
 def test_log_is_read_completely_across_pages_and_revisions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lykta.banks import matcher
+    from lykta.matching import changelog
 
-    monkeypatch.setattr(matcher, "SYNC_BATCH", 3)
+    monkeypatch.setattr(changelog, "PAGE", 3)
     settings = make_settings(tmp_path / "home", snapshot_index=False)
     core = Lykta.open(settings)
     core.banks.create("a")
     hashes = [f"{value:064x}" for value in range(1, 23)]
     for start in (0, 7, 8, 15):  # revisions of 7, 1, 7 and 7 rows
         end = {0: 7, 7: 8, 8: 15, 15: 22}[start]
-        core.banks.add_hashes("a", [ParsedHash("pdq", h, h) for h in hashes[start:end]])
+        core.banks.add_content("a", [ContentItem.of_hash("pdq", h, h) for h in hashes[start:end]])
     ids = {c.external_id: c.id for c in core.banks.list_content("a", limit=100)}
     core.banks.remove_content("a", [ids[hashes[0]], ids[hashes[9]], ids[hashes[21]]])
     core.close()

@@ -8,7 +8,9 @@ import io
 import pytest
 
 from lykta.app import Lykta
-from lykta.banks.formats import ParsedHash, get_format
+from lykta.banks.formats import get_format
+from lykta.banks.items import ContentItem
+from lykta.banks.validation import Threshold
 from lykta.errors import Conflict, InvalidInput, NotFound
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -25,18 +27,18 @@ def flip_bits(hex_hash: str, count: int) -> str:
 def test_create_list_update_delete(core: Lykta) -> None:
     core.banks.create("ncmec", source="NCMEC", licence="members only", pdq_distance=20)
     core.banks.create("own-negatives", negative=True)
-    names = [b.name for b in core.banks.list()]
+    names = [b.name for b in core.banks.list_banks()]
     assert names == ["ncmec", "own-negatives"]
     bank = core.banks.get("ncmec")
-    assert (bank.source, bank.licence, bank.pdq_distance, bank.pdq_min_quality) == (
-        "NCMEC", "members only", 20, 50,
+    assert (bank.source, bank.licence, bank.thresholds["pdq"]) == (
+        "NCMEC", "members only", Threshold(20, 50),
     )  # fmt: skip
     core.banks.update("ncmec", enabled=False, name="ncmec-2")
     assert core.banks.get("ncmec-2").enabled is False
     with pytest.raises(NotFound):
         core.banks.get("ncmec")
     core.banks.delete("ncmec-2")
-    assert [b.name for b in core.banks.list()] == ["own-negatives"]
+    assert [b.name for b in core.banks.list_banks()] == ["own-negatives"]
 
 
 def test_bad_bank_input(core: Lykta) -> None:
@@ -45,8 +47,14 @@ def test_bad_bank_input(core: Lykta) -> None:
         core.banks.create("a")
     with pytest.raises(InvalidInput, match="bad bank name"):
         core.banks.create("has space")
-    with pytest.raises(InvalidInput, match="distance"):
-        core.banks.create("b", pdq_distance=300)
+    with pytest.raises(InvalidInput, match="pdq_distance must be between 0 and 64"):
+        core.banks.create("b", pdq_distance=65)
+    with pytest.raises(InvalidInput, match="match exactly"):
+        core.banks.create("b", thresholds={"md5": {"distance": 3}})
+    with pytest.raises(InvalidInput, match="unknown hash type"):
+        core.banks.create("b", thresholds={"sha1": {"distance": 3}})
+    with pytest.raises(InvalidInput, match="cannot set colour"):
+        core.banks.create("b", colour="red")
     with pytest.raises(InvalidInput, match="quality"):
         core.banks.update("a", pdq_min_quality=101)
     with pytest.raises(NotFound):
@@ -79,12 +87,12 @@ def test_import_is_one_transaction(core: Lykta) -> None:
 
 def test_import_into_missing_bank(core: Lykta) -> None:
     with pytest.raises(NotFound):
-        core.banks.import_parsed("nope", iter([ParsedHash("pdq", PDQ)]), source="x")
+        core.banks.import_parsed("nope", iter([ContentItem.of_hash("pdq", PDQ)]), source="x")
 
 
 def test_lookup_by_hash_distance_and_threshold(core: Lykta) -> None:
     core.banks.create("a", pdq_distance=31)
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "img-1", ("csam-a1",))])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, "img-1", ("csam-a1",))])
     near, far = flip_bits(PDQ, 20), flip_bits(PDQ, 40)
     [match] = core.lookup_hash("pdq", near).matches
     assert (match.bank, match.external_id, match.labels, match.distance) == (
@@ -102,19 +110,19 @@ def test_lookup_by_hash_distance_and_threshold(core: Lykta) -> None:
 
 def test_quality_threshold_applies_to_queries_with_quality(core: Lykta) -> None:
     core.banks.create("a", pdq_min_quality=60)
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ)])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ)])
     assert core.lookup_hash("pdq", PDQ, quality=59).matches == []
     assert len(core.lookup_hash("pdq", PDQ, quality=60).matches) == 1
 
 
 def test_disable_and_delete_take_effect_on_next_lookup(core: Lykta) -> None:
     core.banks.create("a")
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ), ParsedHash("md5", MD5)])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ), ContentItem.of_hash("md5", MD5)])
     assert len(core.lookup_hash("md5", MD5).matches) == 1
     core.banks.update("a", enabled=False)
     assert core.lookup_hash("pdq", PDQ).matches == []
     core.banks.update("a", enabled=True)
-    [content] = [c for c in core.banks.list_content("a") if c.kind == "pdq"]
+    [content] = [c for c in core.banks.list_content("a") if c.item.hashes[0].kind == "pdq"]
     core.banks.remove_content("a", [content.id])
     assert core.lookup_hash("pdq", PDQ).matches == []
     assert core.matcher.size()["pdq"] == 0
@@ -125,8 +133,8 @@ def test_disable_and_delete_take_effect_on_next_lookup(core: Lykta) -> None:
 def test_negative_bank_suppresses(core: Lykta) -> None:
     core.banks.create("known")
     core.banks.create("false-positives", negative=True, pdq_distance=10)
-    core.banks.add_hashes("known", [ParsedHash("pdq", PDQ)])
-    core.banks.add_hashes("false-positives", [ParsedHash("pdq", flip_bits(PDQ, 2))])
+    core.banks.add_content("known", [ContentItem.of_hash("pdq", PDQ)])
+    core.banks.add_content("false-positives", [ContentItem.of_hash("pdq", flip_bits(PDQ, 2))])
     result = core.lookup_hash("pdq", PDQ)
     assert result.matches == []
     assert [m.bank for m in result.suppressed_by] == ["false-positives"]
@@ -138,29 +146,29 @@ def test_negative_bank_suppresses(core: Lykta) -> None:
 def test_lookup_in_named_banks_only(core: Lykta) -> None:
     core.banks.create("a")
     core.banks.create("b")
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ, "in-a")])
-    core.banks.add_hashes("b", [ParsedHash("pdq", PDQ, "in-b")])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, "in-a")])
+    core.banks.add_content("b", [ContentItem.of_hash("pdq", PDQ, "in-b")])
     assert {m.external_id for m in core.lookup_hash("pdq", PDQ).matches} == {"in-a", "in-b"}
     assert [m.external_id for m in core.lookup_hash("pdq", PDQ, banks=["b"]).matches] == ["in-b"]
 
 
 def test_delete_bank_removes_its_hashes_from_the_index(core: Lykta) -> None:
     core.banks.create("a")
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ), ParsedHash("md5", MD5)])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ), ContentItem.of_hash("md5", MD5)])
     core.banks.delete("a")
     assert core.matcher.size() == {"pdq": 0, "md5": 0, "sha256": 0}
     core.banks.create("a")
-    core.banks.add_hashes("a", [ParsedHash("pdq", PDQ)])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ)])
     assert len(core.lookup_hash("pdq", PDQ).matches) == 1
 
 
 def test_export_streams_every_hash(core: Lykta) -> None:
     core.banks.create("a")
-    rows = [ParsedHash("pdq", flip_bits(PDQ, k), f"id-{k}", ("x",)) for k in range(30)]
-    core.banks.add_hashes("a", rows)
+    rows = [ContentItem.of_hash("pdq", flip_bits(PDQ, k), f"id-{k}", ("x",)) for k in range(30)]
+    core.banks.add_content("a", rows)
     exported = list(core.banks.export("a", batch=7))
-    assert [(r.value, r.external_id, r.labels) for r in exported] == [
-        (r.value, r.external_id, r.labels) for r in rows
+    assert [(r.hashes, r.external_id, r.labels) for r in exported] == [
+        (r.hashes, r.external_id, r.labels) for r in rows
     ]
 
 
@@ -169,7 +177,7 @@ def test_photo_lookup_matches_mirrored_copy(core: Lykta, photo: bytes) -> None:
 
     core.banks.create("a")
     hashes = core.hash_photo(photo, dihedral=False, trim=False)
-    core.banks.add_hashes("a", [ParsedHash("pdq", hashes.pdq, "orig")])
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", hashes.pdq, "orig")])
     mirrored = io.BytesIO()
     ImageOps.mirror(Image.open(io.BytesIO(photo))).save(mirrored, "JPEG", quality=90)
     found = core.lookup_photo(mirrored.getvalue())
@@ -179,14 +187,11 @@ def test_photo_lookup_matches_mirrored_copy(core: Lykta, photo: bytes) -> None:
 
 def test_adding_to_a_big_bank_probes_only_the_new_hashes(core: Lykta) -> None:
     core.banks.create("a")
-    many = [ParsedHash("pdq", f"{value:064x}") for value in range(1, 41)]
-    core.banks.add_hashes("a", many)
-    summary = core.banks.add_hashes(
-        "a", [many[3], ParsedHash("pdq", PDQ), ParsedHash("pdq", PDQ)], return_ids=True
+    many = [ContentItem.of_hash("pdq", f"{value:064x}") for value in range(1, 41)]
+    core.banks.add_content("a", many)
+    summary = core.banks.add_content(
+        "a", [many[3], ContentItem.of_hash("pdq", PDQ), ContentItem.of_hash("pdq", PDQ)]
     )
     assert (summary.added, summary.duplicates) == (1, 2)
-    ids = {c.value: c.id for c in core.banks.list_content("a", limit=100)}
-    assert summary.content_ids == {
-        ("pdq", many[3].value): ids[many[3].value],
-        ("pdq", PDQ): ids[PDQ],
-    }
+    ids = {c.item.hashes[0].value: c.id for c in core.banks.list_content("a", limit=100)}
+    assert summary.content_ids == [ids[many[3].hashes[0].value], ids[PDQ], ids[PDQ]]

@@ -65,9 +65,9 @@ def test_bank_create_import_export_list(run, tmp_path: Path) -> None:  # type: i
     assert banks["fp"]["negative"] is True
     exported = run("bank", "export", "ncmec").stdout
     assert exported.splitlines() == [
-        "kind,hash,external_id,labels",
-        f"pdq,{PDQ},,A1",
-        f"pdq,{'0' * 64},,",
+        "kind,hash,external_id,labels,quality,seconds",
+        f"pdq,{PDQ},,A1,,",
+        f"pdq,{'0' * 64},,,,",
     ]
     assert run("bank", "export", "ncmec", "--format", "text").stdout.splitlines()[0] == f"{PDQ},A1"
 
@@ -106,11 +106,11 @@ def test_hash_walks_folders_and_reports_unreadable(run, photos: Path) -> None:  
 def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("bank", "create", "known")
     [added] = lines(run("bank", "add", "known", str(photos / "known.jpg"), "--json").stdout)
-    assert added == {"bank": "known", "added": 3, "duplicates": 0, "failed": 0}
+    assert added == {"bank": "known", "added": 1, "duplicates": 0, "failed": 0}
     records = {
         Path(str(r["path"])).name: r for r in lines(run("match", str(photos), "--json").stdout)
     }
-    [match] = [m for m in records["known.jpg"]["matches"] if m["kind"] == "pdq"]  # type: ignore[union-attr]
+    [match] = records["known.jpg"]["matches"]  # type: ignore[misc]
     assert (match["bank"], match["id"], match["distance"], match["transform"]) == (
         "known",
         "known",
@@ -136,7 +136,7 @@ def test_bank_set_and_delete(run) -> None:  # type: ignore[no-untyped-def]
     run("bank", "set", "a", "--disabled", "--distance", "12")
     [bank] = lines(run("bank", "list", "--json").stdout)
     assert (bank["enabled"], bank["pdq_distance"]) == (False, 12)
-    assert "between 0 and 256" in run("bank", "set", "a", "--distance", "999", code=1).stderr
+    assert "between 0 and 64" in run("bank", "set", "a", "--distance", "999", code=1).stderr
     run("bank", "delete", "a", "--yes")
     assert lines(run("bank", "list", "--json").stdout) == []
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator, read_upload
-from lykta.api.schemas import BankIn, BankOut, BankPatch, ContentIn, ContentOut, ImportOut
-from lykta.banks.formats import (
-    FORMATS,
-    MAX_EXTERNAL_ID,
-    ParsedHash,
-    get_format,
-    text_problem,
+from lykta.api.schemas import (
+    BankIn,
+    BankOut,
+    BankPatch,
+    ContentIn,
+    ContentOut,
+    HashIn,
+    ImportOut,
 )
+from lykta.banks.formats import FORMATS, MAX_EXTERNAL_ID, get_format, text_problem
+from lykta.banks.items import ContentItem, ItemHash
+from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"])
@@ -27,32 +31,47 @@ ContentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="bank content id
 FormatName = Annotated[str, Query(description=f"one of: {', '.join(FORMATS)}")]
 
 
+def _stem(filename: str | None) -> str | None:
+    return (filename or "").rsplit("/", 1)[-1].rsplit(".", 1)[0] or None
+
+
 def _shown(text: str) -> str:
     return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
 
 
 @router.get("", response_model=list[BankOut])
 def list_banks(core: Core, _: Curator) -> list[BankOut]:
-    return [BankOut.model_validate(bank) for bank in core.banks.list()]
+    return [BankOut.model_validate(bank.to_json()) for bank in core.banks.list_banks()]
+
+
+def _bank_fields(body: BankIn | BankPatch, *, exclude_unset: bool) -> dict[str, Any]:
+    fields = body.model_dump(exclude_unset=exclude_unset)
+    if fields.get("thresholds") is not None:
+        fields["thresholds"] = {
+            kind: {k: v for k, v in rule.items() if v is not None}
+            for kind, rule in fields["thresholds"].items()
+        }
+    return fields
 
 
 @router.post("", response_model=BankOut, status_code=201)
 def create_bank(core: Core, _: Curator, body: BankIn) -> BankOut:
-    return BankOut.model_validate(core.banks.create(**body.model_dump()))
+    fields = _bank_fields(body, exclude_unset=False)
+    return BankOut.model_validate(core.banks.create(**fields).to_json())
 
 
 @router.get("/{name}", response_model=BankOut)
 def get_bank(core: Core, _: Curator, name: str) -> BankOut:
-    return BankOut.model_validate(core.banks.get(name))
+    return BankOut.model_validate(core.banks.get(name).to_json())
 
 
 @router.patch("/{name}", response_model=BankOut)
 def update_bank(core: Core, _: Curator, name: str, body: BankPatch) -> BankOut:
-    changes = body.model_dump(exclude_unset=True)
-    if any(value is None for value in changes.values()):
+    changes = _bank_fields(body, exclude_unset=True)
+    nullable = {key for key in changes if key.endswith("_min_quality")}
+    if any(value is None for key, value in changes.items() if key not in nullable):
         raise HTTPException(422, "bank fields cannot be set to null")
-    core.banks.update(name, **changes)
-    return BankOut.model_validate(core.banks.get(changes.get("name", name)))
+    return BankOut.model_validate(core.banks.update(name, **changes).to_json())
 
 
 @router.delete("/{name}", status_code=204)
@@ -69,18 +88,37 @@ def list_content(
     after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[ContentOut]:
-    return [ContentOut.of(c) for c in core.banks.list_content(name, after_id=after_id, limit=limit)]
+    found = core.banks.list_content(name, after_id=after_id, limit=limit)
+    return [ContentOut.model_validate(content.to_json()) for content in found]
+
+
+def _item(body: ContentIn) -> ContentItem:
+    if body.hashes is not None and body.hash is not None:
+        raise InvalidInput("give either kind and hash, or hashes, not both")
+    given = body.hashes if body.hashes is not None else []
+    if body.hash is not None:
+        given = [HashIn(kind=body.kind, hash=body.hash)]
+    if not given:
+        raise InvalidInput("give a hash (with its kind), or a list of hashes")
+    hashes = []
+    for number, entry in enumerate(given):
+        hasher = get_hasher(entry.kind)
+        try:
+            value = hasher.validate(entry.hash)
+        except InvalidInput as error:
+            raise InvalidInput(f"hashes[{number}]: {error.message}") from None
+        hashes.append(ItemHash(hasher.name, value, entry.quality, entry.seconds))
+    media = "video" if any(h.seconds is not None for h in hashes) else None
+    return ContentItem(tuple(hashes), body.external_id, tuple(body.labels), media)
 
 
 @router.post("/{name}/content", response_model=ImportOut, status_code=201)
 def add_content(core: Core, token: Curator, name: str, body: ContentIn) -> ImportOut:
-    hasher = get_hasher(body.kind)
-    parsed = ParsedHash(
-        hasher.name, hasher.validate(body.hash), body.external_id, tuple(body.labels)
+    """Add one content item with one hash (`kind`, `hash`) or several (`hashes`)."""
+    summary = core.banks.add_content(
+        name, [_item(body)], added_by=token.name or f"token:{token.id}"
     )
-    return ImportOut.of(
-        core.banks.add_hashes(name, [parsed], added_by=token.name or f"token:{token.id}")
-    )
+    return ImportOut.model_validate(summary.to_json())
 
 
 @router.post("/{name}/content/media", response_model=ImportOut, status_code=201)
@@ -107,21 +145,24 @@ async def add_media(
                 f"the file name {_shown(ident)} cannot be the external id: it {problem}; "
                 "pass external_id= instead",
             )
-    rows = [
-        ParsedHash("pdq", hashes.pdq, ident),
-        ParsedHash("md5", hashes.md5, ident),
-        ParsedHash("sha256", hashes.sha256, ident),
-    ]
-    return ImportOut.of(
-        await run_in_threadpool(
-            core.banks.add_hashes, name, rows, added_by=token.name or f"token:{token.id}"
-        )
+    item = ContentItem(
+        (
+            ItemHash("pdq", hashes.pdq, hashes.quality),
+            ItemHash("md5", hashes.md5),
+            ItemHash("sha256", hashes.sha256),
+        ),
+        ident,
+        media_kind="photo",
     )
+    summary = await run_in_threadpool(
+        core.banks.add_content, name, [item], added_by=token.name or f"token:{token.id}"
+    )
+    return ImportOut.model_validate(summary.to_json())
 
 
 @router.get("/{name}/content/{content_id}", response_model=ContentOut)
 def get_content(core: Core, _: Curator, name: str, content_id: ContentId) -> ContentOut:
-    return ContentOut.of(core.banks.get_content(name, content_id))
+    return ContentOut.model_validate(core.banks.get_content(name, content_id).to_json())
 
 
 @router.delete("/{name}/content/{content_id}", status_code=204)
@@ -151,12 +192,12 @@ async def import_file(
     summary = await run_in_threadpool(
         core.banks.import_parsed,
         name,
-        fmt.parse(io.StringIO(text), kind),
+        fmt.parse(io.StringIO(text), kind, _stem(file.filename)),
         source=file.filename or "upload",
         skip_invalid=skip_invalid,
         added_by=token.name or f"token:{token.id}",
     )
-    return ImportOut.of(summary)
+    return ImportOut.model_validate(summary.to_json())
 
 
 @router.get("/{name}/export")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
@@ -15,7 +16,6 @@ from lykta.api.schemas import (
     ContentLookupOut,
     HashesOut,
     LookupOut,
-    MatchOut,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
@@ -52,11 +52,7 @@ async def lookup_upload(
     found = await run_in_threadpool(
         core.lookup_photo, data, banks=bank, dihedral=dihedral, trim=trim
     )
-    return ContentLookupOut(
-        hashes=HashesOut.of(found.hashes),
-        matches=[MatchOut.model_validate(m) for m in found.result.matches],
-        suppressed_by=[MatchOut.model_validate(m) for m in found.result.suppressed_by],
-    )
+    return ContentLookupOut(hashes=HashesOut.of(found.hashes), **found.result.to_json())
 
 
 @router.get("/lookup", response_model=LookupOut)
@@ -68,9 +64,13 @@ async def lookup_hash(
     bank: Banks = None,
     quality: Annotated[int | None, Query(ge=0, le=100)] = None,
 ) -> Response:
-    found = core.lookup_hash(kind, hash, banks=bank, quality=quality)
-    # The hottest route: serialise once, skipping FastAPI's re-validation of the model.
-    return Response(LookupOut.of(found).model_dump_json(), media_type="application/json")
+    # The hottest route: answered on the event loop when memory suffices (no thread hop),
+    # in a worker thread when a candidate's owner must be read from the database.
+    found = core.lookup_hash_in_memory(kind, hash, banks=bank, quality=quality)
+    if found is None:
+        found = await run_in_threadpool(core.lookup_hash, kind, hash, banks=bank, quality=quality)
+    # Serialised once, skipping FastAPI's re-validation of the model.
+    return Response(json.dumps(found.to_json()), media_type="application/json")
 
 
 @router.post("/lookup/batch", response_model=BatchLookupOut)
@@ -84,12 +84,7 @@ def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
         [(item.kind.lower(), item.hash, item.quality) for item in body.hashes], banks=body.banks
     )
     results = [
-        BatchResultOut(
-            kind=item.kind,
-            hash=item.hash,
-            matches=[MatchOut.model_validate(m) for m in result.matches],
-            suppressed_by=[MatchOut.model_validate(m) for m in result.suppressed_by],
-        )
+        BatchResultOut(kind=item.kind, hash=item.hash, **result.to_json())
         for item, result in zip(body.hashes, found, strict=True)
     ]
     return BatchLookupOut(results=results)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lykta.banks.matcher import LookupResult
-from lykta.banks.service import ContentInfo, ImportSummary
 from lykta.hashing.photo import PhotoHashes
+from lykta.hashing.registry import similarity_hashers
 
 
 class VariantOut(BaseModel):
@@ -39,17 +39,18 @@ class HashesOut(BaseModel):
 
 
 class MatchOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """Which bank content matched and why; never the bank's hash value."""
 
     bank: str
+    negative: bool
     content_id: int
     external_id: str | None
+    id: str | None = Field(description="the external id again (what `lykta match` prints)")
     labels: list[str]
     kind: str
-    hash: str = Field(description="the bank's hash that matched")
     distance: int
     transform: str = Field(description="how the query was changed to match, e.g. mirror, trimmed")
-    query_hash: str
+    query_hash: str = Field(description="the query's own hash that matched")
 
 
 class LookupOut(BaseModel):
@@ -57,13 +58,8 @@ class LookupOut(BaseModel):
     suppressed_by: list[MatchOut] = Field(
         description="negative-bank matches; when present, positive matches are withheld"
     )
-
-    @classmethod
-    def of(cls, result: LookupResult) -> LookupOut:
-        return cls(
-            matches=[MatchOut.model_validate(m) for m in result.matches],
-            suppressed_by=[MatchOut.model_validate(m) for m in result.suppressed_by],
-        )
+    capped: bool = Field(description="more matches were found than match_cap; the closest kept")
+    match_cap: int = Field(description="most matches returned per content (LYKTA_MAX_MATCHES)")
 
 
 class ContentLookupOut(LookupOut):
@@ -90,30 +86,63 @@ class BatchLookupOut(BaseModel):
     results: list[BatchResultOut]
 
 
+def _flat_threshold_fields(schema: dict[str, Any]) -> None:
+    """Document the flat `<kind>_distance`/`<kind>_min_quality` fields of every similarity
+    kind the registry knows (they are read as extra fields)."""
+    for hasher in similarity_hashers():
+        schema.setdefault("properties", {})[f"{hasher.name}_distance"] = {
+            "type": "integer", "minimum": 0, "maximum": hasher.max_distance,
+            "description": f"largest {hasher.name} distance that matches "
+            f"(default {hasher.default_distance})",
+        }  # fmt: skip
+        if hasher.has_quality:
+            schema["properties"][f"{hasher.name}_min_quality"] = {
+                "type": ["integer", "null"], "minimum": 0, "maximum": 100,
+                "description": f"lowest {hasher.name} quality a query may have "
+                f"(default {hasher.default_min_quality})",
+            }  # fmt: skip
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    distance: int | None = None
+    min_quality: int | None = None
+
+
+class ThresholdOut(BaseModel):
+    distance: int
+    min_quality: int | None
+
+
 class BankIn(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra=_flat_threshold_fields)
+
     name: str
     description: str = ""
     source: str = ""
     licence: str = ""
     enabled: bool = True
     negative: bool = False
-    pdq_distance: int = Field(default=31, ge=0, le=256)
-    pdq_min_quality: int = Field(default=50, ge=0, le=100)
+    thresholds: dict[str, ThresholdIn] | None = Field(
+        default=None, description="per similarity kind: {distance, min_quality}"
+    )
 
 
 class BankPatch(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra=_flat_threshold_fields)
+
     name: str | None = None
     description: str | None = None
     source: str | None = None
     licence: str | None = None
     enabled: bool | None = None
     negative: bool | None = None
-    pdq_distance: int | None = Field(default=None, ge=0, le=256)
-    pdq_min_quality: int | None = Field(default=None, ge=0, le=100)
+    thresholds: dict[str, ThresholdIn] | None = None
 
 
 class BankOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(extra="allow", json_schema_extra=_flat_threshold_fields)
 
     name: str
     description: str
@@ -121,41 +150,45 @@ class BankOut(BaseModel):
     licence: str
     enabled: bool
     negative: bool
-    pdq_distance: int
-    pdq_min_quality: int
+    thresholds: dict[str, ThresholdOut]
     created_at: datetime | None
     content_count: int
 
 
-class ContentIn(BaseModel):
+class HashIn(BaseModel):
     kind: str = "pdq"
     hash: str
+    quality: int | None = Field(default=None, ge=0, le=100)
+    seconds: float | None = Field(default=None, ge=0)
+
+
+class ContentIn(BaseModel):
+    """One content item: `kind` + `hash` for a single hash, or `hashes` for several."""
+
+    kind: str = "pdq"
+    hash: str | None = None
+    hashes: list[HashIn] | None = None
     external_id: str | None = Field(default=None, max_length=512)
     labels: list[str] = []
+
+
+class HashOut(BaseModel):
+    kind: str
+    value: str
+    quality: int | None
+    seconds: float | None
 
 
 class ContentOut(BaseModel):
     id: int
     bank: str
-    kind: str
-    hash: str
     external_id: str | None
     labels: list[str]
+    media_kind: str | None
+    duration: float | None
+    hashes: list[HashOut]
     added_at: datetime | None
     added_by: str
-
-    @classmethod
-    def of(cls, content: ContentInfo) -> ContentOut:
-        return cls(
-            id=content.id,
-            bank=content.bank,
-            kind=content.kind,
-            hash=content.value,
-            external_id=content.external_id,
-            labels=list(content.labels),
-            added_at=content.added_at,
-            added_by=content.added_by,
-        )
 
 
 class LineErrorOut(BaseModel):
@@ -168,15 +201,7 @@ class ImportOut(BaseModel):
     added: int
     duplicates: int
     skipped: list[LineErrorOut]
-
-    @classmethod
-    def of(cls, summary: ImportSummary) -> ImportOut:
-        return cls(
-            bank=summary.bank,
-            added=summary.added,
-            duplicates=summary.duplicates,
-            skipped=[LineErrorOut(line=e.line, reason=e.reason) for e in summary.skipped],
-        )
+    content_ids: list[int] = Field(description="each given item's id, new or already held")
 
 
 class StatusOut(BaseModel):

@@ -1,12 +1,11 @@
 """Hash-list file formats for bank import and export.
 
 Each format is one small class with a stable `name`; import parses a whole file into
-`ParsedHash` rows (or `LineError`s with the line number), export writes rows back.
+`ContentItem`s (or `LineError`s with the line number), export writes items back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
@@ -14,8 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
-from lykta.hashing.registry import get_hasher
+from lykta.hashing.registry import from_foreign, get_hasher, hashers
 
 MAX_EXTERNAL_ID = 512
 # NUL (PostgreSQL refuses it in text) and lone surrogates (no UTF-8 spelling: they can reach
@@ -34,25 +34,9 @@ def text_problem(value: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class ParsedHash:
-    kind: str
-    value: str  # normalised hash string
-    external_id: str | None = None
-    labels: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class LineError:
     line: int
     reason: str
-
-
-@dataclass(frozen=True)
-class ExportRow:
-    kind: str
-    value: str
-    external_id: str | None
-    labels: tuple[str, ...]
 
 
 def _split_labels(text: str, separator: str) -> tuple[str, ...]:
@@ -74,10 +58,14 @@ class HashListFormat:
     name: ClassVar[str]
     description: ClassVar[str]
 
-    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
+    def parse(
+        self, lines: Iterable[str], default_kind: str, item_name: str | None = None
+    ) -> Iterator[ContentItem | LineError]:
+        """Items in file order. ``item_name`` names the item of a format that holds one
+        (a vPDQ file is one video), as its external id."""
         raise NotImplementedError
 
-    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
+    def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
         """Yield the file's lines (each ending in a newline), streaming."""
         raise NotImplementedError
 
@@ -89,15 +77,22 @@ def _validated(kind: str, value: str, line: int) -> str | LineError:
         return LineError(line, error.message)
 
 
+def _content_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, stripped line) of every line that is neither blank nor a comment."""
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
 class TextFormat(HashListFormat):
     name = "text"
     description = "one hash per line, optionally followed by ,label[,label...]; # comments"
 
-    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
-        for number, raw in enumerate(lines, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
+    def parse(
+        self, lines: Iterable[str], default_kind: str, item_name: str | None = None
+    ) -> Iterator[ContentItem | LineError]:
+        for number, line in _content_lines(lines):
             value, _, rest = line.partition(",")
             checked = _validated(default_kind, value.strip(), number)
             if isinstance(checked, LineError):
@@ -107,21 +102,44 @@ class TextFormat(HashListFormat):
             if problem := labels_problem(labels):
                 yield LineError(number, problem)
                 continue
-            yield ParsedHash(default_kind, checked, None, labels)
+            yield ContentItem((ItemHash(default_kind, checked),), None, labels)
 
-    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
-        for row in rows:
-            yield ",".join((row.value, *row.labels)) + "\n"
+    def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
+        for item in items:
+            for hashed in item.hashes:
+                yield ",".join((hashed.value, *item.labels)) + "\n"
 
 
 class CsvFormat(HashListFormat):
+    """One row per hash. Consecutive rows with the same non-empty id are one item (a photo's
+    PDQ and MD5, a video's frames), as the export writes them."""
+
     name = "csv"
-    description = "CSV with a header: hash (or value/signal), and optional kind, id, labels (;)"
+    description = (
+        "CSV with a header: hash (or value/signal), and optional kind, id, labels (;), "
+        "quality, seconds; consecutive rows with one id are one item"
+    )
 
     HASH_COLUMNS = ("hash", "value", "signal", "pdq", "md5", "sha256")
     ID_COLUMNS = ("external_id", "id", "content_id")
 
-    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
+    def parse(
+        self, lines: Iterable[str], default_kind: str, item_name: str | None = None
+    ) -> Iterator[ContentItem | LineError]:
+        pending: list[ContentItem] = []
+        for row in self._rows(lines, default_kind):
+            if isinstance(row, LineError):
+                yield from _joined(pending)
+                pending = []
+                yield row
+                continue
+            if pending and (row.external_id is None or row.external_id != pending[-1].external_id):
+                yield from _joined(pending)
+                pending = []
+            pending.append(row)
+        yield from _joined(pending)
+
+    def _rows(self, lines: Iterable[str], default_kind: str) -> Iterator[ContentItem | LineError]:
         reader = csv.reader(lines)
         try:
             header = [column.strip().lower() for column in next(reader)]
@@ -136,10 +154,10 @@ class CsvFormat(HashListFormat):
                 1, f"CSV header needs a column named one of: {', '.join(self.HASH_COLUMNS)}"
             )
             return
+        at = {name: header.index(name) for name in ("kind", "labels", "quality", "seconds")
+              if name in header}  # fmt: skip
         hash_at = header.index(hash_column)
-        kind_at = header.index("kind") if "kind" in header else None
         id_at = next((header.index(c) for c in self.ID_COLUMNS if c in header), None)
-        labels_at = header.index("labels") if "labels" in header else None
         column_kind = hash_column if hash_column in ("pdq", "md5", "sha256") else default_kind
         while True:
             try:
@@ -155,7 +173,7 @@ class CsvFormat(HashListFormat):
             if len(cells) != len(header):
                 yield LineError(number, f"expected {len(header)} columns, found {len(cells)}")
                 continue
-            kind = cells[kind_at].strip().lower() if kind_at is not None else column_kind
+            kind = cells[at["kind"]].strip().lower() if "kind" in at else column_kind
             checked = _validated(kind, cells[hash_at].strip(), number)
             if isinstance(checked, LineError):
                 yield checked
@@ -167,92 +185,120 @@ class CsvFormat(HashListFormat):
             if external_id is not None and (problem := text_problem(external_id)):
                 yield LineError(number, f"id {problem}")
                 continue
-            labels = _split_labels(cells[labels_at], ";") if labels_at is not None else ()
+            labels = _split_labels(cells[at["labels"]], ";") if "labels" in at else ()
             if problem := labels_problem(labels):
                 yield LineError(number, problem)
                 continue
-            yield ParsedHash(kind, checked, external_id, labels)
+            try:
+                quality = _optional(cells, at.get("quality"), int)
+                seconds = _optional(cells, at.get("seconds"), float)
+            except ValueError:
+                yield LineError(number, "quality must be an integer and seconds a number")
+                continue
+            hashed = ItemHash(get_hasher(kind).name, checked, quality, seconds)
+            yield ContentItem((hashed,), external_id, labels)
 
-    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
+    def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["kind", "hash", "external_id", "labels"])
-        for row in rows:
-            writer.writerow([row.kind, row.value, row.external_id or "", ";".join(row.labels)])
+        writer.writerow(["kind", "hash", "external_id", "labels", "quality", "seconds"])
+        for item in items:
+            for hashed in item.hashes:
+                writer.writerow([
+                    hashed.kind, hashed.value, item.external_id or "", ";".join(item.labels),
+                    "" if hashed.quality is None else hashed.quality,
+                    "" if hashed.seconds is None else f"{hashed.seconds:g}",
+                ])  # fmt: skip
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
         yield buffer.getvalue()
 
 
+def _optional(
+    cells: list[str], at: int | None, kind: type[int] | type[float]
+) -> int | float | None:
+    if at is None or not cells[at].strip():
+        return None
+    return kind(cells[at].strip())
+
+
+def _joined(rows: list[ContentItem]) -> Iterator[ContentItem]:
+    """Rows of one item as one item (the first row's labels)."""
+    if not rows:
+        return
+    first = rows[0]
+    hashes = tuple(h for row in rows for h in row.hashes)
+    media = "video" if any(h.seconds is not None for h in hashes) else None
+    yield ContentItem(hashes, first.external_id, first.labels, media)
+
+
 class VpdqFormat(HashListFormat):
-    """The vPDQ reference's per-frame output: `frame,quality,pdq,seconds` per line."""
+    """The vPDQ reference's per-frame output: `frame,quality,pdq,seconds` per line. A file is
+    one video: it becomes one item holding every frame."""
 
     name = "vpdq"
-    description = "vPDQ frame hashes: frame,quality,pdq,seconds (each frame becomes a PDQ hash)"
+    description = "vPDQ frame hashes of one video: frame,quality,pdq,seconds"
 
-    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
-        for number, raw in enumerate(lines, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
+    def parse(
+        self, lines: Iterable[str], default_kind: str, item_name: str | None = None
+    ) -> Iterator[ContentItem | LineError]:
+        frames: list[ItemHash] = []
+        for number, line in _content_lines(lines):
             cells = [cell.strip() for cell in line.split(",")]
             if len(cells) != 4:
                 yield LineError(number, "expected frame,quality,pdq,seconds")
                 continue
             frame, quality, value, seconds = cells
             try:
-                int(frame), int(quality), float(seconds)
+                int(frame)
+                parsed_quality, parsed_seconds = int(quality), float(seconds)
             except ValueError:
                 yield LineError(number, "frame and quality must be integers, seconds a number")
+                continue
+            if not 0 <= parsed_quality <= 100:
+                yield LineError(number, f"quality must be within 0..100, got {parsed_quality}")
                 continue
             checked = _validated("pdq", value, number)
             if isinstance(checked, LineError):
                 yield checked
                 continue
-            yield ParsedHash("pdq", checked, None, (f"frame={frame}", f"seconds={seconds}"))
+            frames.append(ItemHash("pdq", checked, parsed_quality, parsed_seconds))
+        if frames:
+            duration = max(frame.seconds or 0.0 for frame in frames)
+            yield ContentItem(tuple(frames), item_name, (), "video", duration)
 
-    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
-        for number, row in enumerate(r for r in rows if r.kind == "pdq"):
-            frame, seconds = number, 0.0
-            for label in row.labels:
-                key, _, value = label.partition("=")
-                if key == "frame" and value.isdigit():
-                    frame = int(value)
-                elif key == "seconds":
-                    with contextlib.suppress(ValueError):
-                        seconds = float(value)
-            yield f"{frame},100,{row.value},{seconds:.3f}\n"
+    def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
+        """Every item's PDQ hashes, frames numbered within each item; other kinds have no
+        place in this format and are left out."""
+        for item in items:
+            frames = [h for h in item.hashes if h.kind == "pdq"]
+            for number, frame in enumerate(frames):
+                quality = 100 if frame.quality is None else frame.quality
+                seconds = 0.0 if frame.seconds is None else frame.seconds
+                yield f"{number},{quality},{frame.value},{seconds:.3f}\n"
 
 
 class ThreatExchangeFormat(HashListFormat):
-    """python-threatexchange's signal lines: `<signal type> <hash> [extra words...]`."""
+    """python-threatexchange's signal lines: `<signal type> <hash> [extra words...]`, with
+    that library's names for each kind (`video_md5`, not `md5`)."""
 
     name = "threatexchange"
-    description = "python-threatexchange signal lines: '<type> <hash>' (pdq, md5, ...)"
+    description = "python-threatexchange signal lines: '<type> <hash>' (pdq, video_md5, ...)"
 
-    TYPE_NAMES: ClassVar[dict[str, str]] = {
-        "pdq": "pdq",
-        "md5": "md5",
-        "video_md5": "md5",
-        "photo_md5": "md5",
-        "sha256": "sha256",
-    }
-
-    def parse(self, lines: Iterable[str], default_kind: str) -> Iterator[ParsedHash | LineError]:
-        for number, raw in enumerate(lines, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
+    def parse(
+        self, lines: Iterable[str], default_kind: str, item_name: str | None = None
+    ) -> Iterator[ContentItem | LineError]:
+        for number, line in _content_lines(lines):
             words = line.split()
             if len(words) == 1:
                 kind, value, extra = default_kind, words[0], []
             else:
                 type_name, value, *extra = words
-                kind = self.TYPE_NAMES.get(type_name.lower(), "")
-                if not kind:
-                    known = ", ".join(sorted(self.TYPE_NAMES))
-                    yield LineError(number, f"unknown signal type {type_name!r} (known: {known})")
+                try:
+                    kind = from_foreign("threatexchange", type_name).name
+                except InvalidInput as error:
+                    yield LineError(number, error.message)
                     continue
             checked = _validated(kind, value, number)
             if isinstance(checked, LineError):
@@ -261,11 +307,13 @@ class ThreatExchangeFormat(HashListFormat):
             if problem := labels_problem(extra):
                 yield LineError(number, problem)
                 continue
-            yield ParsedHash(kind, checked, None, tuple(extra))
+            yield ContentItem((ItemHash(kind, checked),), None, tuple(extra))
 
-    def render(self, rows: Iterable[ExportRow]) -> Iterator[str]:
-        for row in rows:
-            yield " ".join((row.kind, row.value, *row.labels)) + "\n"
+    def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
+        names = {hasher.name: hasher.foreign_name("threatexchange") for hasher in hashers()}
+        for item in items:
+            for hashed in item.hashes:
+                yield " ".join((names[hashed.kind], hashed.value, *item.labels)) + "\n"
 
 
 FORMATS: dict[str, HashListFormat] = {

@@ -4,33 +4,36 @@ that stamps the change log, so every replica's matcher can follow it."""
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lykta.banks.formats import (
-    MAX_EXTERNAL_ID,
-    ExportRow,
-    LineError,
-    ParsedHash,
-    labels_problem,
-    text_problem,
+from lykta.banks.content import ContentWriter, existing_owners, read_items
+from lykta.banks.formats import LineError, text_problem
+from lykta.banks.items import ContentItem
+from lykta.banks.validation import (
+    Threshold,
+    default_thresholds,
+    threshold_changes,
+    validate_bank_name,
+    validate_item,
+    validate_text,
 )
 from lykta.errors import Conflict, InvalidInput, NotFound
+from lykta.hashing.registry import get_hasher
 from lykta.store.db import next_revision
-from lykta.store.models import Bank, BankContent, ContentTombstone, utcnow
-
-BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-INSERT_CHUNK = 20_000
-# Hash values per IN (...) query when checking for duplicates.
-LOOKUP_CHUNK = 5_000
+from lykta.store.models import Bank, BankThreshold, Content, ContentHash, HashTombstone, utcnow
 
 Progress = Callable[[int, int], None]
+#: Told what changed after each committed write: (bank name, change).
+ChangeListener = Callable[[str, str], None]
+
+BANK_FIELDS = ("name", "description", "source", "licence", "enabled", "negative")
 
 
 @dataclass(frozen=True)
@@ -42,38 +45,46 @@ class BankInfo:
     licence: str
     enabled: bool
     negative: bool
-    pdq_distance: int
-    pdq_min_quality: int
+    thresholds: dict[str, Threshold]
     created_at: datetime | None
     content_count: int = 0
 
-    @classmethod
-    def of(cls, bank: Bank, content_count: int = 0) -> BankInfo:
-        return cls(
-            bank.id,
-            bank.name,
-            bank.description,
-            bank.source,
-            bank.licence,
-            bank.enabled,
-            bank.negative,
-            bank.pdq_distance,
-            bank.pdq_min_quality,
-            bank.created_at,
-            content_count,
-        )
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON shape of a bank, for the API and `--json` alike. Each similarity
+        kind's rule is also given flat (`pdq_distance`, `pdq_min_quality`), as set."""
+        flat: dict[str, Any] = {}
+        for kind, rule in self.thresholds.items():
+            flat[f"{kind}_distance"] = rule.distance
+            flat[f"{kind}_min_quality"] = rule.min_quality
+        return {
+            "name": self.name, "description": self.description, "source": self.source,
+            "licence": self.licence, "enabled": self.enabled, "negative": self.negative,
+            "thresholds": {kind: asdict(rule) for kind, rule in self.thresholds.items()},
+            **flat,
+            "created_at": self.created_at, "content_count": self.content_count,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ContentInfo:
     id: int
     bank: str
-    kind: str
-    value: str
     external_id: str | None
     labels: tuple[str, ...]
+    media_kind: str | None
+    duration: float | None
     added_at: datetime | None
     added_by: str
+    item: ContentItem
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "bank": self.bank, "external_id": self.external_id,
+            "labels": list(self.labels), "media_kind": self.media_kind,
+            "duration": self.duration,
+            "hashes": [asdict(hashed) for hashed in self.item.hashes],
+            "added_at": self.added_at, "added_by": self.added_by,
+        }  # fmt: skip
 
 
 @dataclass
@@ -82,7 +93,15 @@ class ImportSummary:
     added: int = 0
     duplicates: int = 0
     skipped: list[LineError] = field(default_factory=list)
-    content_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: The id of each given item, in order: new, or the one the bank already held.
+    content_ids: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bank": self.bank, "added": self.added, "duplicates": self.duplicates,
+            "skipped": [asdict(error) for error in self.skipped],
+            "content_ids": self.content_ids,
+        }  # fmt: skip
 
 
 class ImportAborted(InvalidInput):
@@ -93,57 +112,8 @@ class ImportAborted(InvalidInput):
         self.line_error = error
 
 
-def validate_bank_name(name: str) -> str:
-    # fullmatch: `$` would let a trailing newline through, and a newline in a bank name
-    # breaks the export's Content-Disposition header.
-    if not BANK_NAME.fullmatch(name):
-        raise InvalidInput(
-            f"bad bank name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def validate_distance(distance: int) -> int:
-    if not 0 <= distance <= 256:
-        raise InvalidInput(f"PDQ distance must be between 0 and 256, got {distance}")
-    return distance
-
-
-def validate_text(value: str, what: str) -> str:
-    """A free-text field the database can store: no NUL, no lone surrogates."""
-    problem = text_problem(value)
-    if problem:
-        raise InvalidInput(f"bad {what}: it {problem}")
-    return value
-
-
-def validate_row(row: ParsedHash) -> ParsedHash:
-    """A hash row's external id and labels are storable (and the id short enough)."""
-    if row.external_id is not None:
-        if len(row.external_id) > MAX_EXTERNAL_ID:
-            raise InvalidInput(
-                f"external id {row.external_id[:40]!r}... is longer than {MAX_EXTERNAL_ID} "
-                "characters"
-            )
-        problem = text_problem(row.external_id)
-        if problem:
-            raise InvalidInput(f"bad external id {row.external_id!r}: it {problem}")
-    if row.labels:
-        problem = labels_problem(row.labels)
-        if problem:
-            raise InvalidInput(f"bad {problem}")
-    return row
-
-
-def validate_quality(quality: int) -> int:
-    if not 0 <= quality <= 100:
-        raise InvalidInput(f"minimum PDQ quality must be between 0 and 100, got {quality}")
-    return quality
-
-
 class BankService:
-    def __init__(self, sessions: sessionmaker[Session], on_change: Callable[[], None]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], on_change: ChangeListener) -> None:
         self._sessions = sessions
         # Called after every committed write so this process's matcher catches up at once.
         self._on_change = on_change
@@ -153,191 +123,147 @@ class BankService:
     def _bank(self, session: Session, name: str) -> Bank:
         # A name the database cannot even compare (PostgreSQL refuses NUL in text) names no
         # bank: answer so without asking it.
-        if text_problem(name):
+        if not isinstance(name, str) or text_problem(name):
             raise NotFound(f"no bank named {name!r}")
         bank = session.scalars(select(Bank).where(Bank.name == name)).one_or_none()
         if bank is None:
             raise NotFound(f"no bank named {name!r}")
         return bank
 
-    def create(
-        self,
-        name: str,
-        *,
-        description: str = "",
-        source: str = "",
-        licence: str = "",
-        enabled: bool = True,
-        negative: bool = False,
-        pdq_distance: int = 31,
-        pdq_min_quality: int = 50,
-    ) -> BankInfo:
-        validate_bank_name(name)
-        validate_distance(pdq_distance)
-        validate_quality(pdq_min_quality)
-        for what, text in (("description", description), ("source", source), ("licence", licence)):
-            validate_text(text, what)
+    def _info(self, session: Session, bank: Bank, content_count: int | None = None) -> BankInfo:
+        thresholds = default_thresholds()
+        for row in session.scalars(select(BankThreshold).where(BankThreshold.bank_id == bank.id)):
+            thresholds[row.kind] = Threshold(row.distance, row.min_quality)
+        if content_count is None:
+            content_count = _content_count(session, bank.id)
+        return BankInfo(
+            bank.id, bank.name, bank.description, bank.source, bank.licence, bank.enabled,
+            bank.negative, thresholds, bank.created_at, content_count,
+        )  # fmt: skip
+
+    def create(self, name: str, **fields: Any) -> BankInfo:
+        """Create a bank from ``BANK_FIELDS`` and thresholds (see ``threshold_changes``)."""
+        thresholds = threshold_changes(fields, default_thresholds())
+        values = _bank_fields({"name": name, **fields})
         try:
             with self._sessions() as session, session.begin():
                 # Bank rows carry no revision: bumping the counter is what tells replicas
-                # to re-read bank settings (their search radius).
+                # to re-read bank settings.
                 next_revision(session)
                 if session.scalars(select(Bank.id).where(Bank.name == name)).first():
                     raise Conflict(f"a bank named {name!r} exists already")
-                bank = Bank(
-                    name=name,
-                    description=description,
-                    source=source,
-                    licence=licence,
-                    enabled=enabled,
-                    negative=negative,
-                    pdq_distance=pdq_distance,
-                    pdq_min_quality=pdq_min_quality,
-                )
+                bank = Bank(**values)
                 session.add(bank)
                 session.flush()
-                info = BankInfo.of(bank)
+                _store_thresholds(session, bank.id, thresholds)
+                info = self._info(session, bank, 0)
         except IntegrityError:
             raise Conflict(f"a bank named {name!r} exists already") from None
-        self._on_change()
+        self._on_change(name, "created")
         return info
 
     def get(self, name: str) -> BankInfo:
         with self._sessions() as session:
-            bank = self._bank(session, name)
-            return BankInfo.of(bank, _content_count(session, bank.id))
+            return self._info(session, self._bank(session, name))
 
-    def list(self) -> list[BankInfo]:
+    def list_banks(self) -> list[BankInfo]:
         with self._sessions() as session:
             counts = dict(
                 session.execute(
-                    select(BankContent.bank_id, func.count()).group_by(BankContent.bank_id)
+                    select(Content.bank_id, func.count()).group_by(Content.bank_id)
                 ).all()
             )
             banks = session.scalars(select(Bank).order_by(Bank.name)).all()
-            return [BankInfo.of(bank, counts.get(bank.id, 0)) for bank in banks]
+            return [self._info(session, bank, counts.get(bank.id, 0)) for bank in banks]
 
     def names(self) -> list[str]:
         with self._sessions() as session:
             return list(session.scalars(select(Bank.name)))
 
-    def update(self, name: str, /, **changes: object) -> BankInfo:
-        allowed = {
-            "name", "description", "source", "licence", "enabled", "negative",
-            "pdq_distance", "pdq_min_quality",
-        }  # fmt: skip
-        unknown = set(changes) - allowed
+    def update(self, name: str, /, **changes: Any) -> BankInfo:
         if not changes:
             raise InvalidInput("nothing to change: name at least one bank field")
-        if unknown:
-            raise InvalidInput(f"cannot change {', '.join(sorted(unknown))} of a bank")
-        if "name" in changes:
-            validate_bank_name(str(changes["name"]))
-        if "pdq_distance" in changes:
-            validate_distance(int(changes["pdq_distance"]))  # type: ignore[call-overload]
-        if "pdq_min_quality" in changes:
-            validate_quality(int(changes["pdq_min_quality"]))  # type: ignore[call-overload]
-        for what in ("description", "source", "licence"):
-            if what in changes:
-                validate_text(str(changes[what]), what)
+        with self._sessions() as session:
+            current = self._info(session, self._bank(session, name)).thresholds
+        thresholds = threshold_changes(changes, current)
+        values = _bank_fields(changes)
+        new_name = values.get("name", name)
         try:
             with self._sessions() as session, session.begin():
                 next_revision(session)  # replicas re-read bank settings on a new revision
                 bank = self._bank(session, name)
-                new_name = changes.get("name")
-                if new_name and new_name != name:
+                if new_name != name:
                     taken = session.scalars(select(Bank.id).where(Bank.name == new_name)).first()
                     if taken:
                         raise Conflict(f"a bank named {new_name!r} exists already")
-                for key, value in changes.items():
+                for key, value in values.items():
                     setattr(bank, key, value)
                 bank.updated_at = utcnow()
                 session.flush()
-                info = BankInfo.of(bank)
+                _store_thresholds(session, bank.id, thresholds)
+                info = self._info(session, bank)
         except IntegrityError:
-            raise Conflict(f"a bank named {changes.get('name')!r} exists already") from None
-        self._on_change()
+            raise Conflict(f"a bank named {new_name!r} exists already") from None
+        self._on_change(new_name, "updated")
         return info
 
     def delete(self, name: str) -> None:
         with self._sessions() as session, session.begin():
             revision = next_revision(session)
             bank = self._bank(session, name)
-            session.execute(
-                insert(ContentTombstone).from_select(
-                    ["content_id", "kind", "revision"],
-                    select(BankContent.id, BankContent.kind, revision).where(
-                        BankContent.bank_id == bank.id
-                    ),
-                )
-            )
-            session.execute(delete(BankContent).where(BankContent.bank_id == bank.id))
+            _tombstone(session, revision, ContentHash.bank_id == bank.id)
+            session.execute(delete(ContentHash).where(ContentHash.bank_id == bank.id))
+            session.execute(delete(Content).where(Content.bank_id == bank.id))
+            session.execute(delete(BankThreshold).where(BankThreshold.bank_id == bank.id))
             session.delete(bank)
-        self._on_change()
+        self._on_change(name, "deleted")
 
     # --- content -----------------------------------------------------------------------
 
-    def add_hashes(
+    def add_content(
         self,
         bank_name: str,
-        hashes: Iterable[ParsedHash],
+        items: Iterable[ContentItem],
         *,
         added_by: str = "",
         progress: Progress | None = None,
-        return_ids: bool = False,
     ) -> ImportSummary:
-        """Add hashes in one transaction; hashes already in the bank are counted, not added.
-
-        With `return_ids`, the summary maps each given (kind, hash) to its content id,
-        whether added now or already there (for callers adding a few hashes at a time).
-        """
-        rows = [validate_row(row) for row in hashes]
+        """Add items in one transaction. An item whose every hash the bank already holds
+        under one content item is a duplicate: counted, not added, its id returned."""
+        items = [validate_item(item) for item in items]
         summary = ImportSummary(bank_name)
         with self._sessions() as session, session.begin():
             revision = next_revision(session)
             bank = self._bank(session, bank_name)
-            inserter = _RowInserter(session, progress, len(rows))
-            fixed = (bank.id, added_by, revision)
-            seen: set[tuple[str, bytes]] = set()
-            # Read the whole bank when that is cheaper than probing its index per hash (a
-            # big import into a small bank); probe when adding a few hashes to a big bank.
-            whole_bank = _content_count(session, bank.id) <= 4 * len(rows)
-            if whole_bank:
-                seen = {
-                    (kind, value)
-                    for kind, value in session.execute(
-                        select(BankContent.kind, BankContent.value).where(
-                            BankContent.bank_id == bank.id
-                        )
-                    )
-                }
-            for start in range(0, len(rows), INSERT_CHUNK):
-                chunk = [
-                    (row, (row.kind, bytes.fromhex(row.value)))
-                    for row in rows[start : start + INSERT_CHUNK]
-                ]
-                present = {} if whole_bank else _existing(session, bank.id, [k for _, k in chunk])
-                for row, key in chunk:
-                    if key in present or key in seen:
-                        summary.duplicates += 1
-                        continue
-                    seen.add(key)
-                    inserter.add(row, key[1], fixed)
-            summary.added = inserter.finish()
-            if return_ids:
-                keys = list({(row.kind, bytes.fromhex(row.value)) for row in rows})
-                summary.content_ids = {
-                    (kind, value.hex()): content_id
-                    for (kind, value), content_id in _existing(session, bank.id, keys).items()
-                }
+            keys = [_keys(item) for item in items]
+            owners = existing_owners(session, bank.id, keys, _content_count(session, bank.id))
+            writer = ContentWriter(session, bank.id, added_by, revision, progress, len(items))
+            # Earlier items of this very import, so a repeat inside one file is a duplicate.
+            this_import: dict[frozenset[tuple[str, bytes]], int] = {}
+            slots: list[int] = []  # per item: its slot in the writer
+            for item, item_keys in zip(items, keys, strict=True):
+                owner = _common_owner(owners, item_keys)
+                key = frozenset(item_keys)
+                if owner is not None:
+                    summary.duplicates += 1
+                    slots.append(writer.known(owner))
+                elif key in this_import:
+                    summary.duplicates += 1
+                    slots.append(this_import[key])
+                else:
+                    slot = writer.add(item, item_keys)
+                    this_import[key] = slot
+                    slots.append(slot)
+            summary.added = writer.finish()
+            summary.content_ids = [writer.content_id(slot) for slot in slots]
         if summary.added:
-            self._on_change()
+            self._on_change(bank_name, "content_added")
         return summary
 
     def import_parsed(
         self,
         bank_name: str,
-        items: Iterable[ParsedHash | LineError],
+        items: Iterable[ContentItem | LineError],
         *,
         source: str,
         skip_invalid: bool = False,
@@ -346,7 +272,7 @@ class BankService:
     ) -> ImportSummary:
         """Import parsed lines: the first bad line aborts with its number, unless skipping."""
         self.get(bank_name)  # a missing bank is reported before reading the whole file
-        rows: list[ParsedHash] = []
+        good: list[ContentItem] = []
         skipped: list[LineError] = []
         for item in items:
             if isinstance(item, LineError):
@@ -354,8 +280,8 @@ class BankService:
                     raise ImportAborted(item, source)
                 skipped.append(item)
             else:
-                rows.append(item)
-        summary = self.add_hashes(bank_name, rows, added_by=added_by, progress=progress)
+                good.append(item)
+        summary = self.add_content(bank_name, good, added_by=added_by, progress=progress)
         summary.skipped = skipped
         return summary
 
@@ -364,30 +290,29 @@ class BankService:
         with self._sessions() as session, session.begin():
             revision = next_revision(session)
             bank = self._bank(session, bank_name)
-            found = session.execute(
-                select(BankContent.id, BankContent.kind).where(
-                    BankContent.bank_id == bank.id, BankContent.id.in_(ids)
+            found = set(
+                session.scalars(
+                    select(Content.id).where(Content.bank_id == bank.id, Content.id.in_(ids))
                 )
-            ).all()
-            missing = set(ids) - {row.id for row in found}
+            )
+            missing = set(ids) - found
             if missing:
                 shown = ", ".join(str(i) for i in sorted(missing)[:5])
                 raise NotFound(f"bank {bank_name!r} has no content with id {shown}")
-            session.execute(
-                insert(ContentTombstone),
-                [{"content_id": r.id, "kind": r.kind, "revision": revision} for r in found],
-            )
-            session.execute(delete(BankContent).where(BankContent.id.in_(ids)))
-        self._on_change()
+            _tombstone(session, revision, ContentHash.content_id.in_(ids))
+            session.execute(delete(ContentHash).where(ContentHash.content_id.in_(ids)))
+            session.execute(delete(Content).where(Content.id.in_(ids)))
+        self._on_change(bank_name, "content_removed")
         return len(found)
 
     def get_content(self, bank_name: str, content_id: int) -> ContentInfo:
         with self._sessions() as session:
             bank = self._bank(session, bank_name)
-            row = session.get(BankContent, content_id)
+            row = session.get(Content, content_id)
             if row is None or row.bank_id != bank.id:
                 raise NotFound(f"bank {bank_name!r} has no content with id {content_id}")
-            return _content_info(row, bank.name)
+            [item] = read_items(session, [row])
+            return _content_info(row, bank.name, item)
 
     def list_content(
         self, bank_name: str, *, after_id: int = 0, limit: int = 100
@@ -397,119 +322,101 @@ class BankService:
         with self._sessions() as session:
             bank = self._bank(session, bank_name)
             rows = session.scalars(
-                select(BankContent)
-                .where(BankContent.bank_id == bank.id, BankContent.id > after_id)
-                .order_by(BankContent.id)
+                select(Content)
+                .where(Content.bank_id == bank.id, Content.id > after_id)
+                .order_by(Content.id)
                 .limit(limit)
             ).all()
-            return [_content_info(row, bank.name) for row in rows]
+            items = read_items(session, rows)
+            return [
+                _content_info(row, bank.name, item) for row, item in zip(rows, items, strict=True)
+            ]
 
-    def export(self, bank_name: str, batch: int = 10_000) -> Iterator[ExportRow]:
+    def export(self, bank_name: str, batch: int = 10_000) -> Iterator[ContentItem]:
         """Stream a bank's content in id order without holding it all in memory."""
         with self._sessions() as session:
             bank_id = self._bank(session, bank_name).id
         after = 0
         while True:
             with self._sessions() as session:
-                rows = session.execute(
-                    select(
-                        BankContent.id,
-                        BankContent.kind,
-                        BankContent.value,
-                        BankContent.external_id,
-                        BankContent.labels_json,
-                    )
-                    .where(BankContent.bank_id == bank_id, BankContent.id > after)
-                    .order_by(BankContent.id)
+                rows = session.scalars(
+                    select(Content)
+                    .where(Content.bank_id == bank_id, Content.id > after)
+                    .order_by(Content.id)
                     .limit(batch)
                 ).all()
+                items = read_items(session, rows)
             if not rows:
                 return
-            for row in rows:
-                labels = tuple(json.loads(row.labels_json))
-                yield ExportRow(row.kind, row.value.hex(), row.external_id, labels)
+            yield from items
             after = rows[-1].id
+
+    def stored_kinds(self) -> list[str]:
+        """Every hash kind the database holds, to check each has a registered hasher."""
+        with self._sessions() as session:
+            return list(session.scalars(select(ContentHash.kind).distinct()))
+
+
+def _bank_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked bank columns from ``fields``; anything else is an unknown field."""
+    unknown = set(fields) - set(BANK_FIELDS)
+    if unknown:
+        raise InvalidInput(f"cannot set {', '.join(sorted(unknown))} of a bank")
+    values = dict(fields)
+    if "name" in values:
+        validate_bank_name(values["name"])
+    for what in ("description", "source", "licence"):
+        if what in values:
+            validate_text(str(values[what]), what)
+    for flag in ("enabled", "negative"):
+        if flag in values and not isinstance(values[flag], bool):
+            raise InvalidInput(f"{flag} must be true or false, got {values[flag]!r}")
+    return values
+
+
+def _store_thresholds(session: Session, bank_id: int, thresholds: Mapping[str, Threshold]) -> None:
+    for kind, rule in thresholds.items():
+        session.merge(BankThreshold(bank_id=bank_id, kind=kind, distance=rule.distance,
+                                    min_quality=rule.min_quality))  # fmt: skip
+
+
+def _tombstone(session: Session, revision: int, where: Any) -> None:
+    session.execute(
+        insert(HashTombstone).from_select(
+            ["hash_id", "kind", "revision"],
+            select(ContentHash.id, ContentHash.kind, revision).where(where),
+        )
+    )
+
+
+def _keys(item: ContentItem) -> list[tuple[str, bytes]]:
+    return [(h.kind, get_hasher(h.kind).to_code(h.value)) for h in item.hashes]
+
+
+def _common_owner(
+    owners: Mapping[tuple[str, bytes], set[int]], keys: list[tuple[str, bytes]]
+) -> int | None:
+    """The content item that already holds every one of ``keys``, if there is one."""
+    common: set[int] | None = None
+    for key in keys:
+        held = owners.get(key)
+        if not held:
+            return None
+        common = set(held) if common is None else common & held
+        if not common:
+            return None
+    return min(common) if common else None
 
 
 def _content_count(session: Session, bank_id: int) -> int:
     return (
-        session.scalar(
-            select(func.count()).select_from(BankContent).where(BankContent.bank_id == bank_id)
-        )
+        session.scalar(select(func.count()).select_from(Content).where(Content.bank_id == bank_id))
         or 0
     )
 
 
-def _existing(
-    session: Session, bank_id: int, keys: list[tuple[str, bytes]]
-) -> dict[tuple[str, bytes], int]:
-    """Content ids of those (kind, value) pairs the bank already holds."""
-    found: dict[tuple[str, bytes], int] = {}
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        values = [value for _, value in keys[start : start + LOOKUP_CHUNK]]
-        rows = session.execute(
-            select(BankContent.kind, BankContent.value, BankContent.id).where(
-                BankContent.bank_id == bank_id, BankContent.value.in_(values)
-            )
-        )
-        found.update(((kind, value), content_id) for kind, value, content_id in rows)
-    return found
-
-
-class _RowInserter:
-    """Writes content rows in large executemany batches straight to the driver: an import
-    of a million hashes spends its time in the database, not in per-row ORM work."""
-
-    COLUMNS = (
-        "bank_id", "added_by", "revision", "kind", "value", "external_id", "labels", "added_at",
-    )  # fmt: skip
-
-    def __init__(self, session: Session, progress: Progress | None, total: int) -> None:
-        self._connection = session.connection()
-        dialect = self._connection.dialect
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
-        self._sql = (
-            f"INSERT INTO bank_content ({', '.join(self.COLUMNS)}) "
-            f"VALUES ({', '.join([marker] * len(self.COLUMNS))})"
-        )
-        to_db = BankContent.__table__.c.added_at.type.bind_processor(dialect)
-        now = utcnow()
-        self._now = to_db(now) if to_db else now
-        self._labels: dict[tuple[str, ...], str] = {}
-        self._pending: list[tuple[object, ...]] = []
-        self._written = 0
-        self._progress = progress
-        self._total = total
-
-    def add(self, row: ParsedHash, value: bytes, fixed: tuple[object, ...]) -> None:
-        labels = self._labels.get(row.labels)
-        if labels is None:
-            labels = self._labels.setdefault(row.labels, json.dumps(list(row.labels)))
-        self._pending.append((*fixed, row.kind, value, row.external_id, labels, self._now))
-        if len(self._pending) >= INSERT_CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._connection.exec_driver_sql(self._sql, self._pending)
-            self._written += len(self._pending)
-            self._pending = []
-        if self._progress:
-            self._progress(self._written, self._total)
-
-    def finish(self) -> int:
-        self._flush()
-        return self._written
-
-
-def _content_info(row: BankContent, bank_name: str) -> ContentInfo:
+def _content_info(row: Content, bank_name: str, item: ContentItem) -> ContentInfo:
     return ContentInfo(
-        row.id,
-        bank_name,
-        row.kind,
-        row.value.hex(),
-        row.external_id,
-        tuple(row.labels),
-        row.added_at,
-        row.added_by,
-    )
+        row.id, bank_name, row.external_id, tuple(json.loads(row.labels_json)), row.media_kind,
+        row.duration, row.added_at, row.added_by, item,
+    )  # fmt: skip

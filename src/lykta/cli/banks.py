@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lykta.banks.formats import FORMATS, ParsedHash, get_format, guess_format
+from lykta.banks.formats import FORMATS, get_format, guess_format
+from lykta.banks.items import ContentItem, ItemHash
 from lykta.cli.common import (
     JsonFlag,
     emit,
@@ -47,34 +48,30 @@ def bank_create(
         pdq_distance=distance, pdq_min_quality=min_quality,
     )  # fmt: skip
     if as_json:
-        emit(_bank_json(bank))
+        emit(bank.to_json())
     else:
         err.print(f"bank {bank.name} created")
-
-
-def _bank_json(bank: Any) -> dict[str, Any]:
-    return {
-        "name": bank.name, "enabled": bank.enabled, "negative": bank.negative,
-        "pdq_distance": bank.pdq_distance, "pdq_min_quality": bank.pdq_min_quality,
-        "content_count": bank.content_count, "source": bank.source, "licence": bank.licence,
-        "description": bank.description,
-    }  # fmt: skip
 
 
 @app.command("list")
 @friendly
 def bank_list(as_json: JsonFlag = False) -> None:
     """List banks with their settings and sizes."""
-    banks = open_core().banks.list()
+    banks = open_core().banks.list_banks()
     if as_json:
         for bank in banks:
-            emit(_bank_json(bank))
+            emit(bank.to_json())
         return
-    table = Table("bank", "hashes", "enabled", "negative", "distance", "min quality", "source")
+    table = Table("bank", "content", "enabled", "negative", "thresholds", "source")
     for b in banks:
+        rules = ", ".join(
+            f"{kind} <={rule.distance}"
+            + ("" if rule.min_quality is None else f" q>={rule.min_quality}")
+            for kind, rule in b.thresholds.items()
+        )
         table.add_row(
             b.name, str(b.content_count), "yes" if b.enabled else "no",
-            "yes" if b.negative else "", str(b.pdq_distance), str(b.pdq_min_quality), b.source,
+            "yes" if b.negative else "", rules, b.source,
         )  # fmt: skip
     out.print(table)
 
@@ -121,6 +118,7 @@ def bank_import(
 ) -> None:
     """Import a hash list in one transaction: a bad line stops it, the bank unchanged."""
     fmt = get_format(format or guess_format(file))
+    stem = None if file == "-" else Path(file).stem
     core = open_core()
     core.banks.get(name)
     try:
@@ -141,7 +139,7 @@ def bank_import(
 
         try:
             summary = core.banks.import_parsed(
-                name, reading(fmt.parse(handle, kind.lower())), source=file,
+                name, reading(fmt.parse(handle, kind.lower(), stem)), source=file,
                 skip_invalid=skip_invalid, added_by="cli", progress=writing,
             )  # fmt: skip
         except UnicodeDecodeError:
@@ -195,7 +193,7 @@ def bank_add(
     """Hash media files and add each (PDQ, MD5, SHA-256) with its file stem as external id."""
     core = open_core()
     core.banks.get(name)
-    rows: list[ParsedHash] = []
+    items: list[ContentItem] = []
     failures = 0
     for path, result in hash_files(
         paths, dihedral=False, trim=False, max_pixels=core.settings.max_pixels
@@ -204,13 +202,13 @@ def bank_add(
             failures += 1
             report_failure(path, result, as_json)
             continue
-        stem = path.stem
-        rows += [
-            ParsedHash("pdq", result.pdq, stem),
-            ParsedHash("md5", result.md5, stem),
-            ParsedHash("sha256", result.sha256, stem),
-        ]
-    summary = core.banks.add_hashes(name, rows, added_by="cli")
+        hashes = (
+            ItemHash("pdq", result.pdq, result.quality),
+            ItemHash("md5", result.md5),
+            ItemHash("sha256", result.sha256),
+        )
+        items.append(ContentItem(hashes, path.stem, media_kind="photo"))
+    summary = core.banks.add_content(name, items, added_by="cli")
     if as_json:
         emit(
             {
@@ -222,9 +220,9 @@ def bank_add(
         )
     else:
         err.print(
-            f"added {summary.added} hash(es) from {len(rows) // 3} file(s) to {name}; "
+            f"added {summary.added} of {len(items)} file(s) to {name}; "
             f"{summary.duplicates} already there; {failures} file(s) unreadable",
             highlight=False,
         )
-    if failures and not rows:
+    if failures and not items:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -114,22 +114,13 @@ def match_command(
             continue
         found = core.matcher.lookup(queries_for_photo(result), bank)
         matched += bool(found.matches)
-        matches = [
-            {"bank": m.bank, "id": m.external_id, "content_id": m.content_id,
-             "distance": m.distance, "transform": m.transform, "kind": m.kind,
-             "labels": list(m.labels)}
-            for m in found.matches
-        ]  # fmt: skip
         if as_json:
-            record: dict[str, Any] = {"path": str(path), "matches": matches}
-            if found.suppressed_by:
-                record["suppressed_by"] = [m.bank for m in found.suppressed_by]
-            emit(record)
-        elif matches:
-            for m in matches:
+            emit({"path": str(path), **found.to_json()})
+        elif found.matches:
+            for m in found.matches:
                 out.print(
-                    f"{path}\tMATCH bank={m['bank']} id={m['id']} "
-                    f"distance={m['distance']} transform={m['transform']}",
+                    f"{path}\tMATCH bank={m.bank} id={m.external_id} "
+                    f"distance={m.distance} transform={m.transform}",
                     highlight=False,
                 )
         elif found.suppressed_by:

@@ -29,7 +29,7 @@ def serve(
     core = open_core(matching=True, settings=settings)
     core.matcher.save_snapshot()
     sizes = core.matcher.size()
-    banks = len(core.banks.list())
+    banks = len(core.banks.names())
     engine_name = core.engine.dialect.name
     no_tokens = not core.tokens.list()
     core.close()

@@ -4,7 +4,7 @@ from lykta.hashing.base import Hasher, MediaKind
 from lykta.hashing.exact import Md5Hasher, Sha256Hasher
 from lykta.hashing.pdq import PdqHasher
 from lykta.hashing.photo import PdqVariant, PhotoHashes, hash_photo
-from lykta.hashing.registry import get_hasher, hasher_names
+from lykta.hashing.registry import get_hasher, hasher_names, hashers
 
 __all__ = [
     "Hasher",
@@ -17,4 +17,5 @@ __all__ = [
     "get_hasher",
     "hash_photo",
     "hasher_names",
+    "hashers",
 ]

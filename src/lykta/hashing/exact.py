@@ -3,45 +3,47 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import ClassVar
 
-from lykta.hashing.base import Hasher, MediaKind, validate_hex
+from lykta.hashing.base import DigestHasher, MediaKind
 
 
-class Md5Hasher(Hasher):
+class Md5Hasher(DigestHasher):
     """MD5 of the file bytes: the format most hash lists from hotlines still use."""
 
     name = "md5"
+    label = "MD5"
     media_kind = MediaKind.ANY
+    code_bytes = 16
+    # HMA and python-threatexchange only know an MD5 of a video file's bytes; an MD5 is an
+    # MD5 whatever the bytes are, so Lykta reads both names as its one kind.
+    foreign_names: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "hma": ("video_md5", "md5"),
+        "threatexchange": ("video_md5", "photo_md5", "md5"),
+    }
 
     def hash_bytes(self, data: bytes) -> str:
         return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-    def validate(self, value: str) -> str:
-        return validate_hex(value, length=32, name="MD5")
-
-    def distance(self, a: str, b: str) -> int:
-        """0 when equal, else 1: bit differences between digests mean nothing."""
-        return 0 if self.validate(a) == self.validate(b) else 1
 
     def examples(self) -> list[str]:
         return ["d41d8cd98f00b204e9800998ecf8427e", "0a21c8f85a55a9e276ffc2c53f6887c4"]
 
 
-class Sha256Hasher(Hasher):
+class Sha256Hasher(DigestHasher):
     """SHA-256 of the file bytes, for lists that dropped MD5."""
 
     name = "sha256"
+    label = "SHA-256"
     media_kind = MediaKind.ANY
+    code_bytes = 32
+    foreign_names: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "hma": ("sha256",),
+        "threatexchange": ("video_sha256", "sha256"),
+    }
 
     def hash_bytes(self, data: bytes) -> str:
         return hashlib.sha256(data).hexdigest()
-
-    def validate(self, value: str) -> str:
-        return validate_hex(value, length=64, name="SHA-256")
-
-    def distance(self, a: str, b: str) -> int:
-        """0 when equal, else 1: bit differences between digests mean nothing."""
-        return 0 if self.validate(a) == self.validate(b) else 1
 
     def examples(self) -> list[str]:
         return [

@@ -10,7 +10,8 @@ C++ reference (and ``pdqhash``, which compiles it) computes it from the same lum
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -51,6 +52,17 @@ class PdqHasher(Hasher):
 
     name = "pdq"
     media_kind = MediaKind.PHOTO
+    code_bytes = PDQ_CODE_BYTES
+    similarity = True
+    # Meta's recommended match distance; past 64 of 256 bits unrelated photos start to
+    # match each other, and a look-up that wide scans every hash instead of the tables.
+    default_distance = 31
+    max_distance = 64
+    default_min_quality = 50
+    foreign_names: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "hma": ("pdq",),
+        "threatexchange": ("pdq",),
+    }
 
     def __init__(
         self, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = DEFAULT_MIN_SIDE

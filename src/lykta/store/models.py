@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -56,30 +57,41 @@ class Bank(Base):
     licence: Mapped[str] = mapped_column(Text, nullable=False, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     negative: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    pdq_distance: Mapped[int] = mapped_column(Integer, nullable=False, default=31)
-    pdq_min_quality: Mapped[int] = mapped_column(Integer, nullable=False, default=50)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class BankContent(Base):
-    """One hash in a bank. `value` holds the raw hash bytes (32 for PDQ and SHA-256, 16 for MD5)."""
+class BankThreshold(Base):
+    """A bank's match rule for one similarity kind. Kinds without a row use their defaults."""
 
-    __tablename__ = "bank_content"
+    __tablename__ = "bank_threshold"
+
+    bank_id: Mapped[int] = mapped_column(
+        ForeignKey("bank.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    distance: Mapped[int] = mapped_column(Integer, nullable=False)
+    min_quality: Mapped[int | None] = mapped_column(Integer)
+
+
+class Content(Base):
+    """One item in a bank: a photo, a video or a bare hash, with all the hashes it has."""
+
+    __tablename__ = "content"
     __table_args__ = (
-        Index("ix_bank_content_revision", "revision", "id"),
-        Index("ix_bank_content_bank_kind_value", "bank_id", "kind", "value"),
-        # Never reuse the id of deleted content: replicas key their indexes by it.
+        Index("ix_content_bank", "bank_id", "id"),
+        # Never reuse the id of deleted content: HMA clients keep content ids.
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"), nullable=False)
-    kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    value: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     external_id: Mapped[str | None] = mapped_column(String(512))
     # A JSON list kept as text, so bulk imports can write it without a per-row encoder.
     labels_json: Mapped[str] = mapped_column("labels", Text, nullable=False, default="[]")
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    duration: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     added_by: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -89,14 +101,40 @@ class BankContent(Base):
         return tuple(json.loads(self.labels_json))
 
 
-class ContentTombstone(Base):
-    """Ids of deleted bank content, so replicas can drop them from their indexes."""
+class ContentHash(Base):
+    """One hash of a content item. `value` holds the raw hash bytes; its id keys the indexes.
 
-    __tablename__ = "content_tombstone"
-    __table_args__ = (Index("ix_content_tombstone_revision", "revision", "content_id"),)
+    `bank_id` repeats the content's, so duplicate checks and the change log read one table.
+    """
+
+    __tablename__ = "content_hash"
+    __table_args__ = (
+        Index("ix_content_hash_revision", "revision", "id"),
+        Index("ix_content_hash_bank_kind_value", "bank_id", "kind", "value"),
+        Index("ix_content_hash_content", "content_id"),
+        # Never reuse the id of a deleted hash: replicas key their indexes by it.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    content_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    content_id: Mapped[int] = mapped_column(ForeignKey("content.id"), nullable=False)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    value: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    # Where in a video the frame is, in seconds; None for photos and bare hashes.
+    seconds: Mapped[float | None] = mapped_column(Float)
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class HashTombstone(Base):
+    """Ids of deleted content hashes, so replicas can drop them from their indexes."""
+
+    __tablename__ = "hash_tombstone"
+    __table_args__ = (Index("ix_hash_tombstone_revision", "revision", "hash_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    hash_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False)
 

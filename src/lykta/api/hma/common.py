@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from typing import Annotated, Any, cast
 
@@ -15,16 +14,17 @@ from starlette.datastructures import FormData, UploadFile
 from lykta.api.deps import read_upload
 from lykta.api.hma.errors import HmaError
 from lykta.app import Lykta
+from lykta.errors import InvalidInput
+from lykta.hashing.base import MediaKind
+from lykta.hashing.registry import from_foreign, get_hasher, hashers
 from lykta.media.fetch import fetch_url
 
-# HMA signal type name -> Lykta hash kind. HMA's only MD5 signal type is "video_md5" (an MD5
-# of the file bytes); "md5" and Lykta's "sha256" are accepted as extensions.
-SIGNAL_KINDS = {"pdq": "pdq", "video_md5": "md5", "md5": "md5", "sha256": "sha256"}
-# Lykta hash kind -> the HMA name it is reported under where no name was asked for.
-KIND_SIGNALS = {"pdq": "pdq", "md5": "video_md5", "sha256": "sha256"}
-# HMA content types: the signal types hashed by default (as HMA does), and all allowed.
+# HMA's content types and the signal types HMA hashes for each by default. Which names are
+# allowed, and which Lykta kind each names, come from the hash kinds' `foreign_names["hma"]`.
 DEFAULT_SIGNALS = {"photo": ("pdq",), "video": ("video_md5",)}
-ALLOWED_SIGNALS = {"photo": ("pdq", "md5", "sha256"), "video": ("video_md5", "md5", "sha256")}
+# HMA's own signal types are each for one content type; the names Lykta adds ("md5",
+# "sha256") apply to whatever the hash kind hashes.
+HMA_CONTENT_TYPES = {"pdq": "photo", "video_md5": "video"}
 
 # JSON bodies (`{signal_type: hash}`, metadata) are small; media comes as multipart.
 JSON_BODY_LIMIT = 1024 * 1024
@@ -35,10 +35,31 @@ ContentId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 
 
 def signal_kind(name: str) -> str:
-    kind = SIGNAL_KINDS.get(name)
-    if kind is None:
-        raise HmaError(400, f"No such SignalType '{name}'")
-    return kind
+    """The Lykta kind HMA's signal type ``name`` stands for."""
+    try:
+        return from_foreign("hma", name).name
+    except InvalidInput:
+        raise HmaError(400, f"No such SignalType '{name}'") from None
+
+
+def signal_name(kind: str) -> str:
+    """The name HMA gives Lykta's kind ``kind``."""
+    return get_hasher(kind).foreign_name("hma")
+
+
+def signal_names_of_index() -> list[str]:
+    return [hasher.foreign_name("hma") for hasher in hashers()]
+
+
+def allowed_signals(content_type: str) -> set[str]:
+    """Signal types that can be computed from ``content_type``'s bytes."""
+    return {
+        name
+        for hasher in hashers()
+        if hasher.media_kind in (MediaKind.ANY, content_type)
+        for name in hasher.foreign_names.get("hma", (hasher.name,))
+        if HMA_CONTENT_TYPES.get(name, content_type) == content_type
+    }
 
 
 def bank_list(banks: str | None) -> list[str] | None:
@@ -52,7 +73,7 @@ def known_banks(core: Lykta, banks: list[str] | None) -> list[str] | None:
     (Lykta's own API answers 404 instead)."""
     if banks is None:
         return None
-    known = set(core.banks.names())
+    known = core.matcher.bank_names() if core.live else set(core.banks.names())
     return [bank for bank in banks if bank in known]
 
 
@@ -67,7 +88,7 @@ def signal_names(content_type: str, types: str | None) -> list[str]:
         return list(DEFAULT_SIGNALS[content_type])
     names = list(dict.fromkeys(t.strip() for t in types.split(",") if t.strip()))
     for name in names:
-        if name not in ALLOWED_SIGNALS[content_type]:
+        if name not in allowed_signals(content_type):
             raise HmaError(400, f"signal type '{name}' doesn't exist or is disabled")
     if not names:
         raise HmaError(400, "empty signal type selection")
@@ -84,17 +105,7 @@ def parse_bool(text: str) -> bool:
 
 def hash_media(core: Lykta, content_type: str, data: bytes, names: list[str]) -> dict[str, str]:
     """HMA's `{signal_type: hash}` of one file (photos are decoded only for PDQ)."""
-    out: dict[str, str] = {}
-    pdq = core.hash_photo(data, dihedral=False, trim=False).pdq if "pdq" in names else None
-    for name in names:
-        kind = SIGNAL_KINDS[name]
-        if kind == "pdq":
-            out[name] = cast(str, pdq)
-        elif kind == "md5":
-            out[name] = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        else:
-            out[name] = hashlib.sha256(data).hexdigest()
-    return out
+    return {name: from_foreign("hma", name).hash_bytes(data) for name in names}
 
 
 async def read_form_file(core: Lykta, form: FormData) -> tuple[str, bytes] | None:

@@ -11,8 +11,6 @@ from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator
 from lykta.api.hma.common import (
-    KIND_SIGNALS,
-    SIGNAL_KINDS,
     ContentId,
     Types,
     fetch_for_hashing,
@@ -20,12 +18,14 @@ from lykta.api.hma.common import (
     parse_bool,
     read_form_file,
     read_json_body,
+    signal_kind,
+    signal_name,
     signal_names,
 )
 from lykta.api.hma.errors import HmaError, HmaRoute
 from lykta.app import Lykta
 from lykta.auth.tokens import TokenInfo
-from lykta.banks.formats import ParsedHash
+from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankInfo
 from lykta.errors import LyktaError, NotFound
 from lykta.hashing.registry import get_hasher
@@ -55,7 +55,7 @@ def _added_by(token: TokenInfo) -> str:
 
 @router.get("/c/banks")
 def banks_index(core: Core, _: Curator) -> list[dict[str, Any]]:
-    return [_bank_config(bank) for bank in core.banks.list()]
+    return [_bank_config(bank) for bank in core.banks.list_banks()]
 
 
 @router.post("/c/banks", status_code=201)
@@ -100,27 +100,28 @@ def bank_delete(core: Core, _: Curator, bank_name: str) -> dict[str, str]:
 def _add_signals(
     core: Lykta, bank_name: str, signals: dict[str, str], external_id: str | None, by: str
 ) -> dict[str, Any]:
-    """Add `{signal_type: hash}` as HMA does; answers `{"id", "signals"}`. Lykta stores each
-    hash as its own content: `id` is the first one's (the PDQ for a photo), and a hash the
-    bank holds already is not added twice: its existing id is given."""
+    """Add `{signal_type: hash}` as HMA does: one content item holding every signal; answers
+    `{"id", "signals"}`. Content whose every signal the bank holds already is not added
+    twice: its existing id is given."""
     if not signals:
         raise HmaError(400, "No signals given")
-    rows: list[ParsedHash] = []
+    hashes: list[ItemHash] = []
     normalised: dict[str, str] = {}
     for name, value in signals.items():
-        kind = SIGNAL_KINDS.get(name)
-        if kind is None:
-            raise HmaError(400, f"No such signal type {name}")
+        try:
+            kind = signal_kind(name)
+        except HmaError:
+            raise HmaError(400, f"No such signal type {name}") from None
         if not isinstance(value, str):
             raise HmaError(400, f"Invalid {name} signal: not a string")
         try:
             normalised[name] = get_hasher(kind).validate(value)
         except LyktaError as error:
             raise HmaError(400, f"Invalid {name} signal: {error.message}") from None
-        rows.append(ParsedHash(kind, normalised[name], external_id))
-    summary = core.banks.add_hashes(bank_name, rows, added_by=by, return_ids=True)
-    first = rows[0]
-    return {"id": summary.content_ids.get((first.kind, first.value)), "signals": normalised}
+        hashes.append(ItemHash(kind, normalised[name]))
+    item = ContentItem(tuple(hashes), external_id)
+    summary = core.banks.add_content(bank_name, [item], added_by=by)
+    return {"id": summary.content_ids[0], "signals": normalised}
 
 
 def _external_id(value: object) -> str | None:
@@ -206,7 +207,7 @@ def bank_get_content(
         "note": None,
     }
     if with_signals:
-        out["signals"] = {KIND_SIGNALS[content.kind]: content.value}
+        out["signals"] = {signal_name(h.kind): h.value for h in content.item.hashes}
     return out
 
 

@@ -10,8 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Matcher
 from lykta.api.hma.common import (
-    KIND_SIGNALS,
-    SIGNAL_KINDS,
     Banks,
     Types,
     bank_list,
@@ -23,11 +21,12 @@ from lykta.api.hma.common import (
     read_form_file,
     signal_kind,
     signal_names,
+    signal_names_of_index,
 )
 from lykta.api.hma.errors import HmaError, HmaRoute
 from lykta.app import Lykta, queries_for_photo
-from lykta.banks.matcher import LookupResult, Match, QueryHash
-from lykta.hashing.registry import get_hasher
+from lykta.hashing.registry import from_foreign, get_hasher
+from lykta.matching import LookupResult, Match, QueryHash
 
 router = APIRouter(route_class=HmaRoute)
 
@@ -48,18 +47,18 @@ def _lookup_media(
 
     A photo's PDQ is looked up with all the variants Lykta's settings call for (rotations,
     flips, trimmed borders), so it finds at least what HMA would."""
-    kinds = {SIGNAL_KINDS[name] for name in names}
-    if "pdq" in kinds:
+    kinds = {name: signal_kind(name) for name in names}
+    if content_type == "photo":
         photo = core.hash_photo(data)
-        queries = [q for q in queries_for_photo(photo) if q.kind in kinds]
+        queries = [q for q in queries_for_photo(photo) if q.kind in kinds.values()]
     else:
         hashes = hash_media(core, content_type, data, names)
-        queries = [QueryHash(SIGNAL_KINDS[n], bytes.fromhex(v)) for n, v in hashes.items()]
+        queries = [
+            QueryHash(kinds[n], from_foreign("hma", n).to_code(v)) for n, v in hashes.items()
+        ]
     banks = known_banks(core, banks)
     result = LookupResult() if banks == [] else core.matcher.lookup(queries, banks)
-    return {
-        name: _by_bank(m for m in result.matches if m.kind == SIGNAL_KINDS[name]) for name in names
-    }
+    return {name: _by_bank(m for m in result.matches if m.kind == kinds[name]) for name in names}
 
 
 def _lookup_hash(
@@ -152,7 +151,7 @@ async def lookup_post(
 def index_status(core: Core, _: Matcher, signal_type: str | None = None) -> dict[str, Any]:
     """`{signal_type: {"present", "built_to", "size"}}`; Lykta's index is always current."""
     sizes = core.matcher.size()
-    names = list(KIND_SIGNALS.values())
+    names = signal_names_of_index()
     if signal_type is not None:
         signal_kind(signal_type)
         names = [signal_type]
@@ -160,7 +159,7 @@ def index_status(core: Core, _: Matcher, signal_type: str | None = None) -> dict
         name: {
             "present": True,
             "built_to": core.matcher.revision,
-            "size": sizes.get(SIGNAL_KINDS[name], 0),
+            "size": sizes.get(signal_kind(name), 0),
         }
         for name in names
     }

@@ -1,0 +1,377 @@
+"""The matcher: in-memory indexes over every bank's hashes, judged by each bank's rules.
+
+Look-ups never wait. Everything a look-up reads (the indexes, the bank rules, the search
+radius per kind) is one immutable `_Published` value that a look-up takes by reference.
+One writer at a time (under `_write`) builds the next value from the change log on private
+copies of the indexes and publishes it by swapping the reference. Slow work (merging an
+index's delta into its tables, writing snapshots) runs on a copy in the follower thread,
+outside that lock too; changes that land meanwhile are replayed onto the merged copy
+before it is published.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from lykta.hashing.registry import get_hasher, hasher_names
+from lykta.index import HashIndex
+from lykta.matching.changelog import Changes, count_additions, read_changes
+from lykta.matching.owners import Owner, OwnerCache
+from lykta.matching.results import LookupResult, Match, QueryHash
+from lykta.matching.rules import BankRule, load_rules, search_radius
+from lykta.matching.snapshots import SnapshotStore
+from lykta.store.db import current_state
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_AFTER_CHANGES = 100_000
+# A batch this large (a first load, a big import) is merged before it is published: the
+# merge costs about as much as reading it, and an unmerged delta is scanned on every query.
+MERGE_INLINE_AFTER = 50_000
+
+
+@dataclass(frozen=True)
+class _Published:
+    instance_id: str
+    revision: int
+    indexes: Mapping[str, HashIndex]
+    rules: Mapping[int, BankRule]
+    radius: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    hash_id: int
+    distance: int
+    query: QueryHash
+    content_index: int  # which of the looked-up contents the query belongs to
+
+
+# One change replayed onto a merged copy: ids removed, or ids and codes added.
+_Op = tuple[np.ndarray, np.ndarray | None]
+
+_EMPTY = _Published("", -1, {}, {}, {})
+
+
+class Matcher:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        snapshot_dir: Path | None = None,
+        *,
+        match_cap: int = 100,
+    ) -> None:
+        self._sessions = sessions
+        self._snapshot_root = snapshot_dir
+        self._snapshots: SnapshotStore | None = None
+        self.match_cap = match_cap
+        self._published = _EMPTY
+        self._write = threading.Lock()
+        # Changes applied while a kind's merge runs, replayed onto the merged copy.
+        self._journal: dict[str, list[_Op]] = {}
+        self._owners = OwnerCache(sessions)
+        self._changes_since_snapshot = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- what look-ups see ----------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        return max(self._published.revision, 0)
+
+    def size(self) -> dict[str, int]:
+        indexes = self._published.indexes
+        return {
+            hasher: len(indexes[hasher]) if hasher in indexes else 0 for hasher in hasher_names()
+        }
+
+    def bank_names(self) -> set[str]:
+        return {rule.name for rule in self._published.rules.values()}
+
+    # --- following the change log ---------------------------------------------------------
+
+    def sync(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply every change committed since the last sync; returns how many were applied.
+
+        `progress(done, total)` is told how many new hashes have been read, for a first
+        load of millions.
+        """
+        with self._write:
+            applied = self._sync(progress)
+        if any(index.needs_merge() for index in self._published.indexes.values()):
+            if self._thread is not None:
+                self._wake.set()
+            else:
+                self.merge_pending()
+        return applied
+
+    def _sync(self, progress: Callable[[int, int], None] | None) -> int:
+        current = self._published
+        with self._sessions() as session:
+            state = current_state(session)
+            if state.instance_id != current.instance_id:
+                current = self._fresh(state.instance_id)
+            if state.revision == current.revision and current is self._published:
+                return 0
+            rules = load_rules(session)
+            total = 0
+            if progress is not None and state.revision > current.revision:
+                total = count_additions(session, current.revision, state.revision)
+        changes = Changes()
+        if state.revision > current.revision:
+            changes = read_changes(
+                self._sessions,
+                current.revision,
+                state.revision,
+                (lambda done: progress(done, total)) if progress else None,
+            )
+        indexes = dict(current.indexes)
+        for kind in {*changes.removed, *changes.added}:
+            index = indexes[kind].copy() if kind in indexes else get_hasher(kind).new_index()
+            ops: list[_Op] = []
+            if kind in changes.removed:
+                ops.append((changes.removed[kind], None))
+            if kind in changes.added:
+                ids, codes = changes.added[kind]
+                # Idempotent: a snapshot may already hold content from the replayed range.
+                ops += [(ids, None), (ids, codes)]
+            for op in ops:
+                _apply(index, op)
+            if kind in self._journal:
+                self._journal[kind] += ops
+            elif kind in changes.added and len(changes.added[kind][0]) >= MERGE_INLINE_AFTER:
+                index.merge()
+            indexes[kind] = index
+        for ids in changes.removed.values():
+            self._owners.forget(ids.tolist())
+        self._published = _Published(
+            state.instance_id, state.revision, indexes, rules, search_radius(rules)
+        )
+        self._changes_since_snapshot += changes.count
+        return changes.count
+
+    def _fresh(self, instance_id: str) -> _Published:
+        """Start over for a database (first sync, or the database was replaced): from its
+        snapshot when there is one, else empty at revision 0."""
+        self._journal.clear()
+        self._owners.clear()
+        if self._snapshots is not None:
+            self._snapshots.release()
+        self._snapshots = None
+        if self._snapshot_root is not None:
+            self._snapshots = SnapshotStore(self._snapshot_root, instance_id)
+            snapshot = self._snapshots.load()
+            if snapshot is not None:
+                log.info("loaded index snapshot at revision %d", snapshot.revision)
+                return _Published(instance_id, snapshot.revision, snapshot.indexes, {}, {})
+        return _Published(instance_id, 0, {}, {}, {})
+
+    def merge_pending(self) -> None:
+        """Merge every index whose delta has grown, each on a copy, outside the write lock."""
+        for kind, index in list(self._published.indexes.items()):
+            if index.needs_merge():
+                self._merge(kind)
+
+    def _merge(self, kind: str) -> None:
+        with self._write:
+            if kind in self._journal or kind not in self._published.indexes:
+                return
+            instance = self._published.instance_id
+            merged = self._published.indexes[kind].copy()
+            self._journal[kind] = []
+        try:
+            merged.merge()
+        finally:
+            with self._write:
+                ops = self._journal.pop(kind, None)
+                current = self._published
+                if ops is not None and current.instance_id == instance:
+                    for op in ops:
+                        _apply(merged, op)
+                    self._published = replace(current, indexes={**current.indexes, kind: merged})
+
+    def start(self, interval: float) -> None:
+        """Follow the change log in a background thread until `stop()`; merges and
+        snapshots are made there, never on a look-up's or a writer's path."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.is_set():
+                self._wake.wait(interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
+                try:
+                    self.sync()
+                    self.merge_pending()
+                    self.snapshot_if_stale()
+                except Exception:  # a database hiccup must not kill the follower
+                    log.exception("change-log sync failed; retrying in %.1fs", interval)
+
+        self._thread = threading.Thread(target=run, name="lykta-matcher-sync", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Ask the follower to sync now (after a write whose own sync failed)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self._snapshots is not None:
+            self._snapshots.release()
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def snapshot_if_stale(self) -> None:
+        """Write a snapshot once enough changes have been applied since the last one."""
+        if self._changes_since_snapshot >= SNAPSHOT_AFTER_CHANGES:
+            self.save_snapshot()
+
+    def save_snapshot(self) -> Path | None:
+        """Write the published indexes, if this process is the folder's snapshot writer."""
+        store = self._snapshots
+        if store is None or not store.claim_writer():
+            return None
+        published = self._published
+        self._changes_since_snapshot = 0
+        return store.save(published.revision, published.indexes)
+
+    # --- look-ups ------------------------------------------------------------------------
+
+    def lookup(
+        self, queries: Sequence[QueryHash], banks: Iterable[str] | None = None
+    ) -> LookupResult:
+        """Match one piece of content (all its hashes and variants) against the banks."""
+        return self.lookup_many([queries], banks)[0]
+
+    def lookup_many(
+        self, contents: Sequence[Sequence[QueryHash]], banks: Iterable[str] | None = None
+    ) -> list[LookupResult]:
+        """Match several pieces of content with one index search per kind."""
+        results = self._lookup(contents, banks, memory_only=False)
+        assert results is not None
+        return results
+
+    def lookup_in_memory(
+        self, contents: Sequence[Sequence[QueryHash]], banks: Iterable[str] | None = None
+    ) -> list[LookupResult] | None:
+        """As ``lookup_many``, or None when answering would need a database read (a
+        candidate whose owner is not cached): the caller retries off its event loop."""
+        return self._lookup(contents, banks, memory_only=True)
+
+    def _lookup(
+        self,
+        contents: Sequence[Sequence[QueryHash]],
+        banks: Iterable[str] | None,
+        *,
+        memory_only: bool,
+    ) -> list[LookupResult] | None:
+        state = self._published
+        candidates = _candidates(state, contents)
+        results = [LookupResult(match_cap=self.match_cap) for _ in contents]
+        if not candidates:
+            return results
+        owners, missing = self._owners.cached(c.hash_id for c in candidates)
+        if missing:
+            if memory_only:
+                return None
+            owners.update(self._owners.fetch(missing))
+        wanted = set(banks) if banks is not None else None
+        best: list[dict[int, Match]] = [{} for _ in contents]
+        for candidate in candidates:
+            match = _judge(candidate, owners.get(candidate.hash_id), state, wanted)
+            if match is None:
+                continue
+            held = best[candidate.content_index].get(match.content_id)
+            if held is None or _rank(match) < _rank(held):
+                best[candidate.content_index][match.content_id] = match
+        for result, matches in zip(results, best, strict=True):
+            ordered = sorted(matches.values(), key=lambda m: (m.distance, m.bank, m.content_id))
+            negatives = [m for m in ordered if m.negative]
+            chosen = negatives or ordered
+            result.capped = len(chosen) > self.match_cap
+            chosen = chosen[: self.match_cap]
+            if negatives:
+                result.suppressed_by = chosen
+            else:
+                result.matches = chosen
+        return results
+
+
+def _apply(index: HashIndex, op: _Op) -> None:
+    ids, codes = op
+    if codes is None:
+        index.remove(ids)
+    else:
+        index.add(ids, codes)
+
+
+def _candidates(state: _Published, contents: Sequence[Sequence[QueryHash]]) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    by_kind: dict[str, list[tuple[int, QueryHash]]] = {}
+    for number, queries in enumerate(contents):
+        for query in queries:
+            by_kind.setdefault(query.kind, []).append((number, query))
+    for kind, tagged in by_kind.items():
+        index = state.indexes.get(kind)
+        if index is None or not len(index):
+            continue
+        codes = np.frombuffer(b"".join(q.value for _, q in tagged), dtype=np.uint8)
+        hits = index.query(codes.reshape(len(tagged), -1), state.radius.get(kind, 0))
+        for (number, query), row in zip(tagged, hits, strict=True):
+            out.extend(_Candidate(hash_id, distance, query, number) for hash_id, distance in row)
+    return out
+
+
+def _judge(
+    candidate: _Candidate, owner: Owner | None, state: _Published, wanted: set[str] | None
+) -> Match | None:
+    """The match a candidate makes under its bank's rules, or None."""
+    if owner is None:  # deleted since the index was published
+        return None
+    rule = state.rules.get(owner.bank_id)
+    if rule is None or not rule.enabled:
+        return None
+    query = candidate.query
+    threshold = rule.thresholds.get(query.kind)
+    if threshold is not None:
+        distance, min_quality = threshold
+        if candidate.distance > distance:
+            return None
+        if min_quality is not None and query.quality is not None and query.quality < min_quality:
+            return None
+    if wanted is not None and rule.name not in wanted and not rule.negative:
+        return None
+    return Match(
+        bank=rule.name,
+        negative=rule.negative,
+        content_id=owner.content_id,
+        external_id=owner.external_id,
+        labels=owner.labels,
+        kind=query.kind,
+        distance=candidate.distance,
+        transform=query.transform,
+        query_hash=query.value.hex(),
+    )
+
+
+def _rank(match: Match) -> tuple[int, bool, bool, str]:
+    # One match per content item: the closest; on a tie an exact digest (the very file)
+    # over a similarity hash, the untransformed query over a variant, then by kind name.
+    similar = get_hasher(match.kind).similarity
+    return (match.distance, similar, match.transform != "original", match.kind)

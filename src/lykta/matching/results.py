@@ -1,0 +1,61 @@
+"""What a look-up is asked and what it answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class QueryHash:
+    """One hash of the content being checked, and how it was derived from the content."""
+
+    kind: str
+    value: bytes
+    transform: str = "original"
+    quality: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A bank's content item within its bank's rule of one of the query's hashes.
+
+    It says which content matched and why (kind, distance, transform), never the bank's
+    hash value: hash lists are sensitive, and a matcher has no need of them.
+    """
+
+    bank: str
+    negative: bool
+    content_id: int
+    external_id: str | None
+    labels: tuple[str, ...]
+    kind: str
+    distance: int
+    transform: str
+    query_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON shape of a match; `id` repeats `external_id` (what `lykta match
+        --json` has always printed)."""
+        out = asdict(self)
+        out["labels"] = list(self.labels)
+        out["id"] = self.external_id
+        return out
+
+
+@dataclass
+class LookupResult:
+    matches: list[Match] = field(default_factory=list)
+    # Matches in negative banks: when present, `matches` is empty on purpose.
+    suppressed_by: list[Match] = field(default_factory=list)
+    #: Whether more matches were found than `match_cap` allows (the closest are kept).
+    capped: bool = False
+    match_cap: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "matches": [match.to_json() for match in self.matches],
+            "suppressed_by": [match.to_json() for match in self.suppressed_by],
+            "capped": self.capped,
+            "match_cap": self.match_cap,
+        }
