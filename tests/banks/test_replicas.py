@@ -64,7 +64,9 @@ def test_restart_loads_snapshot_then_follows_log(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home")
     core = Lykta.open(settings)
     core.banks.create("a")
-    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, "x"), ContentItem.of_hash("pdq", OTHER, "y")])
+    core.banks.add_content(
+        "a", [ContentItem.of_hash("pdq", PDQ, "x"), ContentItem.of_hash("pdq", OTHER, "y")]
+    )
     snapshot = core.matcher.save_snapshot()
     assert snapshot is not None and (snapshot / "pdq").exists()
     [first_id, _] = [c.id for c in core.banks.list_content("a")]

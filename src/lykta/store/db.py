@@ -45,12 +45,22 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent, safe from several processes)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            # Several replicas may start at once; one migrates, the others wait.
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7140521)")
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # Altering a table on SQLite copies it and drops the original, which the foreign
+            # keys pointing at it forbid; the switch only works outside a transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        with connection.begin():
+            if engine.dialect.name == "postgresql":
+                # Several replicas may start at once; one migrates, the others wait.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7140521)")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
     with Session(engine) as session, session.begin():
         if session.get(SyncState, 1) is None:
             session.add(SyncState(id=1, revision=0, instance_id=str(uuid.uuid4())))

@@ -1,0 +1,126 @@
+"""Plugins add hash kinds from outside Lykta (directly or through the `lykta.plugins` entry
+point) that then work end to end, and hear the core's events."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lykta import plugins
+from lykta.api.main import create_app
+from lykta.app import Lykta
+from lykta.auth.tokens import Scope
+from lykta.banks.items import ContentItem
+from lykta.errors import LyktaError
+from lykta.hashing import registry
+from tests.conftest import make_settings
+from tests.plugins import sha1_kind
+
+DATA = b"benign bytes"
+SHA1 = hashlib.sha1(DATA, usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def fresh_plugins() -> Iterator[None]:
+    """Start from the built-ins alone and leave them so."""
+    plugins._manager = None
+    registry.refresh()
+    yield
+    plugins._manager = None
+    registry.refresh()
+
+
+def test_a_kind_registered_from_outside_matches_end_to_end(
+    tmp_path: Path, fresh_plugins: None
+) -> None:
+    plugins.plugin_manager().register(sha1_kind)
+    registry.refresh()
+    assert "sha1" in registry.hasher_names()
+    core = Lykta.open(make_settings(tmp_path / "home"))
+    try:
+        curator = core.tokens.create(Scope.CURATOR, "c")[1]
+        with TestClient(create_app(core, follow_changes=False)) as client:
+            auth = {"Authorization": f"Bearer {curator}"}
+            client.post("/api/v1/banks", json={"name": "own"}, headers=auth)
+            added = client.post(
+                "/api/v1/banks/own/content",
+                json={"kind": "sha1", "hash": SHA1.upper(), "external_id": "doc-1"},
+                headers=auth,
+            )
+            assert added.status_code == 201, added.text
+            found = client.get(f"/api/v1/lookup?kind=sha1&hash={SHA1}", headers=auth).json()
+            assert [(m["external_id"], m["kind"]) for m in found["matches"]] == [("doc-1", "sha1")]
+            assert client.get("/api/v1/status", headers=auth).json()["index_size"]["sha1"] == 1
+            exported = client.get("/api/v1/banks/own/export?format=threatexchange", headers=auth)
+            assert exported.text == f"sha1 {SHA1}\n"
+    finally:
+        core.close()
+
+
+def test_a_kind_arrives_through_an_entry_point(
+    tmp_path: Path, fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist = tmp_path / "site" / "lykta_sha1-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lykta-sha1\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[lykta.plugins]\nsha1 = tests.plugins.sha1_kind\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert registry.get_hasher("sha1").code_bytes == 20
+    core = Lykta.open(make_settings(tmp_path / "home"))
+    try:
+        core.banks.create("own")
+        core.banks.add_content("own", [ContentItem.of_hash("sha1", SHA1, "doc-1")])
+        assert [m.external_id for m in core.lookup_hash("sha1", SHA1).matches] == ["doc-1"]
+    finally:
+        core.close()
+
+
+def test_a_stored_kind_without_its_plugin_is_a_clear_error_on_start(
+    tmp_path: Path, fresh_plugins: None
+) -> None:
+    settings = make_settings(tmp_path / "home")
+    plugins.plugin_manager().register(sha1_kind)
+    registry.refresh()
+    core = Lykta.open(settings)
+    core.banks.create("own")
+    core.banks.add_content("own", [ContentItem.of_hash("sha1", SHA1)])
+    core.close()
+    plugins.plugin_manager().unregister(sha1_kind)
+    registry.refresh()
+    with pytest.raises(LyktaError, match=r"kind\(s\) sha1 that no installed plugin provides"):
+        Lykta.open(settings)
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    @plugins.hookimpl
+    def lykta_match_found(self, core: Any, content: Any, result: Any) -> None:
+        self.events.append(("match", [m.external_id for m in result.matches]))
+
+    @plugins.hookimpl
+    def lykta_bank_changed(self, core: Any, bank: str, change: str) -> None:
+        self.events.append((change, bank))
+
+
+def test_plugins_hear_matches_and_bank_changes(tmp_path: Path, fresh_plugins: None) -> None:
+    listener = Listener()
+    plugins.plugin_manager().register(listener)
+    core = Lykta.open(make_settings(tmp_path / "home"))
+    try:
+        core.banks.create("a")
+        core.banks.add_content("a", [ContentItem.of_hash("sha256", "ab" * 32, "x")])
+        core.lookup_hash("sha256", "ab" * 32)
+        core.lookup_hash("sha256", "cd" * 32)  # no match: no event
+        core.banks.delete("a")
+    finally:
+        core.close()
+    assert listener.events == [
+        ("created", "a"), ("content_added", "a"), ("match", ["x"]), ("deleted", "a"),
+    ]  # fmt: skip
