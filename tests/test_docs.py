@@ -69,3 +69,17 @@ def test_every_native_route_is_documented() -> None:
             path = re.sub(r"\{[^}]+\}", "{x}", route.path)  # type: ignore[attr-defined]
             documented = {re.sub(r"\{[^}]+\}", "{x}", p) for p in re.findall(r"/[\w/{}.]+", api)}
             assert path in documented, f"{path} undocumented in docs/api.md"
+
+
+def test_every_hook_and_hash_kind_is_documented() -> None:
+    from lykta.hashing.registry import hasher_names
+    from lykta.plugins import LyktaHooks
+
+    plugins = (DOCS / "plugins.md").read_text()
+    hooks = [name for name in vars(LyktaHooks) if name.startswith("lykta_")]
+    assert hooks, "no hook specifications found"
+    for hook in hooks:
+        assert f"`{hook}(" in plugins, f"hook {hook} undocumented in docs/plugins.md"
+    hashing = (DOCS / "hashing.md").read_text()
+    for kind in hasher_names():
+        assert f"`{kind}`" in hashing, f"hash kind {kind} undocumented in docs/hashing.md"

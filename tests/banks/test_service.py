@@ -1,5 +1,6 @@
 """Banks and their content on SQLite and PostgreSQL: CRUD, transactional imports, matching
-rules (thresholds, quality, negative banks, disabling) taking effect on the next look-up."""
+rules (thresholds, quality, negative banks, disabling) taking effect on the next look-up in
+the process that made the change."""
 
 from __future__ import annotations
 

@@ -161,3 +161,12 @@ def test_environment_problems_are_one_line(
     result = run("bank", "list", code=1)
     assert result.stderr.startswith("error: database:")
     assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plugins_lists_the_kinds_each_brings(run) -> None:  # type: ignore[no-untyped-def]
+    [builtin] = lines(run("plugins", "--json").stdout)
+    assert builtin == {
+        "plugin": "lykta.builtin",
+        "hash_kinds": ["pdq", "md5", "sha256"],
+        "hooks": ["lykta_hashers"],
+    }

@@ -54,7 +54,7 @@ def _database_of_release_0_1(url: str) -> None:
                 dict(
                     zip(("id", "bank", "kind", "value", "ext", "labels", "rev"), row, strict=True),
                     now=now,
-                ),  # fmt: skip
+                ),
             )
         connection.execute(text("DELETE FROM bank_content WHERE id = 4"))
         connection.execute(

@@ -85,7 +85,7 @@ def bank_set(
     min_quality: Annotated[int | None, typer.Option(help="minimum PDQ quality")] = None,
     negative: Annotated[bool | None, typer.Option("--negative/--positive")] = None,
 ) -> None:
-    """Change a bank's settings; every replica applies them on its next look-up."""
+    """Change a bank's settings; every replica applies them within LYKTA_SYNC_INTERVAL."""
     changes = {
         "enabled": enabled, "pdq_distance": distance, "pdq_min_quality": min_quality,
         "negative": negative,
