@@ -189,9 +189,11 @@ class CsvFormat(HashListFormat):
             if problem := labels_problem(labels):
                 yield LineError(number, problem)
                 continue
+            quality_text = _cell(cells, at.get("quality"))
+            seconds_text = _cell(cells, at.get("seconds"))
             try:
-                quality = _optional(cells, at.get("quality"), int)
-                seconds = _optional(cells, at.get("seconds"), float)
+                quality = None if quality_text is None else int(quality_text)
+                seconds = None if seconds_text is None else float(seconds_text)
             except ValueError:
                 yield LineError(number, "quality must be an integer and seconds a number")
                 continue
@@ -215,12 +217,11 @@ class CsvFormat(HashListFormat):
         yield buffer.getvalue()
 
 
-def _optional(
-    cells: list[str], at: int | None, kind: type[int] | type[float]
-) -> int | float | None:
+def _cell(cells: list[str], at: int | None) -> str | None:
+    """An optional column's text, None when the column is absent or the cell empty."""
     if at is None or not cells[at].strip():
         return None
-    return kind(cells[at].strip())
+    return cells[at].strip()
 
 
 def _joined(rows: list[ContentItem]) -> Iterator[ContentItem]:

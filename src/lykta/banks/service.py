@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -384,7 +384,7 @@ def _tombstone(session: Session, revision: int, where: Any) -> None:
     session.execute(
         insert(HashTombstone).from_select(
             ["hash_id", "kind", "revision"],
-            select(ContentHash.id, ContentHash.kind, revision).where(where),
+            select(ContentHash.id, ContentHash.kind, literal(revision)).where(where),
         )
     )
 

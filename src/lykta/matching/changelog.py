@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, Table, func, select
+from sqlalchemy import FromClause, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.errors import InvalidInput
@@ -100,12 +100,12 @@ def _known(kind: str) -> bool:
 
 def _pages(
     sessions: sessionmaker[Session],
-    table: Table,
+    table: FromClause,
     id_column: str,
     columns: Sequence[str],
     after: int,
     upto: int,
-) -> Iterator[Sequence[Row[Any]]]:
+) -> Iterator[Sequence[Any]]:
     """Rows with `after < revision <= upto`, in (revision, id) order, a page at a time.
 
     Each page is one index range scan: within a revision it continues after the last
@@ -116,6 +116,7 @@ def _pages(
     selected = [revision, row_id, *(table.c[name] for name in columns)]
     current, last_id = after, None
     while True:
+        order: tuple[Any, ...]
         if last_id is None:
             where = (revision > current) & (revision <= upto)
             order = (revision, row_id)
