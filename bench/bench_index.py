@@ -71,7 +71,7 @@ def run_lykta(n: int, n_queries: int, distance: int, seed: int, check: int) -> d
 
     warm = HammingIndex(delta_limit=0)  # JIT-cached kernels load here, outside the RSS delta.
     warm.add(np.arange(2), np.zeros((2, 32), dtype=np.uint8))
-    warm.search(np.zeros(32, dtype=np.uint8), distance)
+    warm.query(np.zeros(32, dtype=np.uint8), distance)
     del warm
     gc.collect()
     base = _rss()
@@ -79,6 +79,7 @@ def run_lykta(n: int, n_queries: int, distance: int, seed: int, check: int) -> d
     start = time.perf_counter()
     index = HammingIndex()
     index.add(np.arange(n, dtype=np.int64), codes)
+    index.merge()
     build = time.perf_counter() - start
     del codes
     gc.collect()
@@ -86,14 +87,14 @@ def run_lykta(n: int, n_queries: int, distance: int, seed: int, check: int) -> d
     times, answers = [], []
     for q in queries:
         t0 = time.perf_counter()
-        found = index.search(q, distance)[0]
+        found = index.query(q, distance)[0]
         times.append(time.perf_counter() - t0)
         answers.append(found)
     p50, p99 = _percentiles(times)
     batched = []
     for i in range(0, len(queries), BATCH):
         t0 = time.perf_counter()
-        index.search(queries[i : i + BATCH], distance)
+        index.query(queries[i : i + BATCH], distance)
         batched.append((time.perf_counter() - t0) / BATCH)
     return {
         "build": build,

@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 from lykta.index import ExactIndex, HammingIndex, HashIndex
 
 
-def reference(model: dict[int, bytes], queries: np.ndarray) -> list[list[int]]:
-    return [sorted(i for i, key in model.items() if key == q.tobytes()) for q in queries]
+def reference(model: dict[int, bytes], queries: np.ndarray) -> list[list[tuple[int, int]]]:
+    return [
+        [(i, 0) for i in sorted(i for i, key in model.items() if key == q.tobytes())]
+        for q in queries
+    ]
 
 
 OPS = st.lists(
@@ -49,24 +52,32 @@ def test_matches_reference_through_any_history(
                 ]
                 ids = [i for i in dict.fromkeys(ids) if i not in model]
                 keys = pool[rng.integers(0, len(pool), len(ids))]
+                before, before_model = index, dict(model)
+                index = index.copy()
                 index.add(np.array(ids, dtype=np.int64), keys)
+                if index.needs_merge():
+                    index.merge()
                 model.update((i, k.tobytes()) for i, k in zip(ids, keys, strict=True))
+                # The copy's changes never reach the index it was copied from.
+                assert before.query(pool, 0) == reference(before_model, pool)
             elif op == "remove":
                 known = list(model)
                 chosen = [known[i] for i in rng.integers(0, len(known), size)] if known else []
                 assert index.remove(np.array([*chosen, -5], dtype=np.int64)) == len(set(chosen))
+                if index.needs_merge():
+                    index.merge()
                 for i in set(chosen):
                     del model[i]
                     removed.append(i)
             elif op == "search":
                 queries = np.concatenate([pool, rng.integers(0, 256, (2, key_bytes), np.uint8)])
-                assert index.search(queries) == reference(model, queries)
+                assert index.query(queries, 0) == reference(model, queries)
             else:
                 index.save(Path(tmp) / "index")
                 index = ExactIndex.load(Path(tmp) / "index", delta_limit=delta_limit)
                 assert index.key_bytes == key_bytes
             assert len(index) == len(model)
-        assert index.search(pool) == reference(model, pool)
+        assert index.query(pool, 0) == reference(model, pool)
 
 
 def test_large_index_finds_every_key() -> None:
@@ -75,23 +86,24 @@ def test_large_index_finds_every_key() -> None:
     ids = rng.permutation(200_000).astype(np.int64)
     index = ExactIndex(16)
     index.add(ids, keys)
+    index.merge()
     picks = rng.integers(0, 200_000, 500)
-    assert index.search(keys[picks]) == [[int(ids[p])] for p in picks]
-    assert index.search(rng.integers(0, 256, (50, 16), dtype=np.uint8)) == [[]] * 50
+    assert index.query(keys[picks]) == [[(int(ids[p]), 0)] for p in picks]
+    assert index.query(rng.integers(0, 256, (50, 16), dtype=np.uint8)) == [[]] * 50
     assert index.remove(ids[picks[:10]]) == len(set(picks[:10].tolist()))
-    assert index.search(keys[picks[:10]]) == [[]] * 10
+    assert index.query(keys[picks[:10]]) == [[]] * 10
     assert index.nbytes < 200_000 * 28
 
 
 def test_interface_edges_and_errors(tmp_path: Path) -> None:
     index = ExactIndex(32)
     assert isinstance(index, HashIndex)
-    assert index.search(np.zeros((0, 32), dtype=np.uint8)) == []
-    assert index.search(np.zeros(32, dtype=np.uint8)) == [[]]
+    assert index.query(np.zeros((0, 32), dtype=np.uint8)) == []
+    assert index.query(np.zeros(32, dtype=np.uint8)) == [[]]
     assert index.remove(np.array([1], dtype=np.int64)) == 0
     key = np.full(32, 7, dtype=np.uint8)
     index.add(np.array([2, 1], dtype=np.int64), np.stack([key, key]))
-    assert index.search(key) == [[1, 2]]
+    assert index.query(key) == [[(1, 0), (2, 0)]]
     with pytest.raises(ValueError, match="already in the index"):
         index.add(np.array([1], dtype=np.int64), key[None])
     with pytest.raises(ValueError, match="more than once"):

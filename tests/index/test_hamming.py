@@ -88,28 +88,37 @@ def test_matches_brute_force_through_any_history(
                         ids.append(int(rng.integers(-high if id_space == "wide" else 0, high)))
                 ids = [i for i in dict.fromkeys(ids) if i not in model]
                 codes = near_codes(rng, model, len(ids), 40)
+                before, before_model = index, dict(model)
+                index = index.copy()
                 index.add(np.array(ids, dtype=np.int64), codes)
+                if index.needs_merge():
+                    index.merge()
                 model.update(zip(ids, codes, strict=True))
+                # The copy's changes (and merge) never reach the index it was copied from.
+                probes = near_codes(rng, before_model, 3, 40)
+                assert before.query(probes, 31) == brute_force(before_model, probes, 31)
             elif op == "remove":
                 known = list(model)
                 chosen = [known[i] for i in rng.integers(0, len(known), size)] if known else []
                 unknown = [-(2**63), 10**18]
                 expected = len(set(chosen))
                 assert index.remove(np.array(chosen + unknown, dtype=np.int64)) == expected
+                if index.needs_merge():
+                    index.merge()
                 for i in set(chosen):
                     del model[i]
                     removed.append(i)
             elif op == "search":
                 queries = near_codes(rng, model, 6, 40)
                 for max_distance in (0, size, size + 24, int(rng.integers(0, 65))):
-                    got = index.search(queries, max_distance)
+                    got = index.query(queries, max_distance)
                     assert got == brute_force(model, queries, max_distance)
             else:
                 index.save(Path(tmp) / "index")
                 index = HammingIndex.load(Path(tmp) / "index", delta_limit=delta_limit)
             assert len(index) == len(model)
         queries = near_codes(rng, model, 4, 31)
-        assert index.search(queries, 31) == brute_force(model, queries, 31)
+        assert index.query(queries, 31) == brute_force(model, queries, 31)
 
 
 def test_large_index_matches_brute_force_at_every_radius_class() -> None:
@@ -119,6 +128,7 @@ def test_large_index_matches_brute_force_at_every_radius_class() -> None:
     ids = rng.permutation(n).astype(np.int64) * 3 + 5
     index = HammingIndex()
     index.add(ids, codes)
+    index.merge()
     removed = ids[::50]
     assert index.remove(removed) == removed.size
     extra_ids = np.arange(10**7, 10**7 + 1000, dtype=np.int64)
@@ -140,7 +150,7 @@ def test_large_index_matches_brute_force_at_every_radius_class() -> None:
     distances = sorted({0, m - 1, m, 2 * m - 1, 2 * m, 31, TABLE_MAX_DISTANCE, 45})
     distances.append(TABLE_MAX_DISTANCE + 1)
     for max_distance in distances:
-        got = index.search(queries, max_distance)
+        got = index.query(queries, max_distance)
         for q, found in zip(queries.view(np.uint64), got, strict=True):
             dist = np.bitwise_count(words ^ q).sum(axis=1)
             hit = np.nonzero(dist <= max_distance)[0]
@@ -158,8 +168,8 @@ def test_follows_the_hash_index_interface() -> None:
 def test_empty_index_and_empty_queries() -> None:
     index = HammingIndex()
     assert len(index) == 0
-    assert index.search(np.zeros((3, 32), dtype=np.uint8), 31) == [[], [], []]
-    assert index.search(np.zeros((0, 32), dtype=np.uint8), 31) == []
+    assert index.query(np.zeros((3, 32), dtype=np.uint8), 31) == [[], [], []]
+    assert index.query(np.zeros((0, 32), dtype=np.uint8), 31) == []
     assert index.remove(np.array([1, 2], dtype=np.int64)) == 0
     index.add(np.zeros(0, dtype=np.int64), np.zeros((0, 32), dtype=np.uint8))
     assert len(index) == 0
@@ -169,8 +179,8 @@ def test_single_code_is_one_query_and_distance_ties_sort_by_id() -> None:
     index = HammingIndex(delta_limit=0)
     code = np.arange(32, dtype=np.uint8)
     index.add(np.array([9, 4, 7], dtype=np.int64), np.stack([code, code, code ^ 1]))
-    assert index.search(code, 0) == [[(4, 0), (9, 0)]]
-    assert index.search(code, 256) == [[(4, 0), (9, 0), (7, 32)]]
+    assert index.query(code, 0) == [[(4, 0), (9, 0)]]
+    assert index.query(code, 256) == [[(4, 0), (9, 0), (7, 32)]]
 
 
 @pytest.mark.parametrize(
@@ -192,12 +202,12 @@ def test_rejects_bad_shapes_and_dtypes(ids: np.ndarray, codes: np.ndarray) -> No
 @pytest.mark.parametrize("max_distance", [-1, 257, 3.0, True])
 def test_rejects_bad_distance(max_distance: object) -> None:
     with pytest.raises(ValueError):
-        HammingIndex().search(np.zeros(32, dtype=np.uint8), max_distance)  # type: ignore[arg-type]
+        HammingIndex().query(np.zeros(32, dtype=np.uint8), max_distance)  # type: ignore[arg-type]
 
 
 def test_rejects_bad_query_shape() -> None:
     with pytest.raises(ValueError):
-        HammingIndex().search(np.zeros((2, 16), dtype=np.uint8), 3)
+        HammingIndex().query(np.zeros((2, 16), dtype=np.uint8), 3)
 
 
 @pytest.mark.parametrize("delta_limit", [0, 100])
@@ -213,7 +223,7 @@ def test_duplicate_ids_are_rejected_and_removed_ids_can_return(delta_limit: int)
     assert index.remove(np.array([4, 4, 99], dtype=np.int64)) == 1
     assert index.remove(np.array([4], dtype=np.int64)) == 0
     index.add(np.array([4], dtype=np.int64), codes[:1] + 1)
-    assert index.search(codes[0] + 1, 0) == [[(4, 0)]]
+    assert index.query(codes[0] + 1, 0) == [[(4, 0)]]
 
 
 def test_load_is_memory_mapped_and_mutations_after_load_work(tmp_path: Path) -> None:
@@ -226,10 +236,12 @@ def test_load_is_memory_mapped_and_mutations_after_load_work(tmp_path: Path) -> 
     loaded = HammingIndex.load(tmp_path / "idx", delta_limit=10)
     assert isinstance(loaded._codes, np.memmap)
     assert loaded.nbytes == index.nbytes
-    assert loaded.remove(np.arange(0, 100, dtype=np.int64)) == 100  # compacts past 10%
+    assert loaded.remove(np.arange(0, 100, dtype=np.int64)) == 100
+    assert loaded.needs_merge()  # past 10% removed
+    loaded.merge()
     loaded.add(np.arange(1000, 1020, dtype=np.int64), codes[:20])
-    assert loaded.search(codes[5], 0) == [[(1005, 0)]]
-    assert loaded.search(codes[200], 0) == [[(200, 0)]]
+    assert loaded.query(codes[5], 0) == [[(1005, 0)]]
+    assert loaded.query(codes[200], 0) == [[(200, 0)]]
     assert len(loaded) == 420
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
 

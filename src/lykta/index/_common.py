@@ -78,6 +78,13 @@ class MainIds:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    def copy(self) -> MainIds:
+        """A twin sharing the id column, with tombstones of its own to change."""
+        twin = MainIds.__new__(MainIds)
+        twin.ids, twin.ascending, twin._order = self.ids, self.ascending, self._order
+        twin.dead, twin.n_dead = self.dead.copy(), self.n_dead
+        return twin
+
     @property
     def live(self) -> int:
         return len(self) - self.n_dead

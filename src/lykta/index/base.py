@@ -13,7 +13,11 @@ class HashIndex(Protocol):
     """An in-memory set of (id, hash) pairs that banks fill and matching queries.
 
     Ids are unique among the live entries; the same hash may appear under several ids
-    (different banks can hold the same hash). Queries are index-specific (``search``).
+    (different banks can hold the same hash).
+
+    Readers never wait on writers: a writer changes a ``copy()`` and publishes it, and a
+    copy's changes (add, remove, merge) never alter what the original's ``query`` returns,
+    so queries may run on the original from other threads meanwhile.
     """
 
     def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
@@ -22,6 +26,23 @@ class HashIndex(Protocol):
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove entries by id, ignoring unknown ids; return how many were removed."""
+        ...
+
+    def query(self, codes: np.ndarray, max_distance: int) -> list[list[tuple[int, int]]]:
+        """For each query code, the (id, distance) pairs within ``max_distance``, sorted by
+        (distance, id). Exact indexes answer distance 0 and ignore ``max_distance``."""
+        ...
+
+    def copy(self) -> Self:
+        """A twin sharing the large immutable arrays, cheap to make, safe to change."""
+        ...
+
+    def needs_merge(self) -> bool:
+        """Whether recent changes have grown enough that ``merge`` should run."""
+        ...
+
+    def merge(self) -> None:
+        """Fold recent changes into the main structures (slow; run it on a copy)."""
         ...
 
     def __len__(self) -> int: ...

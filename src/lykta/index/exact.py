@@ -7,6 +7,7 @@ not the ~100 bytes per entry of a Python dict.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Self
 
@@ -67,22 +68,32 @@ class ExactIndex:
         ids_all = np.concatenate([self._delta_ids, ids])
         order = np.lexsort(keys_all.T[::-1])
         self._delta_keys, self._delta_ids = keys_all[order], ids_all[order]
-        if self._delta_ids.shape[0] > self._delta_limit:
-            self._merge()
 
     def remove(self, ids: Any) -> int:
         """Remove ids, ignoring unknown ones (change-log replays repeat); return the count."""
         removed, self._delta_ids, self._delta_keys = remove_ids(
             ids, self._main, self._delta_ids, self._delta_keys
         )
-        if self._main.needs_compaction():
-            self._merge()
         return removed
 
-    def search(self, keys: Any) -> list[list[int]]:
-        """For each key, the ids holding exactly that key, ascending.
+    def copy(self) -> Self:
+        """A twin to change while this one keeps answering queries (see HammingIndex.copy)."""
+        twin = copy.copy(self)
+        twin._main = self._main.copy()
+        return twin
 
-        A single ``(key_bytes,)`` row is one query.
+    def needs_merge(self) -> bool:
+        return self._delta_ids.shape[0] > self._delta_limit or self._main.needs_compaction()
+
+    def merge(self) -> None:
+        """Fold the delta into the sorted main array and drop removed rows."""
+        self._merge()
+
+    def query(self, keys: Any, max_distance: int = 0) -> list[list[tuple[int, int]]]:
+        """For each key, ``(id, 0)`` for every id holding exactly that key, ascending.
+
+        ``max_distance`` is ignored: an exact key is equal or not. A single
+        ``(key_bytes,)`` row is one query.
         """
         queries = self._words_of(keys, allow_single=True)
         found: list[list[int]] = [[] for _ in range(queries.shape[0])]
@@ -100,7 +111,7 @@ class ExactIndex:
                 if main and self._main.n_dead:
                     rows = rows[~self._main.is_dead(rows)]
                 found[q].extend(ids[rows].tolist())
-        return [sorted(ids) for ids in found]
+        return [[(i, 0) for i in sorted(ids)] for ids in found]
 
     def save(self, path: str | Path) -> None:
         """Write the index to directory ``path`` (atomically; see ``load``)."""

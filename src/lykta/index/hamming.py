@@ -8,6 +8,7 @@ over substring tables shaped by ``LAYOUT``; above that it scans every code. See
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
@@ -114,21 +115,39 @@ class HammingIndex:
         if not ids.size:
             return
         check_new_ids(ids, self._main, self._delta_ids)
+        # New arrays, never appends in place: a copy taken earlier shares the old ones.
         self._delta_ids = np.concatenate([self._delta_ids, ids])
         self._delta_codes = np.concatenate([self._delta_codes, codes])
-        if self._delta_ids.shape[0] > self._delta_limit:
-            self._merge()
 
     def remove(self, ids: Any) -> int:
         """Remove ids, ignoring unknown ones (change-log replays repeat); return the count."""
         removed, self._delta_ids, self._delta_codes = remove_ids(
             ids, self._main, self._delta_ids, self._delta_codes
         )
-        if self._main.needs_compaction():
-            self._merge()
         return removed
 
-    def search(self, codes: Any, max_distance: int) -> list[list[tuple[int, int]]]:
+    def copy(self) -> Self:
+        """A twin to change while this one keeps answering queries unchanged.
+
+        The sorted tables and codes are shared (nothing changes them in place); only the
+        tombstone bitmap is copied. Cost: the bitmap, one bit per row.
+        """
+        twin = copy.copy(self)
+        twin._main = self._main.copy()
+        return twin
+
+    def needs_merge(self) -> bool:
+        """Whether the delta or the tombstones have grown enough to merge (see ``merge``)."""
+        return self._delta_ids.shape[0] > self._delta_limit or self._main.needs_compaction()
+
+    def merge(self) -> None:
+        """Fold the delta into the tables and drop removed rows, in linear time.
+
+        Slow on a big index; run it on a ``copy()`` while the original answers queries.
+        """
+        self._merge()
+
+    def query(self, codes: Any, max_distance: int) -> list[list[tuple[int, int]]]:
         """For each query code, the (id, distance) pairs within ``max_distance``.
 
         Each list is sorted by (distance, id). A single ``(32,)`` code is one query.
