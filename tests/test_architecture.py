@@ -9,7 +9,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "lykta"
 
 # The data flow, left to right. Shared modules any package may import.
-ORDER = ["media", "hashing", "index", "store", "auth", "banks", "app", "api", "cli"]
+ORDER = ["media", "hashing", "index", "store", "auth", "banks", "app", "outputs", "api", "cli"]
 SHARED = {"errors", "settings", "__init__"}
 DOORS = {"api", "cli", "web"}
 

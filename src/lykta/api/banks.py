@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator, read_upload
-from lykta.api.schemas import BankIn, BankOut, BankPatch, ContentIn, ContentOut, ImportOut
+from lykta.api.schemas import BankIn, BankPatch, ContentIn
 from lykta.banks.formats import (
     FORMATS,
     MAX_EXTERNAL_ID,
@@ -20,6 +20,7 @@ from lykta.banks.formats import (
     text_problem,
 )
 from lykta.hashing.registry import get_hasher
+from lykta.outputs import BankOut, ContentOut, ImportOut
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"])
 

@@ -8,15 +8,8 @@ from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Matcher, read_upload
-from lykta.api.schemas import (
-    BatchLookupIn,
-    BatchLookupOut,
-    BatchResultOut,
-    ContentLookupOut,
-    HashesOut,
-    LookupOut,
-    MatchOut,
-)
+from lykta.api.schemas import BatchLookupIn, BatchLookupOut, BatchResultOut, ContentLookupOut
+from lykta.outputs import HashesOut, LookupOut, MatchOut
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
