@@ -106,7 +106,7 @@ def test_hash_walks_folders_and_reports_unreadable(run, photos: Path) -> None:  
 def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("bank", "create", "known")
     [added] = lines(run("bank", "add", "known", str(photos / "known.jpg"), "--json").stdout)
-    assert added == {"bank": "known", "added": 3, "duplicates": 0, "failed": 0}
+    assert added == {"bank": "known", "added": 3, "duplicates": 0, "skipped": [], "failed": 0}
     records = {
         Path(str(r["path"])).name: r for r in lines(run("match", str(photos), "--json").stdout)
     }

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lykta.banks.formats import FORMATS, ParsedHash, get_format, guess_format
+from lykta.app import ScannedFile
+from lykta.banks.formats import FORMATS, get_format, guess_format
 from lykta.cli.common import (
     JsonFlag,
     emit,
@@ -21,8 +22,9 @@ from lykta.cli.common import (
     progress_bar,
     report_failure,
 )
-from lykta.cli.matching import hash_files
+from lykta.cli.matching import hashing_progress
 from lykta.errors import LyktaError
+from lykta.outputs import BankOut, ImportOut
 
 app = typer.Typer(help="Create banks, import and export their hashes.", no_args_is_help=True)
 
@@ -47,18 +49,9 @@ def bank_create(
         pdq_distance=distance, pdq_min_quality=min_quality,
     )  # fmt: skip
     if as_json:
-        emit(_bank_json(bank))
+        emit(BankOut.model_validate(bank).model_dump(mode="json"))
     else:
         err.print(f"bank {bank.name} created")
-
-
-def _bank_json(bank: Any) -> dict[str, Any]:
-    return {
-        "name": bank.name, "enabled": bank.enabled, "negative": bank.negative,
-        "pdq_distance": bank.pdq_distance, "pdq_min_quality": bank.pdq_min_quality,
-        "content_count": bank.content_count, "source": bank.source, "licence": bank.licence,
-        "description": bank.description,
-    }  # fmt: skip
 
 
 @app.command("list")
@@ -68,7 +61,7 @@ def bank_list(as_json: JsonFlag = False) -> None:
     banks = open_core().banks.list()
     if as_json:
         for bank in banks:
-            emit(_bank_json(bank))
+            emit(BankOut.model_validate(bank).model_dump(mode="json"))
         return
     table = Table("bank", "hashes", "enabled", "negative", "distance", "min quality", "source")
     for b in banks:
@@ -147,10 +140,7 @@ def bank_import(
         except UnicodeDecodeError:
             raise LyktaError(f"{file} is not UTF-8 text") from None
     if as_json:
-        emit({
-            "bank": name, "added": summary.added, "duplicates": summary.duplicates,
-            "skipped": [{"line": e.line, "reason": e.reason} for e in summary.skipped],
-        })  # fmt: skip
+        emit(ImportOut.of(summary).model_dump(mode="json"))
         return
     err.print(
         f"imported {summary.added} hash(es) into {name}; {summary.duplicates} already there; "
@@ -195,36 +185,23 @@ def bank_add(
     """Hash media files and add each (PDQ, MD5, SHA-256) with its file stem as external id."""
     core = open_core()
     core.banks.get(name)
-    rows: list[ParsedHash] = []
+    hashed: list[ScannedFile] = []
     failures = 0
-    for path, result in hash_files(
-        paths, dihedral=False, trim=False, max_pixels=core.settings.max_pixels
-    ):
-        if isinstance(result, str):
-            failures += 1
-            report_failure(path, result, as_json)
-            continue
-        stem = path.stem
-        rows += [
-            ParsedHash("pdq", result.pdq, stem),
-            ParsedHash("md5", result.md5, stem),
-            ParsedHash("sha256", result.sha256, stem),
-        ]
-    summary = core.banks.add_hashes(name, rows, added_by="cli")
+    with hashing_progress() as progress:
+        for file in core.scan(paths, dihedral=False, trim=False, progress=progress):
+            if file.error is not None:
+                failures += 1
+                report_failure(file.path, file.error, as_json)
+            else:
+                hashed.append(file)
+    summary = core.add_scanned(name, hashed, added_by="cli")
     if as_json:
-        emit(
-            {
-                "bank": name,
-                "added": summary.added,
-                "duplicates": summary.duplicates,
-                "failed": failures,
-            }
-        )
+        emit(ImportOut.of(summary).model_dump(mode="json") | {"failed": failures})
     else:
         err.print(
-            f"added {summary.added} hash(es) from {len(rows) // 3} file(s) to {name}; "
+            f"added {summary.added} hash(es) from {len(hashed)} file(s) to {name}; "
             f"{summary.duplicates} already there; {failures} file(s) unreadable",
             highlight=False,
         )
-    if failures and not rows:
+    if failures and not hashed:
         raise typer.Exit(1)
