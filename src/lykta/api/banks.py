@@ -94,7 +94,6 @@ async def add_media(
 ) -> ImportOut:
     """Hash an uploaded photo and add its PDQ, MD5 and SHA-256 to the bank."""
     data = await read_upload(core, file)
-    hashes = await run_in_threadpool(core.hash_photo, data, dihedral=False, trim=False)
     ident = external_id or (file.filename or "").rsplit(".", 1)[0] or None
     if not external_id and ident is not None:
         problem = (
@@ -108,16 +107,10 @@ async def add_media(
                 f"the file name {_shown(ident)} cannot be the external id: it {problem}; "
                 "pass external_id= instead",
             )
-    rows = [
-        ParsedHash("pdq", hashes.pdq, ident),
-        ParsedHash("md5", hashes.md5, ident),
-        ParsedHash("sha256", hashes.sha256, ident),
-    ]
-    return ImportOut.of(
-        await run_in_threadpool(
-            core.banks.add_hashes, name, rows, added_by=token.name or f"token:{token.id}"
-        )
+    added = await run_in_threadpool(
+        core.add_media, name, data, external_id=ident, added_by=token.name or f"token:{token.id}"
     )
+    return ImportOut.of(added.summary)
 
 
 @router.get("/{name}/content/{content_id}", response_model=ContentOut)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,7 +17,6 @@ from lykta.api.hma.common import (
     ContentId,
     Types,
     fetch_for_hashing,
-    hash_media,
     parse_bool,
     read_form_file,
     read_json_body,
@@ -97,9 +97,7 @@ def bank_delete(core: Core, _: Curator, bank_name: str) -> dict[str, str]:
     return {"message": "Done"}
 
 
-def _add_signals(
-    core: Lykta, bank_name: str, signals: dict[str, str], external_id: str | None, by: str
-) -> dict[str, Any]:
+def _add_signals(core: Lykta, bank_name: str, signals: dict[str, str], by: str) -> dict[str, Any]:
     """Add `{signal_type: hash}` as HMA does; answers `{"id", "signals"}`. Lykta stores each
     hash as its own content: `id` is the first one's (the PDQ for a photo), and a hash the
     bank holds already is not added twice: its existing id is given."""
@@ -117,7 +115,7 @@ def _add_signals(
             normalised[name] = get_hasher(kind).validate(value)
         except LyktaError as error:
             raise HmaError(400, f"Invalid {name} signal: {error.message}") from None
-        rows.append(ParsedHash(kind, normalised[name], external_id))
+        rows.append(ParsedHash(kind, normalised[name]))
     summary = core.banks.add_hashes(bank_name, rows, added_by=by, return_ids=True)
     first = rows[0]
     return {"id": summary.content_ids.get((first.kind, first.value)), "signals": normalised}
@@ -166,16 +164,22 @@ async def bank_add_content(
         if isinstance(body, dict):
             external_id = _metadata_content_id(body.get("metadata"))
     if url:
-        kind, data, names = await fetch_for_hashing(core, url, content_type, types)
+        data, names = await fetch_for_hashing(core, url, content_type, types)
     elif upload is not None:
         kind, data = upload
         names = signal_names(kind, types)
     else:
         raise HmaError(400, "Neither `url` nor multipart file upload was received")
-    signals = await run_in_threadpool(hash_media, core, kind, data, names)
-    return await run_in_threadpool(
-        _add_signals, core, bank_name, signals, external_id, _added_by(token)
+    kinds = [SIGNAL_KINDS[name] for name in names]
+    added = await run_in_threadpool(
+        partial(core.add_media, kinds=kinds, external_id=external_id, added_by=_added_by(token)),
+        bank_name,
+        data,
     )
+    return {
+        "id": added.content_id(kinds[0]),
+        "signals": {name: added.hashes[kind] for name, kind in zip(names, kinds, strict=True)},
+    }
 
 
 @router.post("/c/bank/{bank_name}/signal")
@@ -187,7 +191,7 @@ async def bank_add_signals(
     body = await read_json_body(request)
     if not isinstance(body, dict):
         raise HmaError(400, "expected a JSON object of {signal_type: signal}")
-    return await run_in_threadpool(_add_signals, core, bank_name, body, None, _added_by(token))
+    return await run_in_threadpool(_add_signals, core, bank_name, body, _added_by(token))
 
 
 @router.get("/c/bank/{bank_name}/content/{content_id}")
