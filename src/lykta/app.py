@@ -148,8 +148,7 @@ class Lykta:
         asked for, so exact hashes of any file (a video's MD5) need no decoder."""
         wanted = list(dict.fromkeys(get_hasher(kind).name for kind in kinds))
         if "pdq" in wanted:
-            photo = self.hash_photo(data, dihedral=False, trim=False)
-            found = {"pdq": photo.pdq, "md5": photo.md5, "sha256": photo.sha256}
+            found = by_kind(self.hash_photo(data, dihedral=False, trim=False))
             return {kind: found[kind] for kind in wanted}
         return {kind: get_hasher(kind).hash_bytes(data) for kind in wanted}
 
@@ -238,9 +237,7 @@ class Lykta:
             ParsedHash(kind, value, file.path.stem)
             for file in files
             if file.hashes is not None
-            for kind, value in zip(
-                MEDIA_KINDS, (file.hashes.pdq, file.hashes.md5, file.hashes.sha256), strict=True
-            )
+            for kind, value in by_kind(file.hashes).items()
         ]
         return self.banks.add_hashes(bank, rows, added_by=added_by)
 
@@ -276,6 +273,11 @@ def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
     """A hash given as text (any case, whitespace around it) as the matcher's query."""
     hasher = get_hasher(kind)
     return QueryHash(hasher.name, bytes.fromhex(hasher.validate(value)), "original", quality)
+
+
+def by_kind(hashes: PhotoHashes) -> dict[str, str]:
+    """A photo's hashes as a bank stores them (the photo as given), by kind."""
+    return {"pdq": hashes.pdq, "md5": hashes.md5, "sha256": hashes.sha256}
 
 
 def queries_for_photo(hashes: PhotoHashes) -> list[QueryHash]:
