@@ -7,15 +7,18 @@ reach into each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from lykta.auth.tokens import TokenRepository
-from lykta.banks.service import BankService
+from lykta.banks.items import ContentItem, ItemHash
+from lykta.banks.service import BankService, ImportSummary
 from lykta.errors import InvalidInput, NotFound
+from lykta.hashing.files import hash_files
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import check_stored_kinds, get_hasher
 from lykta.matching import LookupResult, Matcher, QueryHash
@@ -25,11 +28,38 @@ from lykta.store.db import make_engine, migrate, session_factory
 
 log = logging.getLogger(__name__)
 
+# What `add_media` adds of a photo unless told otherwise.
+MEDIA_KINDS = ("pdq", "md5", "sha256")
+
 
 @dataclass(frozen=True)
 class ContentLookup:
     hashes: PhotoHashes
     result: LookupResult
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """One file of a scan: its hashes and, when look-ups were asked for, what they found;
+    or, when it could not be read or hashed, why (`error`)."""
+
+    path: Path
+    hashes: PhotoHashes | None = None
+    result: LookupResult | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AddedMedia:
+    """What adding one file did: its hashes by kind, and the bank's summary, whose one
+    content id is the item's, whether added now or already there."""
+
+    hashes: dict[str, str]
+    summary: ImportSummary
+
+    @property
+    def content_id(self) -> int:
+        return self.summary.content_ids[0]
 
 
 class Lykta:
@@ -123,9 +153,10 @@ class Lykta:
         *,
         banks: Iterable[str] | None = None,
         quality: int | None = None,
+        ignore_unknown_banks: bool = False,
     ) -> LookupResult:
-        query = hash_query(kind, value, quality)
-        result = self.matcher.lookup([query], self._known_banks(banks))
+        query = hash_query(kind, value, quality)  # a bad hash is an error whatever the banks
+        result = self.matcher.lookup([query], self._known_banks(banks, ignore_unknown_banks))
         return self._found(query, result)
 
     def lookup_hash_in_memory(
@@ -157,14 +188,121 @@ class Lykta:
             self._found(query[0], result)
         return results
 
-    def _known_banks(self, banks: Iterable[str] | None) -> list[str] | None:
-        """Check a bank filter: a misspelt name must not look like "no match"."""
+    def hash_media(self, data: bytes, kinds: Iterable[str]) -> dict[str, str]:
+        """The hashes of `kinds` of one file, by kind. The file is decoded only when PDQ is
+        asked for, so exact hashes of any file (a video's MD5) need no decoder."""
+        wanted = list(dict.fromkeys(get_hasher(kind).name for kind in kinds))
+        if "pdq" in wanted:
+            found = by_kind(self.hash_photo(data, dihedral=False, trim=False))
+            return {kind: found[kind] for kind in wanted}
+        return {kind: get_hasher(kind).hash_bytes(data) for kind in wanted}
+
+    def lookup_media(
+        self,
+        data: bytes,
+        *,
+        kinds: Iterable[str] | None = None,
+        banks: Iterable[str] | None = None,
+        ignore_unknown_banks: bool = False,
+    ) -> LookupResult:
+        """Look one file up by its hashes of `kinds` (every kind when None). With PDQ the
+        photo is looked up with the variants the settings call for (rotations, flips,
+        trimmed borders); without it the file is not decoded."""
+        wanted = None if kinds is None else {get_hasher(kind).name for kind in kinds}
+        if wanted is None or "pdq" in wanted:
+            queries = [
+                query
+                for query in queries_for_photo(self.hash_photo(data))
+                if wanted is None or query.kind in wanted
+            ]
+        else:
+            queries = [
+                hash_query(kind, value, None)
+                for kind, value in self.hash_media(data, wanted).items()
+            ]
+        result = self.matcher.lookup(queries, self._known_banks(banks, ignore_unknown_banks))
+        return self._found(queries, result)
+
+    def scan(
+        self,
+        paths: Iterable[Path],
+        *,
+        lookup: bool = False,
+        banks: Iterable[str] | None = None,
+        dihedral: bool | None = None,
+        trim: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[ScannedFile]:
+        """Hash files (folders walked recursively) on all cores and, with `lookup`, look each
+        up in `banks`. A file that cannot be read or hashed comes back with its `error` and
+        the scan goes on; `progress(done, total)` is told after each file."""
+        wanted = self._known_banks(banks) if lookup else None
+        hashed = hash_files(
+            paths,
+            dihedral=self.settings.dihedral if dihedral is None else dihedral,
+            trim=self.settings.trim if trim is None else trim,
+            max_pixels=self.settings.max_pixels,
+            progress=progress,
+        )
+        for path, hashes in hashed:
+            if isinstance(hashes, str):
+                yield ScannedFile(path, error=hashes)
+            elif lookup:
+                found = self.matcher.lookup(queries_for_photo(hashes), wanted)
+                yield ScannedFile(path, hashes, self._found(path, found))
+            else:
+                yield ScannedFile(path, hashes)
+
+    def add_media(
+        self,
+        bank: str,
+        media: bytes | Path,
+        *,
+        external_id: str | None = None,
+        kinds: Iterable[str] = MEDIA_KINDS,
+        added_by: str = "",
+    ) -> AddedMedia:
+        """Hash one file (its bytes, or a path whose stem is the default external id) and add
+        its hashes of `kinds` to `bank` in one transaction; hashes the bank already holds
+        are counted as duplicates and keep their ids."""
+        self.banks.get(bank)  # a missing bank is reported before the file is hashed
+        if isinstance(media, Path):
+            external_id = media.stem if external_id is None else external_id
+            media = media.read_bytes()
+        wanted = [get_hasher(kind).name for kind in kinds]
+        if "pdq" in wanted:
+            photo = self.hash_photo(media, dihedral=False, trim=False)
+            item = photo_item(photo, external_id, wanted)
+        else:
+            exact = self.hash_media(media, wanted)
+            item = ContentItem(tuple(ItemHash(k, v) for k, v in exact.items()), external_id)
+        summary = self.banks.add_content(bank, [item], added_by=added_by)
+        return AddedMedia({h.kind: h.value for h in item.hashes}, summary)
+
+    def add_scanned(
+        self, bank: str, files: Iterable[ScannedFile], *, added_by: str = ""
+    ) -> ImportSummary:
+        """Add the hashes of files a scan hashed (those it could) to `bank`, each under its
+        file stem, in one transaction: `add_media` for a folder, hashed on all cores."""
+        items = [
+            photo_item(file.hashes, file.path.stem) for file in files if file.hashes is not None
+        ]
+        return self.banks.add_content(bank, items, added_by=added_by)
+
+    def _known_banks(
+        self, banks: Iterable[str] | None, ignore_unknown: bool = False
+    ) -> list[str] | None:
+        """Check a bank filter: a misspelt name must not look like "no match". With
+        `ignore_unknown` (HMA's rule) unknown names are dropped, and a filter of only
+        those matches nothing."""
         if banks is None:
             return None
         wanted = list(dict.fromkeys(banks))
+        known = self.matcher.bank_names() if self.live else set(self.banks.names())
+        if ignore_unknown:
+            return [bank for bank in wanted if bank in known]
         if not wanted:
             raise InvalidInput("name at least one bank, or leave the bank filter out")
-        known = self.matcher.bank_names() if self.live else set(self.banks.names())
         missing = set(wanted) - known
         if missing:
             raise NotFound(f"no bank named {', '.join(repr(n) for n in sorted(missing))}")
@@ -183,6 +321,24 @@ def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
     """A hash given as text (any case, whitespace around it) as the matcher's query."""
     hasher = get_hasher(kind)
     return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
+
+
+def by_kind(hashes: PhotoHashes) -> dict[str, str]:
+    """A photo's hashes as a bank stores them (the photo as given), by kind."""
+    return {"pdq": hashes.pdq, "md5": hashes.md5, "sha256": hashes.sha256}
+
+
+def photo_item(
+    hashes: PhotoHashes, external_id: str | None, kinds: Iterable[str] = MEDIA_KINDS
+) -> ContentItem:
+    """A photo as one bank content item holding its hashes of ``kinds``."""
+    wanted = set(kinds)
+    found = [
+        ItemHash(kind, value, hashes.quality if kind == "pdq" else None)
+        for kind, value in by_kind(hashes).items()
+        if kind in wanted
+    ]
+    return ContentItem(tuple(found), external_id, media_kind="photo")
 
 
 def queries_for_photo(hashes: PhotoHashes) -> list[QueryHash]:

@@ -59,7 +59,9 @@ def test_bank_create_import_export_list(run, tmp_path: Path) -> None:  # type: i
     hashes = tmp_path / "hashes.txt"
     hashes.write_text(f"{PDQ},A1\n{'0' * 64}\n")
     [summary] = lines(run("bank", "import", "ncmec", str(hashes), "--json").stdout)
-    assert summary == {"bank": "ncmec", "added": 2, "duplicates": 0, "skipped": []}
+    assert summary == {
+        "bank": "ncmec", "added": 2, "duplicates": 0, "skipped": [], "content_ids": [1, 2],
+    }  # fmt: skip
     banks = {b["name"]: b for b in lines(run("bank", "list", "--json").stdout)}
     assert banks["ncmec"]["content_count"] == 2 and banks["ncmec"]["pdq_distance"] == 25
     assert banks["fp"]["negative"] is True
@@ -106,7 +108,10 @@ def test_hash_walks_folders_and_reports_unreadable(run, photos: Path) -> None:  
 def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("bank", "create", "known")
     [added] = lines(run("bank", "add", "known", str(photos / "known.jpg"), "--json").stdout)
-    assert added == {"bank": "known", "added": 1, "duplicates": 0, "failed": 0}
+    assert added == {
+        "bank": "known", "added": 1, "duplicates": 0, "skipped": [], "content_ids": [1],
+        "failed": 0,
+    }  # fmt: skip
     records = {
         Path(str(r["path"])).name: r for r in lines(run("match", str(photos), "--json").stdout)
     }

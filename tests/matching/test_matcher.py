@@ -11,6 +11,7 @@ import pytest
 from lykta.app import Lykta
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.index import HammingIndex
+from lykta.outputs import LookupOut
 from tests.conftest import make_settings
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -91,9 +92,9 @@ def test_matches_are_capped_and_never_carry_bank_hashes(tmp_path: Path) -> None:
         found = core.lookup_hash("pdq", PDQ)
         assert (len(found.matches), found.capped, found.match_cap) == (5, True, 5)
         assert all(m.distance == 1 for m in found.matches)
-        as_json = str(found.to_json())
+        as_json = LookupOut.of(found).model_dump_json()
         assert not any(h in as_json for h in near)  # only the query's own hash is there
-        assert "hash" not in found.matches[0].to_json()
+        assert "hash" not in LookupOut.of(found).model_dump()["matches"][0]
         far = flip(PDQ, 120)
         core.banks.add_content("wide", [ContentItem.of_hash("pdq", far, "far")])
         few = core.lookup_hash("pdq", far)

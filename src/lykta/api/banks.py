@@ -11,19 +11,12 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator, read_upload
-from lykta.api.schemas import (
-    BankIn,
-    BankOut,
-    BankPatch,
-    ContentIn,
-    ContentOut,
-    HashIn,
-    ImportOut,
-)
+from lykta.api.schemas import BankIn, BankPatch, ContentIn, HashIn
 from lykta.banks.formats import FORMATS, MAX_EXTERNAL_ID, get_format, text_problem
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
+from lykta.outputs import BankOut, ContentOut, ImportOut
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"])
 
@@ -41,7 +34,7 @@ def _shown(text: str) -> str:
 
 @router.get("", response_model=list[BankOut])
 def list_banks(core: Core, _: Curator) -> list[BankOut]:
-    return [BankOut.model_validate(bank.to_json()) for bank in core.banks.list_banks()]
+    return [BankOut.of(bank) for bank in core.banks.list_banks()]
 
 
 def _bank_fields(body: BankIn | BankPatch, *, exclude_unset: bool) -> dict[str, Any]:
@@ -57,12 +50,12 @@ def _bank_fields(body: BankIn | BankPatch, *, exclude_unset: bool) -> dict[str, 
 @router.post("", response_model=BankOut, status_code=201)
 def create_bank(core: Core, _: Curator, body: BankIn) -> BankOut:
     fields = _bank_fields(body, exclude_unset=False)
-    return BankOut.model_validate(core.banks.create(**fields).to_json())
+    return BankOut.of(core.banks.create(**fields))
 
 
 @router.get("/{name}", response_model=BankOut)
 def get_bank(core: Core, _: Curator, name: str) -> BankOut:
-    return BankOut.model_validate(core.banks.get(name).to_json())
+    return BankOut.of(core.banks.get(name))
 
 
 @router.patch("/{name}", response_model=BankOut)
@@ -71,7 +64,7 @@ def update_bank(core: Core, _: Curator, name: str, body: BankPatch) -> BankOut:
     nullable = {key for key in changes if key.endswith("_min_quality")}
     if any(value is None for key, value in changes.items() if key not in nullable):
         raise HTTPException(422, "bank fields cannot be set to null")
-    return BankOut.model_validate(core.banks.update(name, **changes).to_json())
+    return BankOut.of(core.banks.update(name, **changes))
 
 
 @router.delete("/{name}", status_code=204)
@@ -89,7 +82,7 @@ def list_content(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[ContentOut]:
     found = core.banks.list_content(name, after_id=after_id, limit=limit)
-    return [ContentOut.model_validate(content.to_json()) for content in found]
+    return [ContentOut.of(content) for content in found]
 
 
 def _item(body: ContentIn) -> ContentItem:
@@ -118,7 +111,7 @@ def add_content(core: Core, token: Curator, name: str, body: ContentIn) -> Impor
     summary = core.banks.add_content(
         name, [_item(body)], added_by=token.name or f"token:{token.id}"
     )
-    return ImportOut.model_validate(summary.to_json())
+    return ImportOut.of(summary)
 
 
 @router.post("/{name}/content/media", response_model=ImportOut, status_code=201)
@@ -131,7 +124,6 @@ async def add_media(
 ) -> ImportOut:
     """Hash an uploaded photo and add its PDQ, MD5 and SHA-256 to the bank."""
     data = await read_upload(core, file)
-    hashes = await run_in_threadpool(core.hash_photo, data, dihedral=False, trim=False)
     ident = external_id or (file.filename or "").rsplit(".", 1)[0] or None
     if not external_id and ident is not None:
         problem = (
@@ -145,24 +137,15 @@ async def add_media(
                 f"the file name {_shown(ident)} cannot be the external id: it {problem}; "
                 "pass external_id= instead",
             )
-    item = ContentItem(
-        (
-            ItemHash("pdq", hashes.pdq, hashes.quality),
-            ItemHash("md5", hashes.md5),
-            ItemHash("sha256", hashes.sha256),
-        ),
-        ident,
-        media_kind="photo",
+    added = await run_in_threadpool(
+        core.add_media, name, data, external_id=ident, added_by=token.name or f"token:{token.id}"
     )
-    summary = await run_in_threadpool(
-        core.banks.add_content, name, [item], added_by=token.name or f"token:{token.id}"
-    )
-    return ImportOut.model_validate(summary.to_json())
+    return ImportOut.of(added.summary)
 
 
 @router.get("/{name}/content/{content_id}", response_model=ContentOut)
 def get_content(core: Core, _: Curator, name: str, content_id: ContentId) -> ContentOut:
-    return ContentOut.model_validate(core.banks.get_content(name, content_id).to_json())
+    return ContentOut.of(core.banks.get_content(name, content_id))
 
 
 @router.delete("/{name}/content/{content_id}", status_code=204)
@@ -197,7 +180,7 @@ async def import_file(
         skip_invalid=skip_invalid,
         added_by=token.name or f"token:{token.id}",
     )
-    return ImportOut.model_validate(summary.to_json())
+    return ImportOut.of(summary)
 
 
 @router.get("/{name}/export")

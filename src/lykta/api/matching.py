@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Matcher, read_upload
-from lykta.api.schemas import (
-    BatchLookupIn,
-    BatchLookupOut,
-    BatchResultOut,
-    ContentLookupOut,
-    HashesOut,
-    LookupOut,
-)
+from lykta.api.schemas import BatchLookupIn, BatchLookupOut, BatchResultOut, ContentLookupOut
+from lykta.outputs import HashesOut, LookupOut
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
@@ -52,7 +45,9 @@ async def lookup_upload(
     found = await run_in_threadpool(
         core.lookup_photo, data, banks=bank, dihedral=dihedral, trim=trim
     )
-    return ContentLookupOut(hashes=HashesOut.of(found.hashes), **found.result.to_json())
+    return ContentLookupOut(
+        hashes=HashesOut.of(found.hashes), **LookupOut.of(found.result).model_dump()
+    )
 
 
 @router.get("/lookup", response_model=LookupOut)
@@ -70,7 +65,7 @@ async def lookup_hash(
     if found is None:
         found = await run_in_threadpool(core.lookup_hash, kind, hash, banks=bank, quality=quality)
     # Serialised once, skipping FastAPI's re-validation of the model.
-    return Response(json.dumps(found.to_json()), media_type="application/json")
+    return Response(LookupOut.of(found).model_dump_json(), media_type="application/json")
 
 
 @router.post("/lookup/batch", response_model=BatchLookupOut)
@@ -84,7 +79,7 @@ def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
         [(item.kind.lower(), item.hash, item.quality) for item in body.hashes], banks=body.banks
     )
     results = [
-        BatchResultOut(kind=item.kind, hash=item.hash, **result.to_json())
+        BatchResultOut(kind=item.kind, hash=item.hash, **LookupOut.of(result).model_dump())
         for item, result in zip(body.hashes, found, strict=True)
     ]
     return BatchLookupOut(results=results)

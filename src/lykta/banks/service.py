@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,21 +49,6 @@ class BankInfo:
     created_at: datetime | None
     content_count: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        """The one JSON shape of a bank, for the API and `--json` alike. Each similarity
-        kind's rule is also given flat (`pdq_distance`, `pdq_min_quality`), as set."""
-        flat: dict[str, Any] = {}
-        for kind, rule in self.thresholds.items():
-            flat[f"{kind}_distance"] = rule.distance
-            flat[f"{kind}_min_quality"] = rule.min_quality
-        return {
-            "name": self.name, "description": self.description, "source": self.source,
-            "licence": self.licence, "enabled": self.enabled, "negative": self.negative,
-            "thresholds": {kind: asdict(rule) for kind, rule in self.thresholds.items()},
-            **flat,
-            "created_at": self.created_at, "content_count": self.content_count,
-        }  # fmt: skip
-
 
 @dataclass(frozen=True)
 class ContentInfo:
@@ -77,15 +62,6 @@ class ContentInfo:
     added_by: str
     item: ContentItem
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "bank": self.bank, "external_id": self.external_id,
-            "labels": list(self.labels), "media_kind": self.media_kind,
-            "duration": self.duration,
-            "hashes": [asdict(hashed) for hashed in self.item.hashes],
-            "added_at": self.added_at, "added_by": self.added_by,
-        }  # fmt: skip
-
 
 @dataclass
 class ImportSummary:
@@ -95,13 +71,6 @@ class ImportSummary:
     skipped: list[LineError] = field(default_factory=list)
     #: The id of each given item, in order: new, or the one the bank already held.
     content_ids: list[int] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "bank": self.bank, "added": self.added, "duplicates": self.duplicates,
-            "skipped": [asdict(error) for error in self.skipped],
-            "content_ids": self.content_ids,
-        }  # fmt: skip
 
 
 class ImportAborted(InvalidInput):

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from lykta.app import ScannedFile
 from lykta.banks.formats import FORMATS, get_format, guess_format
-from lykta.banks.items import ContentItem, ItemHash
 from lykta.cli.common import (
     JsonFlag,
     emit,
@@ -22,8 +22,9 @@ from lykta.cli.common import (
     progress_bar,
     report_failure,
 )
-from lykta.cli.matching import hash_files
+from lykta.cli.matching import hashing_progress
 from lykta.errors import LyktaError
+from lykta.outputs import BankOut, ImportOut
 
 app = typer.Typer(help="Create banks, import and export their hashes.", no_args_is_help=True)
 
@@ -48,7 +49,7 @@ def bank_create(
         pdq_distance=distance, pdq_min_quality=min_quality,
     )  # fmt: skip
     if as_json:
-        emit(bank.to_json())
+        emit(BankOut.of(bank).model_dump(mode="json"))
     else:
         err.print(f"bank {bank.name} created")
 
@@ -60,7 +61,7 @@ def bank_list(as_json: JsonFlag = False) -> None:
     banks = open_core().banks.list_banks()
     if as_json:
         for bank in banks:
-            emit(bank.to_json())
+            emit(BankOut.of(bank).model_dump(mode="json"))
         return
     table = Table("bank", "content", "enabled", "negative", "thresholds", "source")
     for b in banks:
@@ -145,10 +146,7 @@ def bank_import(
         except UnicodeDecodeError:
             raise LyktaError(f"{file} is not UTF-8 text") from None
     if as_json:
-        emit({
-            "bank": name, "added": summary.added, "duplicates": summary.duplicates,
-            "skipped": [{"line": e.line, "reason": e.reason} for e in summary.skipped],
-        })  # fmt: skip
+        emit(ImportOut.of(summary).model_dump(mode="json"))
         return
     err.print(
         f"imported {summary.added} hash(es) into {name}; {summary.duplicates} already there; "
@@ -193,36 +191,23 @@ def bank_add(
     """Hash media files and add each (PDQ, MD5, SHA-256) with its file stem as external id."""
     core = open_core()
     core.banks.get(name)
-    items: list[ContentItem] = []
+    hashed: list[ScannedFile] = []
     failures = 0
-    for path, result in hash_files(
-        paths, dihedral=False, trim=False, max_pixels=core.settings.max_pixels
-    ):
-        if isinstance(result, str):
-            failures += 1
-            report_failure(path, result, as_json)
-            continue
-        hashes = (
-            ItemHash("pdq", result.pdq, result.quality),
-            ItemHash("md5", result.md5),
-            ItemHash("sha256", result.sha256),
-        )
-        items.append(ContentItem(hashes, path.stem, media_kind="photo"))
-    summary = core.banks.add_content(name, items, added_by="cli")
+    with hashing_progress() as progress:
+        for file in core.scan(paths, dihedral=False, trim=False, progress=progress):
+            if file.error is not None:
+                failures += 1
+                report_failure(file.path, file.error, as_json)
+            else:
+                hashed.append(file)
+    summary = core.add_scanned(name, hashed, added_by="cli")
     if as_json:
-        emit(
-            {
-                "bank": name,
-                "added": summary.added,
-                "duplicates": summary.duplicates,
-                "failed": failures,
-            }
-        )
+        emit(ImportOut.of(summary).model_dump(mode="json") | {"failed": failures})
     else:
         err.print(
-            f"added {summary.added} of {len(items)} file(s) to {name}; "
+            f"added {summary.added} of {len(hashed)} file(s) to {name}; "
             f"{summary.duplicates} already there; {failures} file(s) unreadable",
             highlight=False,
         )
-    if failures and not items:
+    if failures and not hashed:
         raise typer.Exit(1)

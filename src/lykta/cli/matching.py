@@ -2,94 +2,56 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from functools import partial
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lykta.app import queries_for_photo
+from lykta.app import ScannedFile
 from lykta.cli.common import JsonFlag, emit, friendly, open_core, out, progress_bar, report_failure
-from lykta.errors import LyktaError
-from lykta.hashing.photo import PhotoHashes, hash_photo
+from lykta.hashing.files import hash_files
+from lykta.matching import LookupResult
+from lykta.outputs import scanned_file
 from lykta.settings import load_settings
 
-
-def walk(paths: Iterable[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
-        else:
-            yield path
+Paths = Annotated[list[Path], typer.Argument(help="media files or folders")]
 
 
-def _hash_one(path: Path, dihedral: bool, trim: bool, max_pixels: int) -> PhotoHashes | str:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return f"cannot read: {error.strerror}"
-    try:
-        return hash_photo(data, dihedral=dihedral, trim=trim, max_pixels=max_pixels)
-    except LyktaError as error:
-        return error.message
-
-
-def hash_files(
-    paths: Iterable[Path], *, dihedral: bool, trim: bool, max_pixels: int
-) -> Iterator[tuple[Path, PhotoHashes | str]]:
-    """Hash files on all cores with a progress bar; yields a message for unreadable files."""
-    files = list(walk(paths))
-    work = partial(_hash_one, dihedral=dihedral, trim=trim, max_pixels=max_pixels)
+@contextmanager
+def hashing_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for a scan, as the callback the core reports to."""
     with progress_bar() as bar:
-        task = bar.add_task("hashing", total=len(files))
-        if len(files) < 4:
-            results: Iterable[PhotoHashes | str] = map(work, files)
-        else:
-            pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
-            results = pool.map(work, files, chunksize=4)
-        try:
-            for path, result in zip(files, results, strict=True):
-                bar.advance(task)
-                yield path, result
-        finally:
-            if len(files) >= 4:
-                pool.shutdown(cancel_futures=True)
+        task = bar.add_task("hashing", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @friendly
-def hash_command(
-    paths: Annotated[list[Path], typer.Argument(help="media files or folders")],
-    as_json: JsonFlag = False,
-) -> None:
+def hash_command(paths: Paths, as_json: JsonFlag = False) -> None:
     """Hash photos: PDQ (with quality), MD5, SHA-256."""
-    for path, result in hash_files(
-        paths, dihedral=False, trim=False, max_pixels=load_settings().max_pixels
-    ):
-        if isinstance(result, str):
-            report_failure(path, result, as_json)
-        elif as_json:
-            emit(
-                {
-                    "path": str(path),
-                    "pdq": result.pdq,
-                    "quality": result.quality,
-                    "md5": result.md5,
-                    "sha256": result.sha256,
-                }
-            )
-        else:
-            out.print(
-                f"{path}\tpdq={result.pdq}\tquality={result.quality}\tmd5={result.md5}\tsha256={result.sha256}",
-                highlight=False,
-            )
+    # Hashing needs no banks, so no database either: the core is not opened.
+    settings = load_settings()
+    with hashing_progress() as progress:
+        hashed = hash_files(
+            paths, dihedral=False, trim=False, max_pixels=settings.max_pixels, progress=progress
+        )
+        for path, hashes in hashed:
+            if isinstance(hashes, str):
+                report_failure(path, hashes, as_json)
+            elif as_json:
+                emit(scanned_file(ScannedFile(path, hashes)))
+            else:
+                out.print(
+                    f"{path}\tpdq={hashes.pdq}\tquality={hashes.quality}"
+                    f"\tmd5={hashes.md5}\tsha256={hashes.sha256}",
+                    highlight=False,
+                )
 
 
 @friendly
 def match_command(
-    paths: Annotated[list[Path], typer.Argument(help="media files or folders")],
+    paths: Paths,
     bank: Annotated[
         list[str] | None, typer.Option("--bank", help="only this bank (repeatable)")
     ] = None,
@@ -99,34 +61,30 @@ def match_command(
 ) -> None:
     """Match photos (folders walked recursively) against the banks."""
     core = open_core(matching=True)
-    for name in bank or []:
-        core.banks.get(name)
-    settings = core.settings
-    matched = 0
-    for path, result in hash_files(
-        paths,
-        dihedral=settings.dihedral if dihedral is None else dihedral,
-        trim=settings.trim if trim is None else trim,
-        max_pixels=settings.max_pixels,
-    ):
-        if isinstance(result, str):
-            report_failure(path, result, as_json)
-            continue
-        found = core.matcher.lookup(queries_for_photo(result), bank)
-        matched += bool(found.matches)
-        if as_json:
-            emit({"path": str(path), **found.to_json()})
-        elif found.matches:
-            for m in found.matches:
-                out.print(
-                    f"{path}\tMATCH bank={m.bank} id={m.external_id} "
-                    f"distance={m.distance} transform={m.transform}",
-                    highlight=False,
-                )
-        elif found.suppressed_by:
-            out.print(
-                f"{path}\tsuppressed by negative bank {found.suppressed_by[0].bank}",
-                highlight=False,
-            )
-        else:
-            out.print(f"{path}\tno match", highlight=False)
+    with hashing_progress() as progress:
+        scanned = core.scan(
+            paths, lookup=True, banks=bank, dihedral=dihedral, trim=trim, progress=progress
+        )
+        for file in scanned:
+            if as_json:
+                emit(scanned_file(file))
+            elif file.error is not None:
+                report_failure(file.path, file.error, as_json)
+            elif file.result is not None:
+                print_matches(file.path, file.result)
+
+
+def print_matches(path: Path, found: LookupResult) -> None:
+    for m in found.matches:
+        out.print(
+            f"{path}\tMATCH bank={m.bank} id={m.external_id} "
+            f"distance={m.distance} transform={m.transform}",
+            highlight=False,
+        )
+    if found.suppressed_by:
+        out.print(
+            f"{path}\tsuppressed by negative bank {found.suppressed_by[0].bank}",
+            highlight=False,
+        )
+    elif not found.matches:
+        out.print(f"{path}\tno match", highlight=False)

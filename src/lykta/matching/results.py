@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +33,6 @@ class Match:
     transform: str
     query_hash: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The one JSON shape of a match; `id` repeats `external_id` (what `lykta match
-        --json` has always printed)."""
-        out = asdict(self)
-        out["labels"] = list(self.labels)
-        out["id"] = self.external_id
-        return out
-
 
 @dataclass
 class LookupResult:
@@ -51,11 +42,3 @@ class LookupResult:
     #: Whether more matches were found than `match_cap` allows (the closest are kept).
     capped: bool = False
     match_cap: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "matches": [match.to_json() for match in self.matches],
-            "suppressed_by": [match.to_json() for match in self.suppressed_by],
-            "capped": self.capped,
-            "match_cap": self.match_cap,
-        }

@@ -68,15 +68,6 @@ def bank_list(banks: str | None) -> list[str] | None:
     return [b.strip() for b in banks.split(",") if b.strip()] or None
 
 
-def known_banks(core: Lykta, banks: list[str] | None) -> list[str] | None:
-    """HMA ignores bank names it does not know, so a filter of only those matches nothing
-    (Lykta's own API answers 404 instead)."""
-    if banks is None:
-        return None
-    known = core.matcher.bank_names() if core.live else set(core.banks.names())
-    return [bank for bank in banks if bank in known]
-
-
 def content_type_named(name: str) -> str:
     if name not in DEFAULT_SIGNALS:
         raise HmaError(400, f"no such content_type: '{name}'")
@@ -103,9 +94,11 @@ def parse_bool(text: str) -> bool:
     raise HmaError(400, "invalid boolean parameter - prefer true/false")
 
 
-def hash_media(core: Lykta, content_type: str, data: bytes, names: list[str]) -> dict[str, str]:
-    """HMA's `{signal_type: hash}` of one file (photos are decoded only for PDQ)."""
-    return {name: from_foreign("hma", name).hash_bytes(data) for name in names}
+def hash_signals(core: Lykta, data: bytes, names: list[str]) -> dict[str, str]:
+    """HMA's `{signal_type: hash}` of one file (decoded only for PDQ)."""
+    kinds = {name: signal_kind(name) for name in names}
+    hashes = core.hash_media(data, kinds.values())
+    return {name: hashes[kind] for name, kind in kinds.items()}
 
 
 async def read_form_file(core: Lykta, form: FormData) -> tuple[str, bytes] | None:
@@ -161,13 +154,13 @@ def _url_content_type(content_type: str | None, mime: str) -> str:
 
 async def fetch_for_hashing(
     core: Lykta, url: str, content_type: str | None, types: str | None
-) -> tuple[str, bytes, list[str]]:
-    """Fetch media by URL (as LYKTA_HMA_FETCH_URLS allows): its content type, bytes and the
-    signal types to hash."""
+) -> tuple[bytes, list[str]]:
+    """Fetch media by URL (as LYKTA_HMA_FETCH_URLS allows): its bytes and the signal types
+    to hash, chosen by its content type."""
     if content_type:
         content_type_named(content_type)  # a bad name is refused before anything is fetched
     data, mime = await fetch_url(
         url, allow=core.settings.hma_fetch_urls, max_bytes=core.settings.max_upload_bytes
     )
     kind = _url_content_type(content_type, mime)
-    return kind, data, signal_names(kind, types)
+    return data, signal_names(kind, types)

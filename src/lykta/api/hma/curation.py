@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +15,6 @@ from lykta.api.hma.common import (
     ContentId,
     Types,
     fetch_for_hashing,
-    hash_media,
     parse_bool,
     read_form_file,
     read_json_body,
@@ -97,9 +97,7 @@ def bank_delete(core: Core, _: Curator, bank_name: str) -> dict[str, str]:
     return {"message": "Done"}
 
 
-def _add_signals(
-    core: Lykta, bank_name: str, signals: dict[str, str], external_id: str | None, by: str
-) -> dict[str, Any]:
+def _add_signals(core: Lykta, bank_name: str, signals: dict[str, str], by: str) -> dict[str, Any]:
     """Add `{signal_type: hash}` as HMA does: one content item holding every signal; answers
     `{"id", "signals"}`. Content whose every signal the bank holds already is not added
     twice: its existing id is given."""
@@ -119,7 +117,7 @@ def _add_signals(
         except LyktaError as error:
             raise HmaError(400, f"Invalid {name} signal: {error.message}") from None
         hashes.append(ItemHash(kind, normalised[name]))
-    item = ContentItem(tuple(hashes), external_id)
+    item = ContentItem(tuple(hashes))
     summary = core.banks.add_content(bank_name, [item], added_by=by)
     return {"id": summary.content_ids[0], "signals": normalised}
 
@@ -167,16 +165,22 @@ async def bank_add_content(
         if isinstance(body, dict):
             external_id = _metadata_content_id(body.get("metadata"))
     if url:
-        kind, data, names = await fetch_for_hashing(core, url, content_type, types)
+        data, names = await fetch_for_hashing(core, url, content_type, types)
     elif upload is not None:
         kind, data = upload
         names = signal_names(kind, types)
     else:
         raise HmaError(400, "Neither `url` nor multipart file upload was received")
-    signals = await run_in_threadpool(hash_media, core, kind, data, names)
-    return await run_in_threadpool(
-        _add_signals, core, bank_name, signals, external_id, _added_by(token)
+    kinds = [signal_kind(name) for name in names]
+    added = await run_in_threadpool(
+        partial(core.add_media, kinds=kinds, external_id=external_id, added_by=_added_by(token)),
+        bank_name,
+        data,
     )
+    return {
+        "id": added.content_id,
+        "signals": {name: added.hashes[kind] for name, kind in zip(names, kinds, strict=True)},
+    }
 
 
 @router.post("/c/bank/{bank_name}/signal")
@@ -188,7 +192,7 @@ async def bank_add_signals(
     body = await read_json_body(request)
     if not isinstance(body, dict):
         raise HmaError(400, "expected a JSON object of {signal_type: signal}")
-    return await run_in_threadpool(_add_signals, core, bank_name, body, None, _added_by(token))
+    return await run_in_threadpool(_add_signals, core, bank_name, body, _added_by(token))
 
 
 @router.get("/c/bank/{bank_name}/content/{content_id}")

@@ -9,7 +9,7 @@ from lykta.api.deps import Core, Matcher
 from lykta.api.hma.common import (
     Types,
     fetch_for_hashing,
-    hash_media,
+    hash_signals,
     read_form,
     read_form_file,
     signal_names,
@@ -30,8 +30,8 @@ async def hash_url(
     """Fetch media and hash it: `{signal_type: hash}`. Needs LYKTA_HMA_FETCH_URLS."""
     if url is None:
         raise HmaError(400, "url is required")
-    kind, data, names = await fetch_for_hashing(core, url, content_type, types)
-    return await run_in_threadpool(hash_media, core, kind, data, names)
+    data, names = await fetch_for_hashing(core, url, content_type, types)
+    return await run_in_threadpool(hash_signals, core, data, names)
 
 
 @router.post("/h/hash")
@@ -43,4 +43,4 @@ async def hash_upload(
     if found is None:
         raise HmaError(400, "Missing multipart/form-data file upload")
     kind, data = found
-    return await run_in_threadpool(hash_media, core, kind, data, signal_names(kind, types))
+    return await run_in_threadpool(hash_signals, core, data, signal_names(kind, types))

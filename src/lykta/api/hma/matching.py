@@ -14,8 +14,6 @@ from lykta.api.hma.common import (
     Types,
     bank_list,
     fetch_for_hashing,
-    hash_media,
-    known_banks,
     parse_bool,
     read_form,
     read_form_file,
@@ -24,9 +22,8 @@ from lykta.api.hma.common import (
     signal_names_of_index,
 )
 from lykta.api.hma.errors import HmaError, HmaRoute
-from lykta.app import Lykta, queries_for_photo
-from lykta.hashing.registry import from_foreign, get_hasher
-from lykta.matching import LookupResult, Match, QueryHash
+from lykta.app import Lykta
+from lykta.matching import Match
 
 router = APIRouter(route_class=HmaRoute)
 
@@ -41,35 +38,22 @@ def _by_bank(matches: Iterable[Match]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _lookup_media(
-    core: Lykta, content_type: str, data: bytes, names: list[str], banks: list[str] | None
+    core: Lykta, data: bytes, names: list[str], banks: list[str] | None
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Hash and look up one file: `{signal_type: {bank: [match, ...]}}` as HMA answers.
 
     A photo's PDQ is looked up with all the variants Lykta's settings call for (rotations,
     flips, trimmed borders), so it finds at least what HMA would."""
     kinds = {name: signal_kind(name) for name in names}
-    if content_type == "photo":
-        photo = core.hash_photo(data)
-        queries = [q for q in queries_for_photo(photo) if q.kind in kinds.values()]
-    else:
-        hashes = hash_media(core, content_type, data, names)
-        queries = [
-            QueryHash(kinds[n], from_foreign("hma", n).to_code(v)) for n, v in hashes.items()
-        ]
-    banks = known_banks(core, banks)
-    result = LookupResult() if banks == [] else core.matcher.lookup(queries, banks)
-    return {name: _by_bank(m for m in result.matches if m.kind == kinds[name]) for name in names}
+    found = core.lookup_media(data, kinds=kinds.values(), banks=banks, ignore_unknown_banks=True)
+    return {name: _by_bank(m for m in found.matches if m.kind == kinds[name]) for name in names}
 
 
 def _lookup_hash(
     core: Lykta, signal_type: str, signal: str, banks: list[str] | None
 ) -> list[Match]:
     kind = signal_kind(signal_type)
-    banks = known_banks(core, banks)
-    if banks == []:
-        get_hasher(kind).validate(signal)  # a bad hash is still a 400
-        return []
-    return core.lookup_hash(kind, signal, banks=banks).matches
+    return core.lookup_hash(kind, signal, banks=banks, ignore_unknown_banks=True).matches
 
 
 @router.get("/m/raw_lookup")
@@ -116,8 +100,8 @@ async def lookup_get(
     parse_bool(bypass_coinflip)
     wanted = bank_list(banks)
     if url:
-        kind, data, names = await fetch_for_hashing(core, url, content_type, types)
-        found = await run_in_threadpool(_lookup_media, core, kind, data, names, wanted)
+        data, names = await fetch_for_hashing(core, url, content_type, types)
+        found = await run_in_threadpool(_lookup_media, core, data, names, wanted)
         if signal_type is not None:
             return found.get(signal_type, {})
         return found
@@ -144,7 +128,7 @@ async def lookup_post(
         raise HmaError(400, "Missing multipart/form-data file upload")
     kind, data = found
     names = signal_names(kind, types)
-    return await run_in_threadpool(_lookup_media, core, kind, data, names, bank_list(banks))
+    return await run_in_threadpool(_lookup_media, core, data, names, bank_list(banks))
 
 
 @router.get("/m/index/status")

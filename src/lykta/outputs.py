@@ -1,0 +1,213 @@
+"""The one public shape of each result, shared by every door: HTTP bodies and the CLI's
+`--json` lines are these models, so a match, a bank or an import summary reads the same
+wherever it comes from. Request bodies stay with their door (`api/schemas.py`).
+
+Fields are only ever added: scripts and clients read them by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from lykta.app import ScannedFile
+from lykta.banks.service import BankInfo, ContentInfo, ImportSummary
+from lykta.hashing.photo import PhotoHashes
+from lykta.hashing.registry import similarity_hashers
+from lykta.matching import LookupResult, Match
+
+
+class VariantOut(BaseModel):
+    transform: str
+    pdq: str
+    quality: int
+
+
+class HashesOut(BaseModel):
+    pdq: str
+    quality: int
+    md5: str
+    sha256: str
+    variants: list[VariantOut] = Field(description="PDQ of each rotation/flip and trimmed copy")
+
+    @classmethod
+    def of(cls, hashes: PhotoHashes) -> HashesOut:
+        return cls(
+            pdq=hashes.pdq,
+            quality=hashes.quality,
+            md5=hashes.md5,
+            sha256=hashes.sha256,
+            variants=[
+                VariantOut(transform=v.transform, pdq=v.pdq, quality=v.quality)
+                for v in hashes.variants
+            ],
+        )
+
+
+class MatchOut(BaseModel):
+    """Which bank content item matched and why; never the bank's hash values."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    bank: str
+    negative: bool
+    content_id: int
+    external_id: str | None
+    labels: list[str]
+    kind: str = Field(description="the hash kind that matched (the item's closest)")
+    distance: int
+    transform: str = Field(description="how the query was changed to match, e.g. mirror, trimmed")
+    query_hash: str = Field(description="the query's own hash that matched")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="the external id again, under the name `lykta match --json` first gave it"
+    )
+    @property
+    def id(self) -> str | None:
+        return self.external_id
+
+    @classmethod
+    def of(cls, match: Match) -> MatchOut:
+        return cls.model_validate(match)
+
+
+class LookupOut(BaseModel):
+    matches: list[MatchOut]
+    suppressed_by: list[MatchOut] = Field(
+        description="negative-bank matches; when present, positive matches are withheld"
+    )
+    capped: bool = Field(description="more matches were found than match_cap; the closest kept")
+    match_cap: int = Field(description="most matches returned per content (LYKTA_MAX_MATCHES)")
+
+    @classmethod
+    def of(cls, result: LookupResult) -> LookupOut:
+        return cls(
+            matches=[MatchOut.of(m) for m in result.matches],
+            suppressed_by=[MatchOut.of(m) for m in result.suppressed_by],
+            capped=result.capped,
+            match_cap=result.match_cap,
+        )
+
+
+def flat_threshold_fields(schema: dict[str, Any]) -> None:
+    """Document the flat `<kind>_distance`/`<kind>_min_quality` fields of every similarity
+    kind the registry knows (read and written as extra fields)."""
+    properties = schema.setdefault("properties", {})
+    for hasher in similarity_hashers():
+        properties[f"{hasher.name}_distance"] = {
+            "type": "integer", "minimum": 0, "maximum": hasher.max_distance,
+            "description": f"largest {hasher.name} distance that matches "
+            f"(default {hasher.default_distance})",
+        }  # fmt: skip
+        if hasher.has_quality:
+            properties[f"{hasher.name}_min_quality"] = {
+                "type": ["integer", "null"], "minimum": 0, "maximum": 100,
+                "description": f"lowest {hasher.name} quality a query may have "
+                f"(default {hasher.default_min_quality})",
+            }  # fmt: skip
+
+
+class ThresholdOut(BaseModel):
+    distance: int
+    min_quality: int | None
+
+
+class BankOut(BaseModel):
+    """A bank. Each similarity kind's rule is given twice: in `thresholds`, and flat as
+    `<kind>_distance`/`<kind>_min_quality` (`pdq_distance`), as the CLI and older clients
+    read it."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=flat_threshold_fields)
+
+    name: str
+    description: str
+    source: str
+    licence: str
+    enabled: bool
+    negative: bool
+    thresholds: dict[str, ThresholdOut]
+    created_at: datetime | None
+    content_count: int
+
+    @classmethod
+    def of(cls, bank: BankInfo) -> BankOut:
+        flat: dict[str, Any] = {}
+        for kind, rule in bank.thresholds.items():
+            flat[f"{kind}_distance"] = rule.distance
+            flat[f"{kind}_min_quality"] = rule.min_quality
+        return cls(
+            name=bank.name, description=bank.description, source=bank.source,
+            licence=bank.licence, enabled=bank.enabled, negative=bank.negative,
+            thresholds={kind: asdict(rule) for kind, rule in bank.thresholds.items()},
+            created_at=bank.created_at, content_count=bank.content_count, **flat,
+        )  # fmt: skip
+
+
+class HashOut(BaseModel):
+    kind: str
+    value: str
+    quality: int | None
+    seconds: float | None = Field(description="where in a video the frame is")
+
+
+class ContentOut(BaseModel):
+    id: int
+    bank: str
+    external_id: str | None
+    labels: list[str]
+    media_kind: str | None
+    duration: float | None
+    hashes: list[HashOut]
+    added_at: datetime | None
+    added_by: str
+
+    @classmethod
+    def of(cls, content: ContentInfo) -> ContentOut:
+        return cls(
+            id=content.id, bank=content.bank, external_id=content.external_id,
+            labels=list(content.labels), media_kind=content.media_kind,
+            duration=content.duration,
+            hashes=[HashOut.model_validate(asdict(h)) for h in content.item.hashes],
+            added_at=content.added_at, added_by=content.added_by,
+        )  # fmt: skip
+
+
+class LineErrorOut(BaseModel):
+    line: int
+    reason: str
+
+
+class ImportOut(BaseModel):
+    bank: str
+    added: int
+    duplicates: int
+    skipped: list[LineErrorOut]
+    content_ids: list[int] = Field(description="each given item's id, new or already held")
+
+    @classmethod
+    def of(cls, summary: ImportSummary) -> ImportOut:
+        return cls(
+            bank=summary.bank,
+            added=summary.added,
+            duplicates=summary.duplicates,
+            skipped=[LineErrorOut(line=e.line, reason=e.reason) for e in summary.skipped],
+            content_ids=summary.content_ids,
+        )
+
+
+def scanned_file(file: ScannedFile) -> dict[str, Any]:
+    """One file of a scan: `{"path", "error"}` when it could not be hashed, else its path
+    with its look-up (`matches`, `suppressed_by`, ...) or, when none was asked for, its
+    hashes."""
+    record: dict[str, Any] = {"path": str(file.path)}
+    if file.error is not None:
+        record["error"] = file.error
+    elif file.result is not None:
+        record.update(LookupOut.of(file.result).model_dump(mode="json"))
+    elif file.hashes is not None:
+        # A scan without look-ups hashes the photo as given: variants would repeat the PDQ.
+        record.update(HashesOut.of(file.hashes).model_dump(mode="json", exclude={"variants"}))
+    return record

@@ -1,0 +1,114 @@
+"""The core's services that every door calls: scanning folders, adding media, looking up
+by some hash kinds only, and HMA's rule for unknown banks."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from lykta.app import Lykta
+from lykta.errors import InvalidInput, MediaError, NotFound
+from tests.conftest import make_photo
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Five files, enough for the scan to hash them in worker processes."""
+    root = tmp_path / "photos"
+    (root / "nested").mkdir(parents=True)
+    (root / "known.jpg").write_bytes(make_photo(20))
+    (root / "nested" / "other.png").write_bytes(make_photo(21, fmt="PNG"))
+    (root / "nested" / "third.jpg").write_bytes(make_photo(22))
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_scan_gives_errors_as_values_and_looks_up(sqlite_core: Lykta, folder: Path) -> None:
+    sqlite_core.banks.create("known")
+    sqlite_core.add_media("known", folder / "known.jpg")
+    told: list[tuple[int, int]] = []
+    scanned = list(
+        sqlite_core.scan([folder], lookup=True, progress=lambda *seen: told.append(seen))
+    )
+    by_name = {file.path.name: file for file in scanned}
+    assert sorted(by_name) == ["broken.jpg", "known.jpg", "notes.txt", "other.png", "third.jpg"]
+    for name in ("broken.jpg", "notes.txt"):
+        assert by_name[name].error and by_name[name].hashes is None
+    known = by_name["known.jpg"].result
+    assert known is not None
+    # One match per content item, by its strongest hash: the very file's digest.
+    assert [(m.kind, m.external_id) for m in known.matches] == [("md5", "known")]
+    assert by_name["other.png"].result is not None and not by_name["other.png"].result.matches
+    assert told[0] == (0, 5) and told[-1] == (5, 5)
+    assert all(file.result is None for file in sqlite_core.scan([folder]))
+
+
+def test_scan_checks_the_bank_filter_first(sqlite_core: Lykta, folder: Path) -> None:
+    with pytest.raises(NotFound, match="no bank named 'nope'"):
+        next(sqlite_core.scan([folder], lookup=True, banks=["nope"]))
+
+
+def test_add_media_takes_bytes_or_a_path(sqlite_core: Lykta, tmp_path: Path) -> None:
+    sqlite_core.banks.create("b")
+    photo = tmp_path / "case-12.jpg"
+    photo.write_bytes(make_photo(23))
+    added = sqlite_core.add_media("b", photo.read_bytes(), added_by="test")
+    assert set(added.hashes) == {"pdq", "md5", "sha256"}
+    assert (added.summary.added, added.summary.duplicates) == (1, 0)
+    content = sqlite_core.banks.get_content("b", added.content_id)
+    assert {h.kind: h.value for h in content.item.hashes} == added.hashes
+    assert (content.external_id, content.media_kind) == (None, "photo")
+    again = sqlite_core.add_media("b", photo)
+    assert (again.summary.added, again.summary.duplicates) == (0, 1)
+    assert again.content_id == added.content_id
+    with pytest.raises(NotFound):
+        sqlite_core.add_media("missing", photo)
+
+
+def test_add_media_decodes_only_for_pdq(sqlite_core: Lykta) -> None:
+    sqlite_core.banks.create("videos")
+    data = b"\x00\x00\x00\x18ftypmp42 not decoded"
+    added = sqlite_core.add_media("videos", data, kinds=["md5"], external_id="v1")
+    assert added.hashes == {"md5": hashlib.md5(data).hexdigest()}
+    with pytest.raises(MediaError):
+        sqlite_core.add_media("videos", data)
+
+
+def test_add_scanned_adds_each_file_under_its_stem(sqlite_core: Lykta, folder: Path) -> None:
+    sqlite_core.banks.create("b")
+    summary = sqlite_core.add_scanned("b", sqlite_core.scan([folder], dihedral=False, trim=False))
+    assert (summary.added, summary.duplicates) == (3, 0)  # one item per photo
+    stems = {row.external_id for row in sqlite_core.banks.export("b")}
+    assert stems == {"known", "other", "third"}
+
+
+def test_lookup_media_by_some_kinds(sqlite_core: Lykta) -> None:
+    sqlite_core.banks.create("b")
+    data = make_photo(24)
+    sqlite_core.add_media("b", data)
+    found = sqlite_core.lookup_media(data, kinds=["pdq"])
+    assert [m.kind for m in found.matches] == ["pdq"]
+    assert [m.kind for m in sqlite_core.lookup_media(data, kinds=["sha256"]).matches] == ["sha256"]
+    assert [m.kind for m in sqlite_core.lookup_media(data).matches] == ["md5"]
+    # exact kinds alone need no decoder
+    assert sqlite_core.lookup_media(b"plain bytes", kinds=["sha256"]).matches == []
+
+
+def test_unknown_banks_are_an_error_unless_ignored(sqlite_core: Lykta) -> None:
+    sqlite_core.banks.create("b")
+    data = make_photo(25)
+    md5 = hashlib.md5(data).hexdigest()
+    sqlite_core.add_media("b", data)
+    with pytest.raises(NotFound):
+        sqlite_core.lookup_hash("md5", md5, banks=["nope"])
+    with pytest.raises(NotFound):
+        sqlite_core.lookup_media(data, banks=["nope"])
+    ignored = sqlite_core.lookup_hash("md5", md5, banks=["nope"], ignore_unknown_banks=True)
+    assert ignored.matches == []
+    found = sqlite_core.lookup_media(data, banks=["nope", "b"], ignore_unknown_banks=True)
+    assert {m.bank for m in found.matches} == {"b"}
+    with pytest.raises(InvalidInput):  # a bad hash is refused whatever the banks
+        sqlite_core.lookup_hash("md5", "xyz", banks=["nope"], ignore_unknown_banks=True)
