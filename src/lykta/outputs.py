@@ -185,7 +185,9 @@ class ImportOut(BaseModel):
     added: int
     duplicates: int
     skipped: list[LineErrorOut]
-    content_ids: list[int] = Field(description="each given item's id, new or already held")
+    content_ids: list[int] = Field(
+        description="each given item's id, new or already held (empty for file imports)"
+    )
 
     @classmethod
     def of(cls, summary: ImportSummary) -> ImportOut:

@@ -81,6 +81,7 @@ def test_import_is_one_transaction(core: Lykta) -> None:
         skip_invalid=True,
     )
     assert (summary.added, summary.duplicates, [e.line for e in summary.skipped]) == (2, 0, [3])
+    assert summary.content_ids == []  # a file's items are not listed back one by one
     again = core.banks.import_parsed("a", get_format("text").parse(io.StringIO(text), "pdq"),
                                      source="list.txt", skip_invalid=True)  # fmt: skip
     assert (again.added, again.duplicates) == (0, 2)

@@ -69,7 +69,8 @@ class ImportSummary:
     added: int = 0
     duplicates: int = 0
     skipped: list[LineError] = field(default_factory=list)
-    #: The id of each given item, in order: new, or the one the bank already held.
+    #: The id of each given item, in order: new, or the one the bank already held (left
+    #: empty for file imports).
     content_ids: list[int] = field(default_factory=list)
 
 
@@ -252,6 +253,8 @@ class BankService:
                 good.append(item)
         summary = self.add_content(bank_name, good, added_by=added_by, progress=progress)
         summary.skipped = skipped
+        # A file of a million lines would answer with a million ids no caller reads.
+        summary.content_ids = []
         return summary
 
     def remove_content(self, bank_name: str, content_ids: Iterable[int]) -> int:
