@@ -75,7 +75,9 @@ class ContentWriter:
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self._content_sql = _insert_sql("content", _CONTENT_COLUMNS, marker)
         self._hash_sql = _insert_sql("content_hash", _HASH_COLUMNS, marker)
-        to_db = Content.__table__.c.added_at.type.bind_processor(dialect)
+        # The dialect's own conversion, once: left to the driver, a timestamp would be
+        # formatted again for every row (and differently from the ORM's rows on SQLite).
+        to_db = Content.__table__.c.added_at.type.dialect_impl(dialect).bind_processor(dialect)
         now = utcnow()
         self._now = to_db(now) if to_db else now
         self._fixed = (bank_id, added_by, revision)

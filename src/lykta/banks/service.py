@@ -212,7 +212,7 @@ class BankService:
             this_import: dict[frozenset[tuple[str, bytes]], int] = {}
             slots: list[int] = []  # per item: its slot in the writer
             for item, item_keys in zip(items, keys, strict=True):
-                owner = _common_owner(owners, item_keys)
+                owner = _common_owner(owners, item_keys) if owners else None
                 key = frozenset(item_keys)
                 if owner is not None:
                     summary.duplicates += 1
