@@ -35,6 +35,25 @@ def make_photo(width: int = 640, height: int = 480, seed: int = 0) -> Image.Imag
     return Image.fromarray(np.clip(np.asarray(image) + noise, 0, 255).astype(np.uint8), "RGB")
 
 
+# The PIL operation that turns an image into what each dihedral variant hashes.
+PIL_TRANSFORMS: dict[str, Image.Transpose | None] = {
+    "original": None,
+    "rotate90": Image.Transpose.ROTATE_90,
+    "rotate180": Image.Transpose.ROTATE_180,
+    "rotate270": Image.Transpose.ROTATE_270,
+    "flip": Image.Transpose.FLIP_TOP_BOTTOM,
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+
+
+def transformed(image: Image.Image, transform: str) -> Image.Image:
+    """``image`` rotated or flipped as the dihedral variant named ``transform`` hashes it."""
+    op = PIL_TRANSFORMS[transform]
+    return image if op is None else image.transpose(op)
+
+
 def encode(image: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)

@@ -34,6 +34,7 @@ def _dct_matrix() -> np.ndarray:
 
 
 _DCT = _dct_matrix()
+_DCT_T = np.ascontiguousarray(_DCT.T)
 
 
 @njit(cache=True, nogil=True)
@@ -244,22 +245,24 @@ def _quality(a: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _dct16(a: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """B = D A D^T with the reference's sequential float32 sums."""
-    t = np.empty((16, _SIDE), np.float32)
+def _dct16(a: np.ndarray, d: np.ndarray, d_t: np.ndarray) -> np.ndarray:
+    """B = D A D^T with the reference's sequential float32 sums.
+
+    Each sum still adds its terms in the reference's order; the loops run that order over
+    whole rows (``d_t`` is ``d`` transposed) so that independent sums fill SIMD lanes.
+    """
+    t = np.zeros((16, _SIDE), np.float32)
     for i in range(16):
-        for j in range(_SIDE):
-            s = np.float32(0.0)
-            for k in range(_SIDE):
-                s += d[i, k] * a[k, j]
-            t[i, j] = s
-    b = np.empty((16, 16), np.float32)
+        for k in range(_SIDE):
+            weight = d[i, k]
+            for j in range(_SIDE):
+                t[i, j] += weight * a[k, j]
+    b = np.zeros((16, 16), np.float32)
     for i in range(16):
-        for j in range(16):
-            s = np.float32(0.0)
-            for k in range(_SIDE):
-                s += t[i, k] * d[j, k]
-            b[i, j] = s
+        for k in range(_SIDE):
+            value = t[i, k]
+            for j in range(16):
+                b[i, j] += value * d_t[k, j]
     return b
 
 
@@ -311,38 +314,189 @@ def _pack(b: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def pdq_codes(luma: np.ndarray, work: np.ndarray, dihedral: bool) -> tuple[np.ndarray, int]:
-    """PDQ of a 2-D luma array as ``(n, 32)`` uint8 codes (n = 8 with ``dihedral``) and quality.
+def _symmetric(length: int) -> bool:
+    """Whether flipping this axis merely reverses the 64 samples of its filter.
 
-    Dihedral rows follow the reference: original, rotate 90, 180, 270, flip x, flip y,
-    flip +1, flip -1, each from sign flips and transposition of the one 16x16 DCT.
+    An even window reaches one pixel further ahead than behind, and a length divisible by
+    128 puts the samples (i + 1/2) * length / 64 on whole pixels, rounded down on both
+    sides of the centre; either breaks the mirror symmetry.
     """
-    codes = np.zeros((8 if dihedral else 1, 32), np.uint8)
-    if luma.shape[0] < MIN_HASHABLE_DIM or luma.shape[1] < MIN_HASHABLE_DIM:
-        return codes, 0
-    small = _downsample(luma, work)
-    quality = _quality(small)
-    b = _dct16(small, _DCT)
-    _pack(b, codes[0])
-    if dihedral:
-        aux = np.empty((16, 16), np.float32)
+    return _window(length) % 2 == 1 and length % (2 * _SIDE) != 0
+
+
+@njit(cache=True, nogil=True)
+def _axis_filter(length: int, flipped: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both box passes and the decimation along one axis, as one linear filter.
+
+    Sample k is the sum of ``weights[k, m]`` times input ``starts[k] + m`` for m below
+    ``counts[k]``; the weights are those of the reference's two passes (each dividing by
+    its own, at the edges shorter, window) multiplied out in float64. ``flipped`` gives the
+    filter of the reversed axis, the flipped image's sample k, on unflipped positions.
+    """
+    window = _window(length)
+    half = (window + 2) // 2
+    behind, ahead = window - half, half - 1
+    keep = _sample_indices(length)
+    starts = np.empty(_SIDE, np.int64)
+    counts = np.empty(_SIDE, np.int64)
+    weights = np.zeros((_SIDE, 2 * window - 1), np.float32)
+    steps = np.empty(2 * window, np.float64)
+    for k in range(_SIDE):
+        lo, hi = max(0, keep[k] - behind), min(length - 1, keep[k] + ahead)
+        first, last = max(0, lo - behind), min(length - 1, hi + ahead)
+        # Each first-pass output u in the sample's window adds 1 / (its size) to every
+        # input in its own window: a difference array, summed up below.
+        steps[:] = 0.0
+        for u in range(lo, hi + 1):
+            u_lo, u_hi = max(0, u - behind), min(length - 1, u + ahead)
+            share = 1.0 / (u_hi - u_lo + 1)
+            steps[u_lo - first] += share
+            steps[u_hi - first + 1] -= share
+        count = last - first + 1
+        total = 0.0
+        for m in range(count):
+            total += steps[m]
+            weights[k, count - 1 - m if flipped else m] = total / (hi - lo + 1)
+        starts[k] = length - 1 - last if flipped else first
+        counts[k] = count
+    return starts, counts, weights
+
+
+@njit(cache=True, nogil=True)
+def _filter_columns(
+    luma: np.ndarray, starts: np.ndarray, counts: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """The 64 sampled rows of the column filter, ``(64, cols)``: whole rows at a time."""
+    cols = luma.shape[1]
+    out = np.zeros((_SIDE, cols), np.float32)
+    for k in range(_SIDE):
+        acc = out[k]
+        for m in range(counts[k]):
+            weight = weights[k, m]
+            row = luma[starts[k] + m]
+            for j in range(cols):
+                acc[j] += weight * np.float32(row[j])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _filter_rows(
+    sampled: np.ndarray, starts: np.ndarray, counts: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """The row filter of ``_filter_columns``'s output: the ``(64, 64)`` buffer."""
+    columns = np.empty((sampled.shape[1], _SIDE), np.float32)
+    _transpose(sampled, columns)
+    out_t = np.zeros((_SIDE, _SIDE), np.float32)
+    for j in range(_SIDE):
+        acc = out_t[j]
+        for m in range(counts[j]):
+            weight = weights[j, m]
+            column = columns[starts[j] + m]
+            for i in range(_SIDE):
+                acc[i] += weight * column[i]
+    return out_t.T.copy()
+
+
+@njit(cache=True, nogil=True)
+def _flipped_buffers(
+    luma: np.ndarray, exact: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 64x64 buffers of the image flipped top-bottom, left-right and both.
+
+    Each is what the reference's filter gives on the flipped pixels, up to float32
+    rounding: along a symmetric axis by reversing ``exact`` (the original's buffer),
+    along the other by the axis filter of the flipped image applied to the original.
+    """
+    rows, cols = luma.shape
+    flip_cols, flip_rows = not _symmetric(cols), not _symmetric(rows)
+    plain_x = _axis_filter(cols, False)
+    flipped_x = _axis_filter(cols, True)
+    if flip_cols:
+        mirror = _filter_rows(_filter_columns(luma, *_axis_filter(rows, False)), *flipped_x)
+    else:
+        mirror = exact[:, ::-1].copy()
+    if flip_rows:
+        upside_down = _filter_columns(luma, *_axis_filter(rows, True))
+        flip = _filter_rows(upside_down, *plain_x)
+        both = _filter_rows(upside_down, *flipped_x) if flip_cols else flip[:, ::-1].copy()
+    else:
+        flip = exact[::-1].copy()
+        both = mirror[::-1].copy()
+    return flip, mirror, both
+
+
+@njit(cache=True, nogil=True)
+def _turned(luma: np.ndarray, variant: int) -> np.ndarray:
+    """The luma as dihedral variant ``variant`` (1-7, reference order) sees it, contiguous."""
+    if variant == 1:
+        return luma[:, ::-1].T.copy()
+    if variant == 2:
+        return luma[::-1, ::-1].copy()
+    if variant == 3:
+        return luma[::-1].T.copy()
+    if variant == 4:
+        return luma[::-1].copy()
+    if variant == 5:
+        return luma[:, ::-1].copy()
+    if variant == 6:
+        return luma.T.copy()
+    return luma[::-1, ::-1].T.copy()
+
+
+@njit(cache=True, nogil=True)
+def _variant_buffers(
+    luma: np.ndarray, work: np.ndarray, exact: np.ndarray, quality: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """64x64 buffers and qualities of dihedral variants 1-7, the rotated or flipped pixels'.
+
+    Quarter turns are transposes of the flipped buffers: along each axis the filter only
+    depends on that axis's length. An image with a side under 64 repeats samples along it,
+    which leaves DCT coefficients nearly tied, so there the turned pixels are hashed
+    themselves (at most 8 times a small cost), for the reference's own rounding.
+    """
+    buffers = np.empty((7, _SIDE, _SIDE), np.float32)
+    qualities = np.empty(7, np.int64)
+    rows, cols = luma.shape
+    if min(rows, cols) < _SIDE:
         for variant in range(1, 8):
-            for i in range(16):
-                for j in range(16):
-                    odd_i, odd_j, odd_sum = i & 1, j & 1, (i + j) & 1
-                    if variant == 1:
-                        aux[j, i] = b[i, j] if odd_j else -b[i, j]
-                    elif variant == 2:
-                        aux[i, j] = -b[i, j] if odd_sum else b[i, j]
-                    elif variant == 3:
-                        aux[j, i] = b[i, j] if odd_i else -b[i, j]
-                    elif variant == 4:
-                        aux[i, j] = b[i, j] if odd_i else -b[i, j]
-                    elif variant == 5:
-                        aux[i, j] = b[i, j] if odd_j else -b[i, j]
-                    elif variant == 6:
-                        aux[j, i] = b[i, j]
-                    else:
-                        aux[j, i] = -b[i, j] if odd_sum else b[i, j]
-            _pack(aux, codes[variant])
-    return codes, quality
+            buffers[variant - 1] = _downsample(_turned(luma, variant), work)
+            qualities[variant - 1] = _quality(buffers[variant - 1])
+        return buffers, qualities
+    flip, mirror, both = _flipped_buffers(luma, exact)
+    # A flip or transpose only reorders the neighbour pairs that quality sums.
+    flip_quality = quality if _symmetric(rows) else _quality(flip)
+    mirror_quality = quality if _symmetric(cols) else _quality(mirror)
+    both_quality = flip_quality if _symmetric(cols) else _quality(both)
+    buffers[0], qualities[0] = mirror.T, mirror_quality
+    buffers[1], qualities[1] = both, both_quality
+    buffers[2], qualities[2] = flip.T, flip_quality
+    buffers[3], qualities[3] = flip, flip_quality
+    buffers[4], qualities[4] = mirror, mirror_quality
+    buffers[5], qualities[5] = exact.T, quality
+    buffers[6], qualities[6] = both.T, both_quality
+    return buffers, qualities
+
+
+@njit(cache=True, nogil=True)
+def pdq_codes(luma: np.ndarray, work: np.ndarray, dihedral: bool) -> tuple[np.ndarray, np.ndarray]:
+    """PDQ of a 2-D luma array: ``(n, 32)`` uint8 codes and ``(n,)`` qualities.
+
+    n is 1, or 8 with ``dihedral``: original, rotate 90, 180, 270, flip x, flip y, flip
+    +1, flip -1 as in the reference, but each hashed from the 64x64 buffer of the rotated
+    or flipped pixels (``_variant_buffers``) rather than by sign flips of the original's
+    DCT, which ignores the filter's asymmetries.
+    """
+    count = 8 if dihedral else 1
+    codes = np.zeros((count, 32), np.uint8)
+    qualities = np.zeros(count, np.int64)
+    if luma.shape[0] < MIN_HASHABLE_DIM or luma.shape[1] < MIN_HASHABLE_DIM:
+        return codes, qualities
+    small = _downsample(luma, work)
+    qualities[0] = _quality(small)
+    _pack(_dct16(small, _DCT, _DCT_T), codes[0])
+    if dihedral:
+        buffers, variant_qualities = _variant_buffers(luma, work, small, qualities[0])
+        for variant in range(1, 8):
+            _pack(_dct16(buffers[variant - 1], _DCT, _DCT_T), codes[variant])
+            qualities[variant] = variant_qualities[variant - 1]
+    return codes, qualities

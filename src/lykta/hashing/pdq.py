@@ -96,18 +96,21 @@ class PdqHasher(Hasher):
 
 def pdq_from_image(image: Image.Image) -> tuple[str, int]:
     """PDQ hash and quality of an image ("L" is taken as luma, any other mode via RGB)."""
-    codes, quality = pdq_codes(*_luma_and_scratch(image), False)
-    return codes[0].tobytes().hex(), int(quality)
+    codes, qualities = pdq_codes(*_luma_and_scratch(image), False)
+    return codes[0].tobytes().hex(), int(qualities[0])
 
 
-def pdq_dihedral_from_image(image: Image.Image) -> tuple[list[tuple[str, str]], int]:
-    """(transform, hash) for all eight rotations and flips, in ``DIHEDRAL_TRANSFORMS`` order.
+def pdq_dihedral_from_image(image: Image.Image) -> list[tuple[str, str, int]]:
+    """(transform, hash, quality) for all eight rotations and flips, ``DIHEDRAL_TRANSFORMS``.
 
-    Costs about one ``pdq_from_image``: the eight hashes come from the same DCT.
+    Each equals, up to float32 rounding, ``pdq_from_image`` of the transformed image
+    ("original" exactly), for little more than one hash: see docs/hashing.md.
     """
-    codes, quality = pdq_codes(*_luma_and_scratch(image), True)
-    hashes = [code.tobytes().hex() for code in codes]
-    return list(zip(DIHEDRAL_TRANSFORMS, hashes, strict=True)), int(quality)
+    codes, qualities = pdq_codes(*_luma_and_scratch(image), True)
+    return [
+        (transform, code.tobytes().hex(), int(quality))
+        for transform, code, quality in zip(DIHEDRAL_TRANSFORMS, codes, qualities, strict=True)
+    ]
 
 
 def bits_to_hex(bits: np.ndarray) -> str:

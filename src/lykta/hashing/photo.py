@@ -88,5 +88,7 @@ def _variants(image: Image.Image, *, dihedral: bool, prefix: str) -> list[PdqVar
     if not dihedral:
         pdq, quality = pdq_from_image(image)
         return [PdqVariant(named("original"), pdq, quality)]
-    hashes, quality = pdq_dihedral_from_image(image)
-    return [PdqVariant(named(transform), pdq, quality) for transform, pdq in hashes]
+    return [
+        PdqVariant(named(transform), pdq, quality)
+        for transform, pdq, quality in pdq_dihedral_from_image(image)
+    ]
