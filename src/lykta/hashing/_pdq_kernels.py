@@ -1,8 +1,8 @@
 """Numba kernels computing PDQ from a luma plane, bit for bit as Meta's C++ reference does.
 
 Reference: facebook/ThreatExchange ``pdq/cpp/downscaling/downscaling.cpp`` (Jarosz box
-filter, decimation) and ``pdq/cpp/hashing/pdqhashing.cpp`` (quality, DCT, Torben median,
-dihedral variants). All arithmetic is float32 in the reference's order, so results equal
+filter, decimation) and ``pdq/cpp/hashing/pdqhashing.cpp`` (quality, DCT, Torben median).
+All arithmetic is float32 in the reference's order, so results equal
 ``pdqhash`` (which compiles that C++) exactly; numba does not fuse multiply-adds without
 ``fastmath``, which is why it is never enabled here.
 
@@ -11,6 +11,11 @@ decimation samples, and the second column pass runs on those 64 columns only. Ro
 go through the transposed image so that the sliding sums of many rows advance together
 in SIMD lanes instead of as one serial chain per row; the first row pass on uint8 luma
 needs no transposes, its sums being exact integers whatever their order.
+
+The dihedral variants are the hashes of the rotated and flipped pixels, not the reference's
+sign flips of one DCT (which assume a mirror-symmetric filter): see ``_variant_buffers``.
+They round in float32 otherwise than the reference would on the turned image, which only
+shows where DCT coefficients nearly tie at the median (docs/hashing.md).
 """
 
 from __future__ import annotations
@@ -366,7 +371,7 @@ def _axis_filter(length: int, flipped: bool) -> tuple[np.ndarray, np.ndarray, np
 def _filter_columns(
     luma: np.ndarray, starts: np.ndarray, counts: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
-    """The 64 sampled rows of the column filter, ``(64, cols)``: whole rows at a time."""
+    """The column filter at its 64 samples, ``(64, cols)``: sums of whole rows, in SIMD."""
     cols = luma.shape[1]
     out = np.zeros((_SIDE, cols), np.float32)
     for k in range(_SIDE):
@@ -408,17 +413,17 @@ def _flipped_buffers(
     along the other by the axis filter of the flipped image applied to the original.
     """
     rows, cols = luma.shape
-    flip_cols, flip_rows = not _symmetric(cols), not _symmetric(rows)
+    asymmetric_x, asymmetric_y = not _symmetric(cols), not _symmetric(rows)
     plain_x = _axis_filter(cols, False)
     flipped_x = _axis_filter(cols, True)
-    if flip_cols:
+    if asymmetric_x:
         mirror = _filter_rows(_filter_columns(luma, *_axis_filter(rows, False)), *flipped_x)
     else:
         mirror = exact[:, ::-1].copy()
-    if flip_rows:
+    if asymmetric_y:
         upside_down = _filter_columns(luma, *_axis_filter(rows, True))
         flip = _filter_rows(upside_down, *plain_x)
-        both = _filter_rows(upside_down, *flipped_x) if flip_cols else flip[:, ::-1].copy()
+        both = _filter_rows(upside_down, *flipped_x) if asymmetric_x else flip[:, ::-1].copy()
     else:
         flip = exact[::-1].copy()
         both = mirror[::-1].copy()
