@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, UploadFile
@@ -57,7 +57,7 @@ class TokenCache:
         return info
 
 
-def require(scope: Scope) -> Callable[..., TokenInfo]:
+def require(scope: Scope) -> Callable[..., Awaitable[TokenInfo]]:
     """A dependency that lets the request through only with a token holding `scope`."""
 
     async def check(

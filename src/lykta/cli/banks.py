@@ -153,8 +153,8 @@ def bank_import(
         f"{len(summary.skipped)} bad line(s) skipped",
         highlight=False,
     )
-    for error in summary.skipped[:20]:
-        err.print(f"  {file}:{error.line}: {error.reason}", highlight=False)
+    for line_error in summary.skipped[:20]:
+        err.print(f"  {file}:{line_error.line}: {line_error.reason}", highlight=False)
     if len(summary.skipped) > 20:
         err.print(f"  ... and {len(summary.skipped) - 20} more", highlight=False)
 

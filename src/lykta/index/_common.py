@@ -121,7 +121,8 @@ class MainIds:
     def is_dead(self, rows: np.ndarray) -> np.ndarray:
         if not self.dead.size:
             return np.zeros(rows.shape[0], dtype=bool)
-        return ((self.dead[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
+        bits: np.ndarray = (self.dead[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1
+        return bits.astype(bool)
 
     def kill(self, rows: np.ndarray) -> None:
         """Tombstone live rows (callers pass each row once)."""
@@ -209,7 +210,7 @@ def save_dir(
 
 def load_dir(
     path: str | Path, kind: str, names: list[str], *, version: int = FORMAT_VERSION
-) -> tuple[dict[str, Any], dict]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read metadata and memory-map the arrays of a directory written by ``save_dir``."""
     root = Path(path)
     meta_file = root / "meta.json"
@@ -221,7 +222,7 @@ def load_dir(
             f"{root} holds a {meta.get('kind')} index, format version {meta.get('version')}; "
             f"expected {kind} version {version}: delete the snapshot so it is rebuilt"
         )
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for name in names:
         try:
             arrays[name] = np.load(root / f"{name}.npy", mmap_mode="r")

@@ -98,7 +98,7 @@ class ExactIndex:
         queries = self._words_of(keys, allow_single=True)
         found: list[list[int]] = [[] for _ in range(queries.shape[0])]
         if not queries.shape[0] or not len(self):
-            return found
+            return [[] for _ in found]
         for keys_sorted, ids, main in (
             (self._keys, self._main.ids, True),
             (self._delta_keys, self._delta_ids, False),

@@ -48,7 +48,7 @@ def decode_image(
     # Pillow warns about large images and odd metadata; our own limit below decides.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        image = _open(data, max_pixels)
+        image: Image.Image = _open(data, max_pixels)
         width, height = image.size
         if width * height > max_pixels:
             raise MediaError(
@@ -116,8 +116,8 @@ def _to_luma_or_rgb(image: Image.Image) -> Image.Image:
     if mode in ("1", "LA"):
         return image.convert("L")
     if mode.startswith("I;16"):
-        pixels = np.asarray(image).astype(np.uint32) >> 8
-        return Image.fromarray(pixels.astype(np.uint8), "L")
+        high_bytes = np.asarray(image).astype(np.uint32) >> 8
+        return Image.fromarray(high_bytes.astype(np.uint8), "L")
     if mode in ("I", "F"):
         pixels = np.asarray(image, dtype=np.float64)
         low, high = float(pixels.min()), float(pixels.max())

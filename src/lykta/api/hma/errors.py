@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +24,7 @@ class HmaError(Exception):
 
 
 def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
+    status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"message": message, "detail": message}, status, headers=headers)
 
@@ -32,7 +33,7 @@ class HmaRoute(APIRoute):
     """Answers errors the way HMA does: `{"message": ...}`, 400 for bad input, 403 for a bank
     name already taken (HMA's choice), never a 500 for the caller's mistake."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
