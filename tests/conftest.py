@@ -19,11 +19,7 @@ from lykta.api.main import create_app
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
 from lykta.settings import Settings, load_settings
-
-# The repository sits beside shared/ (in development and in CI alike).
-TESTDATA = Path(
-    os.environ.get("LYKTA_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata")
-)
+from tests.testdata import TESTDATA, require_testdata
 
 POSTGRES_URL = os.environ.get(
     "LYKTA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -49,6 +45,12 @@ def postgres_url() -> str:
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is needed in CI: {problem}")
         pytest.skip(f"PostgreSQL not reachable ({problem}); set LYKTA_TEST_POSTGRES_URL")
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The shared reference data (`tests.testdata.needs_testdata` asks for it)."""
+    return require_testdata(TESTDATA, os.environ)
 
 
 @pytest.fixture

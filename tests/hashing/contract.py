@@ -13,11 +13,7 @@ import pytest
 from lykta.errors import InvalidInput
 from lykta.hashing.base import Hasher, MediaKind
 from lykta.hashing.registry import get_hasher
-
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
-THREATEXCHANGE = TESTDATA / "threatexchange"
-
-needs_testdata = pytest.mark.skipif(not TESTDATA.is_dir(), reason="shared testdata missing")
+from tests.testdata import needs_testdata
 
 
 class HasherContract:

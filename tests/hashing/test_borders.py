@@ -10,8 +10,8 @@ from PIL import Image, ImageOps
 from lykta.hashing.borders import find_content_box, trim_borders
 from lykta.hashing.pdq import PdqHasher, pdq_from_image
 from lykta.media import decode_image
+from tests.testdata import THREATEXCHANGE, needs_testdata
 
-from .contract import THREATEXCHANGE, needs_testdata
 from .imagegen import encode, make_photo
 
 HASHER = PdqHasher()

@@ -6,8 +6,9 @@ import csv
 from pathlib import Path
 
 from lykta.hashing.exact import Md5Hasher, Sha256Hasher
+from tests.testdata import THREATEXCHANGE
 
-from .contract import THREATEXCHANGE, HasherContract
+from .contract import HasherContract
 
 PDQMD5_CSV = THREATEXCHANGE / "pdq" / "wasm" / "test" / "TestData" / "PDQMD5TestData.csv"
 VIDEOS = THREATEXCHANGE / "tmk" / "sample-videos"

@@ -19,8 +19,9 @@ from lykta.hashing.pdq import (
     pdq_dihedral_from_image,
     pdq_from_image,
 )
+from tests.testdata import THREATEXCHANGE
 
-from .contract import THREATEXCHANGE, HasherContract
+from .contract import HasherContract
 from .imagegen import encode, make_photo, transformed
 
 BRIDGE_MODS = THREATEXCHANGE / "pdq" / "data" / "bridge-mods"

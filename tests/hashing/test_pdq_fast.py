@@ -24,8 +24,8 @@ from lykta.hashing.pdq import (
     pdq_from_image,
 )
 from lykta.media import decode_image
+from tests.testdata import THREATEXCHANGE, needs_testdata
 
-from .contract import THREATEXCHANGE, needs_testdata
 from .imagegen import make_photo, transformed
 
 # Largest difference allowed between a variant and pdqhash of the turned random image: two
@@ -57,6 +57,12 @@ def _assert_same_as_pdqhash(pixels: np.ndarray, variant_bits: int = 0) -> None:
     image = Image.fromarray(pixels, "RGB")
     assert pdq_from_image(image) == _pdqhash(image)
     _assert_variants_are_transformed_hashes(image, variant_bits)
+
+
+@needs_testdata
+def test_testdata_photos_found() -> None:
+    # Without them the parametrised tests below collect nothing and pass unnoticed.
+    assert len(PHOTOS) >= 20
 
 
 @needs_testdata

@@ -13,8 +13,7 @@ import pytest
 
 from lykta.hashing.pdq import PdqHasher
 from lykta.hashing.photo import hash_photo
-
-from .contract import THREATEXCHANGE, needs_testdata
+from tests.testdata import THREATEXCHANGE, needs_testdata
 
 TOLERANCE = 10
 QUALITY_TOLERANCE = 5

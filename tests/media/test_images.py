@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,11 +14,9 @@ from PIL import Image
 
 from lykta.errors import MediaError
 from lykta.media import decode_image
+from tests.testdata import THREATEXCHANGE, needs_testdata
 
-MODES = (
-    Path(__file__).resolve().parents[3]
-    / "shared/testdata/threatexchange/pdq/data/misc-images/modes"
-)
+MODES = THREATEXCHANGE / "pdq" / "data" / "misc-images" / "modes"
 UNSUPPORTED = r"not a supported image \(JPEG, PNG, WebP, GIF, BMP, TIFF\)"
 
 
@@ -89,7 +86,7 @@ def test_every_pillow_mode_converts(mode: str) -> None:
     assert decode_image(data).mode == "RGB"
 
 
-@pytest.mark.skipif(not MODES.is_dir(), reason="shared testdata missing")
+@needs_testdata
 def test_mode_gallery_decodes() -> None:
     for path in sorted(MODES.glob("*.*")):
         if path.suffix != ".md":
