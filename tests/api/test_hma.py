@@ -715,12 +715,12 @@ def test_public_address_check(address: str, public: bool) -> None:
 def test_url_fetching_has_a_total_deadline(
     tmp_path: Path, media_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # /slow drips 40 bytes over 4 s, each read quick: only the total deadline stops it with
+    # this message (without one, the fetch ends 4 s later as a truncated download).
     monkeypatch.setattr(fetch, "FETCH_DEADLINE", 0.5)
     for env in _open(tmp_path, hma_fetch_urls="127.0.0.1"):
-        started = time.monotonic()
         response = env.client.get(
             "/h/hash", params={"url": f"{media_server}/slow"}, headers=env.matcher
         )
         assert response.status_code == 400, response.text
         assert "took longer than 0.5 s" in response.json()["message"]
-        assert time.monotonic() - started < 3

@@ -1,5 +1,6 @@
 """Several replicas on one PostgreSQL follow each other's bank changes through the change log,
-incrementally, within two seconds; a restart maps the index snapshot instead of re-reading."""
+incrementally; a restart maps the index snapshot instead of re-reading. How fast a change
+reaches the other replica is a benchmark's figure (bench/bench_replicas.py), not a test's."""
 
 from __future__ import annotations
 
@@ -18,13 +19,12 @@ PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 OTHER = "0f0f0f0f" * 8
 
 
-def eventually(check: Callable[[], bool], within: float = 2.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < within:
-        if check():
-            return time.monotonic() - start
+def eventually(check: Callable[[], bool], within: float = 60.0) -> None:
+    """Wait for `check` to hold; the deadline only catches a change that never arrives."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"still not true after {within:g} s"
         time.sleep(0.02)
-    raise AssertionError(f"not true within {within}s")
 
 
 def test_two_replicas_on_postgres(tmp_path: Path, postgres_schema_url: str) -> None:
