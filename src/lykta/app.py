@@ -84,7 +84,7 @@ class Lykta:
     ) -> Lykta:
         """Connect, migrate the schema and (by default) load the indexes."""
         settings = settings or load_settings()
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url, wait=settings.database_wait)
         migrate(engine)
         core = cls(settings, engine, snapshots=snapshots)
         try:

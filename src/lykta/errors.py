@@ -16,6 +16,11 @@ class LyktaError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with the error's status."""
+        return {}
+
 
 class InvalidInput(LyktaError):
     """The input is malformed: a bad hash, a bad file, a bad parameter."""
@@ -47,3 +52,15 @@ class Conflict(LyktaError):
     """The request clashes with what exists (a bank name taken, an id already indexed)."""
 
     status_code = 409
+
+
+class DatabaseBusy(LyktaError):
+    """Another write (a long import, say) held the database longer than a write may wait."""
+
+    status_code = 503
+    # A retried write queues again for up to LYKTA_DATABASE_WAIT, so a short pause will do.
+    retry_after_seconds = 5
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

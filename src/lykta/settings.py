@@ -23,6 +23,7 @@ class Settings:
 
     home: Path = Path("~/.lykta")
     database_url: str = ""
+    database_wait: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -56,6 +57,8 @@ HELP: dict[str, str] = {
     "home": "data folder: SQLite database, index snapshots",
     "database_url": "SQLAlchemy URL; empty means SQLite in the data folder "
     "(e.g. postgresql+psycopg://user@host/db)",
+    "database_wait": "seconds a write waits for another write (e.g. a long import) to finish "
+    "before it is refused as busy (HTTP 503 with Retry-After; CLI exit code 1)",
     "host": "address `lykta serve` listens on",
     "port": "port `lykta serve` listens on",
     "workers": "HTTP worker processes for `lykta serve` (each holds the index, kept in sync)",

@@ -101,7 +101,9 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
 
     @app.exception_handler(LyktaError)
     async def lykta_error(_: Request, error: LyktaError) -> JSONResponse:
-        return JSONResponse({"detail": error.message}, status_code=error.status_code)
+        return JSONResponse(
+            {"detail": error.message}, status_code=error.status_code, headers=error.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, error: RequestValidationError) -> JSONResponse:

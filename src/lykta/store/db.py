@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, ExceptionContext, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lykta.errors import LyktaError
+from lykta.errors import DatabaseBusy, LyktaError
 from lykta.store.models import SyncState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, wait: float) -> Engine:
+    """An engine whose writes wait at most `wait` seconds for another writer's lock, then
+    raise `DatabaseBusy` (a 503, not a 500)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": wait, "check_same_thread": False})
+        _refuse_when_busy(engine, wait)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -36,9 +40,35 @@ def make_engine(url: str) -> Engine:
 
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     except Exception as error:  # a bad URL or a missing driver
         raise LyktaError(f"cannot use database URL: {error}") from None
+
+    @event.listens_for(engine, "connect")
+    def _lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+        # Writers queue on the sync_state row lock; without a timeout a write behind a long
+        # import would hang for as long as the import runs.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {max(1, round(wait * 1000))}")
+        dbapi_connection.commit()
+
+    _refuse_when_busy(engine, wait)
+    return engine
+
+
+def _refuse_when_busy(engine: Engine, wait: float) -> None:
+    """Turn "the lock was not free in time" into `DatabaseBusy`, whichever door asked."""
+
+    @event.listens_for(engine, "handle_error")
+    def _busy(context: ExceptionContext) -> None:
+        error = context.original_exception
+        sqlite_busy = str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+        postgres_lock_timeout = getattr(error, "sqlstate", None) == "55P03"  # lock_not_available
+        if sqlite_busy or postgres_lock_timeout:
+            raise DatabaseBusy(
+                f"the database is busy with another write (such as a long import) and stayed "
+                f"locked for {wait:g} s (LYKTA_DATABASE_WAIT); try again in a moment"
+            ) from error
 
 
 def migrate(engine: Engine) -> None:
@@ -54,7 +84,9 @@ def migrate(engine: Engine) -> None:
             connection.commit()
         with connection.begin():
             if engine.dialect.name == "postgresql":
-                # Several replicas may start at once; one migrates, the others wait.
+                # Several replicas may start at once; one migrates, the others wait, however
+                # long the migration takes (LYKTA_DATABASE_WAIT is for writes, not for this).
+                connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7140521)")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")

@@ -55,6 +55,6 @@ class HmaRoute(APIRoute):
                 return error_response(403, error.message)
             except LyktaError as error:
                 status = 400 if error.status_code == 422 else error.status_code
-                return error_response(status, error.message)
+                return error_response(status, error.message, error.headers)
 
         return guarded
