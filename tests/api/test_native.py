@@ -290,3 +290,24 @@ def test_bank_filter_names_must_exist_and_kinds_ignore_case(
         "/api/v1/lookup/batch", json={"hashes": [{"hash": PDQ}], "banks": []}, headers=h
     )
     assert empty.status_code == 422 and "at least one bank" in empty.json()["detail"]
+
+
+def test_labels_and_descriptions_have_size_limits(client: TestClient, tokens: Tokens) -> None:
+    h = tokens.header("curator")
+    big = client.post("/api/v1/banks", json={"name": "a", "description": "x" * 4097}, headers=h)
+    assert big.status_code == 422 and "description" in big.json()["detail"]
+    assert client.post("/api/v1/banks", json={"name": "a"}, headers=h).status_code == 201
+    big = client.patch("/api/v1/banks/a", json={"source": "x" * 10_000_000}, headers=h)
+    assert big.status_code == 422
+    big = client.patch("/api/v1/banks/a", json={"source": "x" * 5000}, headers=h)
+    assert big.status_code == 422 and "source" in big.json()["detail"]
+    for labels, says in (([str(n) for n in range(65)], "64"), (["x" * 257], "256")):
+        added = client.post(
+            "/api/v1/banks/a/content", json={"hash": PDQ, "labels": labels}, headers=h
+        )
+        assert added.status_code == 422 and says in added.json()["detail"], added.text
+    imported = client.post(
+        "/api/v1/banks/a/import", files={"file": ("l.txt", f"{PDQ},{'x' * 257}\n")}, headers=h
+    )
+    assert imported.status_code == 422
+    assert imported.json()["detail"].startswith("l.txt:1: label 'xxx")

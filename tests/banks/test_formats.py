@@ -137,3 +137,23 @@ def test_csv_oversized_field_and_long_id_are_line_errors() -> None:
     assert "malformed CSV" in result.errors[0].reason
     result = parse_text(get_format("csv"), f"hash,id\n{PDQ},{'a' * 513}\n", "pdq")
     assert result.errors == [LineError(2, "id is longer than 512 characters")]
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("text", f"{PDQ},{'x' * 257}"),
+        ("csv", f"hash,labels\n{PDQ},{'x' * 257}"),
+        ("threatexchange", f"pdq {PDQ} {'x' * 257}"),
+    ],
+)
+def test_oversized_label_is_a_line_error(name: str, line: str) -> None:
+    result = parse_text(get_format(name), line + "\n", "pdq")
+    assert result.rows == []
+    [error] = result.errors
+    assert "longer than 256 characters" in error.reason
+
+
+def test_too_many_labels_is_a_line_error() -> None:
+    result = parse_text(get_format("text"), PDQ + "," + ",".join(map(str, range(65))), "pdq")
+    assert result.errors == [LineError(1, "too many labels (65; at most 64)")]

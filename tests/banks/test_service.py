@@ -197,3 +197,17 @@ def test_adding_to_a_big_bank_probes_only_the_new_hashes(core: Lykta) -> None:
     assert (summary.added, summary.duplicates) == (1, 2)
     ids = {c.item.hashes[0].value: c.id for c in core.banks.list_content("a", limit=100)}
     assert summary.content_ids == [ids[many[3].hashes[0].value], ids[PDQ], ids[PDQ]]
+
+
+def test_labels_and_descriptions_have_size_limits(core: Lykta) -> None:
+    with pytest.raises(InvalidInput, match="description is longer than 4096 characters"):
+        core.banks.create("a", description="x" * 4097)
+    core.banks.create("a", description="x" * 4096, source="s" * 4096, licence="l" * 4096)
+    with pytest.raises(InvalidInput, match="licence is longer than 4096"):
+        core.banks.update("a", licence="x" * 10_000_000)
+    with pytest.raises(InvalidInput, match="longer than 256 characters"):
+        core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, None, ("x" * 257,))])
+    with pytest.raises(InvalidInput, match=r"too many labels \(65; at most 64\)"):
+        core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, None, map(str, range(65)))])
+    most = tuple(str(n) * 256 for n in range(10)) + tuple(map(str, range(54)))
+    assert core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, None, most)]).added == 1

@@ -175,3 +175,14 @@ def test_plugins_lists_the_kinds_each_brings(run) -> None:  # type: ignore[no-un
         "hash_kinds": ["pdq", "md5", "sha256"],
         "hooks": ["lykta_hashers"],
     }
+
+
+def test_oversized_description_and_labels_are_one_line_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("bank", "create", "a", "--description", "x" * 4097, code=1)
+    assert result.stderr.splitlines() == ["error: description is longer than 4096 characters"]
+    run("bank", "create", "a")
+    hashes = tmp_path / "labels.txt"
+    hashes.write_text(f"{PDQ},{'x' * 257}\n")
+    result = run("bank", "import", "a", str(hashes), code=1)
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {hashes}:1: label 'xxx") and "longer than 256" in line

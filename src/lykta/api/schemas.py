@@ -4,9 +4,18 @@ matches, banks, content and import summaries, which the CLI prints too, are in
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from lykta.banks.formats import MAX_EXTERNAL_ID, MAX_LABEL, MAX_LABELS, MAX_TEXT
 from lykta.outputs import HashesOut, LookupOut, flat_threshold_fields
+
+# The limits are enforced by the bank service, which every door calls; here they are only
+# documented. (A pydantic length constraint would also refuse a lone surrogate before the
+# service can name the problem.)
+Text = Annotated[str, Field(json_schema_extra={"maxLength": MAX_TEXT})]
+Label = Annotated[str, Field(json_schema_extra={"maxLength": MAX_LABEL})]
 
 
 class ContentLookupOut(LookupOut):
@@ -44,9 +53,9 @@ class BankIn(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra=flat_threshold_fields)
 
     name: str
-    description: str = ""
-    source: str = ""
-    licence: str = ""
+    description: Text = ""
+    source: Text = ""
+    licence: Text = ""
     enabled: bool = True
     negative: bool = False
     thresholds: dict[str, ThresholdIn] | None = Field(
@@ -58,9 +67,9 @@ class BankPatch(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra=flat_threshold_fields)
 
     name: str | None = None
-    description: str | None = None
-    source: str | None = None
-    licence: str | None = None
+    description: Text | None = None
+    source: Text | None = None
+    licence: Text | None = None
     enabled: bool | None = None
     negative: bool | None = None
     thresholds: dict[str, ThresholdIn] | None = None
@@ -79,8 +88,8 @@ class ContentIn(BaseModel):
     kind: str = "pdq"
     hash: str | None = None
     hashes: list[HashIn] | None = None
-    external_id: str | None = Field(default=None, max_length=512)
-    labels: list[str] = []
+    external_id: str | None = Field(default=None, max_length=MAX_EXTERNAL_ID)
+    labels: list[Label] = Field(default=[], json_schema_extra={"maxItems": MAX_LABELS})
 
 
 class StatusOut(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,7 +17,12 @@ from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import from_foreign, get_hasher, hashers
 
+# Limits on what a bank and its content carry. Labels are returned with every match, so
+# their size bounds every look-up's answer; descriptions are shown in listings.
 MAX_EXTERNAL_ID = 512
+MAX_LABEL = 256
+MAX_LABELS = 64
+MAX_TEXT = 4096  # a bank's description, source and licence
 # NUL (PostgreSQL refuses it in text) and lone surrogates (no UTF-8 spelling: they can reach
 # us from JSON's \ud800 escapes, then break every later response that shows them).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -43,9 +48,13 @@ def _split_labels(text: str, separator: str) -> tuple[str, ...]:
     return tuple(label.strip() for label in text.split(separator) if label.strip())
 
 
-def labels_problem(labels: Iterable[str]) -> str | None:
-    """Why one of `labels` cannot be stored, or None when all can."""
+def labels_problem(labels: Sequence[str]) -> str | None:
+    """Why `labels` cannot be stored (too many, too long, unstorable), or None when they can."""
+    if len(labels) > MAX_LABELS:
+        return f"too many labels ({len(labels)}; at most {MAX_LABELS})"
     for label in labels:
+        if len(label) > MAX_LABEL:
+            return f"label {label[:40]!r}... is longer than {MAX_LABEL} characters"
         problem = text_problem(label)
         if problem:
             return f"label {label[:40]!r} {problem}"

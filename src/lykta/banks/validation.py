@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lykta.banks.formats import MAX_EXTERNAL_ID, labels_problem, text_problem
+from lykta.banks.formats import MAX_EXTERNAL_ID, MAX_TEXT, labels_problem, text_problem
 from lykta.banks.items import ContentItem
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher, similarity_hashers
@@ -43,7 +43,9 @@ def validate_bank_name(name: str) -> str:
 
 
 def validate_text(value: str, what: str) -> str:
-    """A free-text field the database can store: no NUL, no lone surrogates."""
+    """A free-text field the database can store: no NUL, no lone surrogates, not too long."""
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{what} is longer than {MAX_TEXT} characters")
     problem = text_problem(value)
     if problem:
         raise InvalidInput(f"bad {what}: it {problem}")
@@ -66,7 +68,7 @@ def validate_item(item: ContentItem) -> ContentItem:
     if item.labels:
         problem = labels_problem(item.labels)
         if problem:
-            raise InvalidInput(f"bad {problem}")
+            raise InvalidInput(problem)
     return item
 
 
