@@ -311,3 +311,21 @@ def test_labels_and_descriptions_have_size_limits(client: TestClient, tokens: To
     )
     assert imported.status_code == 422
     assert imported.json()["detail"].startswith("l.txt:1: label 'xxx")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+@pytest.mark.parametrize("fmt", ["text", "csv"])
+def test_import_reads_any_line_ending(
+    client: TestClient, tokens: Tokens, fmt: str, newline: str
+) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    lines = [f"{PDQ},x", f"{'0' * 63}1,y"]
+    if fmt == "csv":
+        lines.insert(0, "hash,labels")
+    body = newline.join(lines) + newline
+    response = client.post(
+        f"/api/v1/banks/a/import?format={fmt}", files={"file": ("l", body.encode())}, headers=h
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["added"] == 2

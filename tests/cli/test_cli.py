@@ -186,3 +186,12 @@ def test_oversized_description_and_labels_are_one_line_errors(run, tmp_path: Pat
     result = run("bank", "import", "a", str(hashes), code=1)
     [line] = result.stderr.splitlines()
     assert line.startswith(f"error: {hashes}:1: label 'xxx") and "longer than 256" in line
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_import_reads_any_line_ending(run, tmp_path: Path, newline: str) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "a")
+    hashes = tmp_path / "hashes.csv"
+    hashes.write_bytes(newline.join(["hash,labels", f"{PDQ},x", f"{'0' * 63}1,y", ""]).encode())
+    [summary] = lines(run("bank", "import", "a", str(hashes), "--json").stdout)
+    assert summary["added"] == 2

@@ -175,7 +175,9 @@ async def import_file(
     summary = await run_in_threadpool(
         core.banks.import_parsed,
         name,
-        fmt.parse(io.StringIO(text), kind, _stem(file.filename)),
+        # Universal newlines, as the CLI reads files: CR-only (old Mac) lists are one line
+        # otherwise.
+        fmt.parse(io.StringIO(text, newline=None), kind, _stem(file.filename)),
         source=file.filename or "upload",
         skip_invalid=skip_invalid,
         added_by=token.name or f"token:{token.id}",
