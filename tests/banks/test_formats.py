@@ -157,3 +157,22 @@ def test_oversized_label_is_a_line_error(name: str, line: str) -> None:
 def test_too_many_labels_is_a_line_error() -> None:
     result = parse_text(get_format("text"), PDQ + "," + ",".join(map(str, range(65))), "pdq")
     assert result.errors == [LineError(1, "too many labels (65; at most 64)")]
+
+
+def test_threatexchange_format_speaks_the_librarys_signal_type_names() -> None:
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+    from threatexchange.signal_type.sha256 import VideoSHA256Signal
+
+    signal_types = {s.get_name(): s for s in (PdqSignal, VideoMD5Signal, VideoSHA256Signal)}
+    sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    rows = [one("pdq", PDQ), one("md5", MD5), one("sha256", sha256)]
+    fmt = get_format("threatexchange")
+    exported = "".join(fmt.render(rows))
+    for line in exported.splitlines():
+        name, value = line.split()
+        assert name in signal_types, f"python-threatexchange has no signal type {name!r}"
+        assert signal_types[name].validate_signal_str(value) == value
+    parsed = parse_text(fmt, exported, "pdq")
+    assert parsed.errors == []
+    assert parsed.rows == rows
