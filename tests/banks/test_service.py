@@ -211,3 +211,11 @@ def test_labels_and_descriptions_have_size_limits(core: Lykta) -> None:
         core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, None, map(str, range(65)))])
     most = tuple(str(n) * 256 for n in range(10)) + tuple(map(str, range(54)))
     assert core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, None, most)]).added == 1
+
+
+def test_update_returns_the_bank_with_its_content_count(core: Lykta) -> None:
+    core.banks.create("a")
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ), ContentItem.of_hash("md5", MD5)])
+    updated = core.banks.update("a", name="b", pdq_distance=20)
+    assert (updated.name, updated.thresholds["pdq"].distance, updated.content_count) == ("b", 20, 2)
+    assert updated == core.banks.get("b")
