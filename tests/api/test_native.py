@@ -329,3 +329,17 @@ def test_import_reads_any_line_ending(
     )
     assert response.status_code == 200, response.text
     assert response.json()["added"] == 2
+
+
+def test_vpdq_export_says_what_it_left_out(client: TestClient, tokens: Tokens) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    for kind, value in (("pdq", PDQ), ("md5", MD5)):
+        client.post("/api/v1/banks/a/content", json={"kind": kind, "hash": value}, headers=h)
+    vpdq = client.get("/api/v1/banks/a/export?format=vpdq", headers=h)
+    assert vpdq.status_code == 200 and vpdq.text == f"0,100,{PDQ},0.000\n"
+    assert vpdq.headers["X-Lykta-Export-Skipped"] == (
+        "vpdq holds only pdq hashes: left out 1 md5; export as csv to keep every kind"
+    )
+    csv = client.get("/api/v1/banks/a/export?format=csv", headers=h)
+    assert "X-Lykta-Export-Skipped" not in csv.headers and MD5 in csv.text

@@ -195,3 +195,15 @@ def test_import_reads_any_line_ending(run, tmp_path: Path, newline: str) -> None
     hashes.write_bytes(newline.join(["hash,labels", f"{PDQ},x", f"{'0' * 63}1,y", ""]).encode())
     [summary] = lines(run("bank", "import", "a", str(hashes), "--json").stdout)
     assert summary["added"] == 2
+
+
+def test_vpdq_export_warns_about_what_it_left_out(run, photos: Path) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "a")
+    run("bank", "add", "a", str(photos / "known.jpg"))
+    result = run("bank", "export", "a", "--format", "vpdq")
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stderr.splitlines() == [
+        "warning: vpdq holds only pdq hashes: left out 1 md5, 1 sha256; "
+        "export as csv to keep every kind"
+    ]
+    assert run("bank", "export", "a", "--format", "csv").stderr == ""

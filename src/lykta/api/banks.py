@@ -12,7 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator, read_upload
 from lykta.api.schemas import BankIn, BankPatch, ContentIn, HashIn
-from lykta.banks.formats import FORMATS, MAX_EXTERNAL_ID, get_format, text_problem
+from lykta.banks.formats import (
+    FORMATS,
+    MAX_EXTERNAL_ID,
+    describe_skipped,
+    get_format,
+    skipped_kinds,
+    text_problem,
+)
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
@@ -21,6 +28,8 @@ from lykta.outputs import BankOut, ContentOut, ImportOut
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"])
 
 ContentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="bank content id")]
+# Says what an export left out because its format cannot hold it (vPDQ holds PDQ only).
+SKIPPED_HEADER = "X-Lykta-Export-Skipped"
 FormatName = Annotated[str, Query(description=f"one of: {', '.join(FORMATS)}")]
 
 
@@ -188,7 +197,7 @@ async def import_file(
 @router.get("/{name}/export")
 def export_bank(core: Core, _: Curator, name: str, format: FormatName = "csv") -> StreamingResponse:
     fmt = get_format(format)
-    core.banks.get(name)
+    skipped = skipped_kinds(fmt, core.banks.kind_counts(name))
 
     def chunks() -> Iterator[str]:
         # Group lines so a large bank streams in reasonably sized writes.
@@ -202,8 +211,7 @@ def export_bank(core: Core, _: Curator, name: str, format: FormatName = "csv") -
 
     media = "text/csv" if format == "csv" else "text/plain"
     suffix = "csv" if format == "csv" else "txt"
-    return StreamingResponse(
-        chunks(),
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}.{suffix}"'},
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{suffix}"'}
+    if skipped:
+        headers[SKIPPED_HEADER] = describe_skipped(fmt, skipped)
+    return StreamingResponse(chunks(), media_type=media, headers=headers)

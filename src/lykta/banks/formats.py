@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -66,6 +66,9 @@ class HashListFormat:
 
     name: ClassVar[str]
     description: ClassVar[str]
+    # The hash kinds the format can hold; None for every kind. Exports leave the others out,
+    # and the doors say how many (`skipped_kinds`).
+    kinds: ClassVar[frozenset[str] | None] = None
 
     def parse(
         self, lines: Iterable[str], default_kind: str, item_name: str | None = None
@@ -249,6 +252,7 @@ class VpdqFormat(HashListFormat):
 
     name = "vpdq"
     description = "vPDQ frame hashes of one video: frame,quality,pdq,seconds"
+    kinds = frozenset({"pdq"})
 
     def parse(
         self, lines: Iterable[str], default_kind: str, item_name: str | None = None
@@ -280,9 +284,9 @@ class VpdqFormat(HashListFormat):
 
     def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
         """Every item's PDQ hashes, frames numbered within each item; other kinds have no
-        place in this format and are left out."""
+        place in this format and are left out (the doors say so: `skipped_kinds`)."""
         for item in items:
-            frames = [h for h in item.hashes if h.kind == "pdq"]
+            frames = [h for h in item.hashes if h.kind in self.kinds]
             for number, frame in enumerate(frames):
                 quality = 100 if frame.quality is None else frame.quality
                 seconds = 0.0 if frame.seconds is None else frame.seconds
@@ -324,6 +328,22 @@ class ThreatExchangeFormat(HashListFormat):
         for item in items:
             for hashed in item.hashes:
                 yield " ".join((names[hashed.kind], hashed.value, *item.labels)) + "\n"
+
+
+def skipped_kinds(fmt: HashListFormat, counts: Mapping[str, int]) -> dict[str, int]:
+    """Of a bank's hash counts per kind, those `fmt` cannot hold (an export leaves them out)."""
+    if fmt.kinds is None:
+        return {}
+    return {kind: count for kind, count in sorted(counts.items()) if kind not in fmt.kinds}
+
+
+def describe_skipped(fmt: HashListFormat, skipped: Mapping[str, int]) -> str:
+    """One line telling what an export in `fmt` left out, and what to use instead."""
+    counts = ", ".join(f"{count} {kind}" for kind, count in skipped.items())
+    return (
+        f"{fmt.name} holds only {', '.join(sorted(fmt.kinds or ()))} hashes: left out "
+        f"{counts}; export as csv to keep every kind"
+    )
 
 
 FORMATS: dict[str, HashListFormat] = {

@@ -323,6 +323,17 @@ class BankService:
             yield from items
             after = rows[-1].id
 
+    def kind_counts(self, name: str) -> dict[str, int]:
+        """How many hashes of each kind the bank holds."""
+        with self._sessions() as session:
+            bank = self._bank(session, name)
+            rows = session.execute(
+                select(ContentHash.kind, func.count())
+                .where(ContentHash.bank_id == bank.id)
+                .group_by(ContentHash.kind)
+            ).all()
+            return {kind: count for kind, count in rows}
+
     def stored_kinds(self) -> list[str]:
         """Every hash kind the database holds, to check each has a registered hasher."""
         with self._sessions() as session:

@@ -11,7 +11,13 @@ import typer
 from rich.table import Table
 
 from lykta.app import ScannedFile
-from lykta.banks.formats import FORMATS, get_format, guess_format
+from lykta.banks.formats import (
+    FORMATS,
+    describe_skipped,
+    get_format,
+    guess_format,
+    skipped_kinds,
+)
 from lykta.cli.common import (
     JsonFlag,
     emit,
@@ -171,7 +177,7 @@ def bank_export(
     """Write a bank's hashes to standard output or a file."""
     fmt = get_format(format)
     core = open_core()
-    core.banks.get(name)
+    skipped = skipped_kinds(fmt, core.banks.kind_counts(name))
     target = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         for line in fmt.render(core.banks.export(name)):
@@ -179,6 +185,8 @@ def bank_export(
     finally:
         if output:
             target.close()
+    if skipped:
+        err.print(f"[yellow]warning:[/yellow] {describe_skipped(fmt, skipped)}", highlight=False)
 
 
 @app.command("add")
