@@ -8,16 +8,24 @@ Fields are only ever added: scripts and clients read them by name.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from lykta.app import ScannedFile
 from lykta.banks.service import BankInfo, ContentInfo, ImportSummary
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.matching import LookupResult, Match
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands back the UTC times Lykta stored without their zone; say which zone it is.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class VariantOut(BaseModel):
@@ -129,7 +137,7 @@ class BankOut(BaseModel):
     enabled: bool
     negative: bool
     thresholds: dict[str, ThresholdOut]
-    created_at: datetime | None
+    created_at: Timestamp | None
     content_count: int
 
     @classmethod
@@ -161,7 +169,7 @@ class ContentOut(BaseModel):
     media_kind: str | None
     duration: float | None
     hashes: list[HashOut]
-    added_at: datetime | None
+    added_at: Timestamp | None
     added_by: str
 
     @classmethod

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator, read_upload
-from lykta.api.schemas import BankIn, BankPatch, ContentIn, HashIn
+from lykta.api.schemas import BankIn, BankPatch, ContentIn, HashIn, errors
 from lykta.banks.formats import (
     FORMATS,
     MAX_EXTERNAL_ID,
@@ -25,7 +25,9 @@ from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
 from lykta.outputs import BankOut, ContentOut, ImportOut
 
-router = APIRouter(prefix="/api/v1/banks", tags=["banks"])
+router = APIRouter(prefix="/api/v1/banks", tags=["banks"], responses=errors(401, 403))
+# A body may be unparseable (400) or too large (413); a write may wait behind another (503).
+WRITE = (400, 413, 422, 503)
 
 ContentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="bank content id")]
 # Says what an export left out because its format cannot hold it (vPDQ holds PDQ only).
@@ -56,18 +58,18 @@ def _bank_fields(body: BankIn | BankPatch, *, exclude_unset: bool) -> dict[str, 
     return fields
 
 
-@router.post("", response_model=BankOut, status_code=201)
+@router.post("", response_model=BankOut, status_code=201, responses=errors(409, *WRITE))
 def create_bank(core: Core, _: Curator, body: BankIn) -> BankOut:
     fields = _bank_fields(body, exclude_unset=False)
     return BankOut.of(core.banks.create(**fields))
 
 
-@router.get("/{name}", response_model=BankOut)
+@router.get("/{name}", response_model=BankOut, responses=errors(404, 422))
 def get_bank(core: Core, _: Curator, name: str) -> BankOut:
     return BankOut.of(core.banks.get(name))
 
 
-@router.patch("/{name}", response_model=BankOut)
+@router.patch("/{name}", response_model=BankOut, responses=errors(404, 409, *WRITE))
 def update_bank(core: Core, _: Curator, name: str, body: BankPatch) -> BankOut:
     changes = _bank_fields(body, exclude_unset=True)
     nullable = {key for key in changes if key.endswith("_min_quality")}
@@ -76,13 +78,13 @@ def update_bank(core: Core, _: Curator, name: str, body: BankPatch) -> BankOut:
     return BankOut.of(core.banks.update(name, **changes))
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", status_code=204, responses=errors(404, 422, 503))
 def delete_bank(core: Core, _: Curator, name: str) -> Response:
     core.banks.delete(name)
     return Response(status_code=204)
 
 
-@router.get("/{name}/content", response_model=list[ContentOut])
+@router.get("/{name}/content", response_model=list[ContentOut], responses=errors(404, 422))
 def list_content(
     core: Core,
     _: Curator,
@@ -114,7 +116,12 @@ def _item(body: ContentIn) -> ContentItem:
     return ContentItem(tuple(hashes), body.external_id, tuple(body.labels), media)
 
 
-@router.post("/{name}/content", response_model=ImportOut, status_code=201)
+@router.post(
+    "/{name}/content",
+    response_model=ImportOut,
+    status_code=201,
+    responses=errors(404, *WRITE),
+)
 def add_content(core: Core, token: Curator, name: str, body: ContentIn) -> ImportOut:
     """Add one content item with one hash (`kind`, `hash`) or several (`hashes`)."""
     summary = core.banks.add_content(
@@ -123,7 +130,12 @@ def add_content(core: Core, token: Curator, name: str, body: ContentIn) -> Impor
     return ImportOut.of(summary)
 
 
-@router.post("/{name}/content/media", response_model=ImportOut, status_code=201)
+@router.post(
+    "/{name}/content/media",
+    response_model=ImportOut,
+    status_code=201,
+    responses=errors(404, *WRITE),
+)
 async def add_media(
     core: Core,
     token: Curator,
@@ -152,18 +164,18 @@ async def add_media(
     return ImportOut.of(added.summary)
 
 
-@router.get("/{name}/content/{content_id}", response_model=ContentOut)
+@router.get("/{name}/content/{content_id}", response_model=ContentOut, responses=errors(404, 422))
 def get_content(core: Core, _: Curator, name: str, content_id: ContentId) -> ContentOut:
     return ContentOut.of(core.banks.get_content(name, content_id))
 
 
-@router.delete("/{name}/content/{content_id}", status_code=204)
+@router.delete("/{name}/content/{content_id}", status_code=204, responses=errors(404, 422, 503))
 def delete_content(core: Core, _: Curator, name: str, content_id: ContentId) -> Response:
     core.banks.remove_content(name, [content_id])
     return Response(status_code=204)
 
 
-@router.post("/{name}/import", response_model=ImportOut)
+@router.post("/{name}/import", response_model=ImportOut, responses=errors(404, *WRITE))
 async def import_file(
     core: Core,
     token: Curator,
@@ -194,7 +206,23 @@ async def import_file(
     return ImportOut.of(summary)
 
 
-@router.get("/{name}/export")
+@router.get(
+    "/{name}/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "the hash list, streamed",
+            "content": {"text/csv": {"schema": {"type": "string"}}, "text/plain": {}},
+            "headers": {
+                SKIPPED_HEADER: {
+                    "description": "what the format left out, when it cannot hold every kind",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **errors(404, 422),
+    },
+)
 def export_bank(core: Core, _: Curator, name: str, format: FormatName = "csv") -> StreamingResponse:
     fmt = get_format(format)
     skipped = skipped_kinds(fmt, core.banks.kind_counts(name))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lykta import __version__
 from lykta.api import banks, hma, matching, status
 from lykta.api.deps import TokenCache
+from lykta.api.hma.errors import without_validation_422
 from lykta.app import Lykta
 from lykta.errors import LyktaError
 
@@ -115,5 +117,12 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
 
     for module in (status, matching, banks, hma):
         app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        schema = FastAPI.openapi(app)  # built once, then cached by FastAPI
+        without_validation_422(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=core.settings.max_upload_bytes + BODY_SLACK)
     return app

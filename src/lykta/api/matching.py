@@ -8,17 +8,25 @@ from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Matcher, read_upload
-from lykta.api.schemas import BatchLookupIn, BatchLookupOut, BatchResultOut, ContentLookupOut
+from lykta.api.schemas import (
+    BatchLookupIn,
+    BatchLookupOut,
+    BatchResultOut,
+    ContentLookupOut,
+    errors,
+)
 from lykta.outputs import HashesOut, LookupOut
 
-router = APIRouter(prefix="/api/v1", tags=["matching"])
+router = APIRouter(prefix="/api/v1", tags=["matching"], responses=errors(401, 422))
+# A body may be unparseable (400) or too large (413).
+BODY = (400, 413)
 
 Banks = Annotated[list[str] | None, Query(alias="bank", description="only these banks")]
 Dihedral = Annotated[bool | None, Query(description="also try all rotations and flips")]
 Trim = Annotated[bool | None, Query(description="also try with uniform borders trimmed")]
 
 
-@router.post("/hash", response_model=HashesOut)
+@router.post("/hash", response_model=HashesOut, responses=errors(*BODY))
 async def hash_upload(
     core: Core,
     _: Matcher,
@@ -32,7 +40,7 @@ async def hash_upload(
     return HashesOut.of(hashes)
 
 
-@router.post("/lookup", response_model=ContentLookupOut)
+@router.post("/lookup", response_model=ContentLookupOut, responses=errors(404, *BODY))
 async def lookup_upload(
     core: Core,
     _: Matcher,
@@ -50,7 +58,7 @@ async def lookup_upload(
     )
 
 
-@router.get("/lookup", response_model=LookupOut)
+@router.get("/lookup", response_model=LookupOut, responses=errors(404))
 async def lookup_hash(
     core: Core,
     _: Matcher,
@@ -68,7 +76,7 @@ async def lookup_hash(
     return Response(LookupOut.of(found).model_dump_json(), media_type="application/json")
 
 
-@router.post("/lookup/batch", response_model=BatchLookupOut)
+@router.post("/lookup/batch", response_model=BatchLookupOut, responses=errors(404, *BODY))
 def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
     if len(body.hashes) > core.settings.max_batch_hashes:
         raise HTTPException(

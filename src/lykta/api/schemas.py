@@ -4,12 +4,54 @@ matches, banks, content and import summaries, which the CLI prints too, are in
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lykta.banks.formats import MAX_EXTERNAL_ID, MAX_LABEL, MAX_LABELS, MAX_TEXT
 from lykta.outputs import HashesOut, LookupOut, flat_threshold_fields
+
+
+class ErrorOut(BaseModel):
+    """Every error the native API answers, validation errors included."""
+
+    detail: str = Field(description="what was wrong and, where it helps, what to do")
+
+
+ERROR_MEANINGS = {
+    400: "the body cannot be parsed (malformed JSON or multipart)",
+    401: "no bearer token, or an invalid or revoked one",
+    403: "the token's scope does not allow this route",
+    404: "no such bank or bank content",
+    409: "the change clashes with what exists (a bank name taken)",
+    413: "the body is over LYKTA_MAX_UPLOAD_BYTES, or a batch over LYKTA_MAX_BATCH_HASHES",
+    422: "bad input; the message says what was wrong",
+    503: "another write (such as a long import) held the database past LYKTA_DATABASE_WAIT; "
+    "retry after Retry-After seconds",
+}
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}},
+}
+
+
+def errors(
+    *statuses: int,
+    model: type[BaseModel] = ErrorOut,
+    meanings: Mapping[int, str] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` entries for the error statuses a route can answer."""
+    meaning = {**ERROR_MEANINGS, **(meanings or {})}
+    return {
+        status: {
+            "model": model,
+            "description": meaning[status],
+            **({"headers": ERROR_HEADERS[status]} if status in ERROR_HEADERS else {}),
+        }
+        for status in statuses
+    }
+
 
 # The limits are enforced by the bank service, which every door calls; here they are only
 # documented. (A pydantic length constraint would also refuse a lone surrogate before the

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from lykta import __version__
 from lykta.api.deps import Core, Matcher
-from lykta.api.schemas import StatusOut
+from lykta.api.schemas import StatusOut, errors
 
 router = APIRouter(tags=["status"])
 
@@ -17,7 +17,7 @@ def health() -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/api/v1/status", response_model=StatusOut)
+@router.get("/api/v1/status", response_model=StatusOut, responses=errors(401))
 def status(core: Core, _: Matcher) -> StatusOut:
     database = core.database_ok()
     return StatusOut(

@@ -22,7 +22,7 @@ from lykta.api.hma.common import (
     signal_name,
     signal_names,
 )
-from lykta.api.hma.errors import HmaError, HmaRoute
+from lykta.api.hma.errors import HmaError, HmaRoute, hma_errors
 from lykta.app import Lykta
 from lykta.auth.tokens import TokenInfo
 from lykta.banks.items import ContentItem, ItemHash
@@ -30,7 +30,9 @@ from lykta.banks.service import BankInfo
 from lykta.errors import LyktaError, NotFound
 from lykta.hashing.registry import get_hasher
 
-router = APIRouter(route_class=HmaRoute)
+router = APIRouter(route_class=HmaRoute, responses=hma_errors(401, 403))
+# A body may be bad (400) or too large (413); a write may wait behind another (503).
+WRITE = (400, 413, 503)
 
 
 class BankCreateIn(BaseModel):
@@ -58,7 +60,7 @@ def banks_index(core: Core, _: Curator) -> list[dict[str, Any]]:
     return [_bank_config(bank) for bank in core.banks.list_banks()]
 
 
-@router.post("/c/banks", status_code=201)
+@router.post("/c/banks", status_code=201, responses=hma_errors(*WRITE))
 def bank_create(core: Core, _: Curator, body: BankCreateIn) -> dict[str, Any]:
     """Create a bank. A ratio above 0 means enabled: Lykta has no partial matching."""
     if body.enabled_ratio is not None:
@@ -70,12 +72,12 @@ def bank_create(core: Core, _: Curator, body: BankCreateIn) -> dict[str, Any]:
     return _bank_config(core.banks.create(body.name, enabled=enabled))
 
 
-@router.get("/c/bank/{bank_name}")
+@router.get("/c/bank/{bank_name}", responses=hma_errors(404))
 def bank_show(core: Core, _: Curator, bank_name: str) -> dict[str, Any]:
     return _bank_config(core.banks.get(bank_name))
 
 
-@router.put("/c/bank/{bank_name}")
+@router.put("/c/bank/{bank_name}", responses=hma_errors(404, *WRITE))
 def bank_update(core: Core, _: Curator, bank_name: str, body: BankUpdateIn) -> dict[str, Any]:
     changes: dict[str, object] = {}
     if body.name is not None:
@@ -89,7 +91,7 @@ def bank_update(core: Core, _: Curator, bank_name: str, body: BankUpdateIn) -> d
     return _bank_config(core.banks.update(bank_name, **changes))
 
 
-@router.delete("/c/bank/{bank_name}")
+@router.delete("/c/bank/{bank_name}", responses=hma_errors(503))
 def bank_delete(core: Core, _: Curator, bank_name: str) -> dict[str, str]:
     """As in HMA, deleting a bank that does not exist succeeds."""
     with contextlib.suppress(NotFound):
@@ -138,7 +140,7 @@ def _metadata_content_id(metadata: object) -> str | None:
     return _external_id(metadata.get("content_id"))
 
 
-@router.post("/c/bank/{bank_name}/content")
+@router.post("/c/bank/{bank_name}/content", responses=hma_errors(404, *WRITE))
 async def bank_add_content(
     request: Request,
     core: Core,
@@ -183,7 +185,7 @@ async def bank_add_content(
     }
 
 
-@router.post("/c/bank/{bank_name}/signal")
+@router.post("/c/bank/{bank_name}/signal", responses=hma_errors(404, *WRITE))
 async def bank_add_signals(
     request: Request, core: Core, token: Curator, bank_name: str
 ) -> dict[str, Any]:
@@ -195,7 +197,7 @@ async def bank_add_signals(
     return await run_in_threadpool(_add_signals, core, bank_name, body, _added_by(token))
 
 
-@router.get("/c/bank/{bank_name}/content/{content_id}")
+@router.get("/c/bank/{bank_name}/content/{content_id}", responses=hma_errors(400, 404))
 def bank_get_content(
     core: Core, _: Curator, bank_name: str, content_id: ContentId, include_signals: str = "false"
 ) -> dict[str, Any]:
@@ -215,7 +217,7 @@ def bank_get_content(
     return out
 
 
-@router.delete("/c/bank/{bank_name}/content/{content_id}")
+@router.delete("/c/bank/{bank_name}/content/{content_id}", responses=hma_errors(400, 404, 503))
 def bank_delete_content(
     core: Core, _: Curator, bank_name: str, content_id: ContentId
 ) -> dict[str, int]:

@@ -14,12 +14,12 @@ from lykta.api.hma.common import (
     read_form_file,
     signal_names,
 )
-from lykta.api.hma.errors import HmaError, HmaRoute
+from lykta.api.hma.errors import HmaError, HmaRoute, hma_errors
 
 router = APIRouter(route_class=HmaRoute)
 
 
-@router.get("/h/hash")
+@router.get("/h/hash", responses=hma_errors(400, 401, 403, 413))
 async def hash_url(
     core: Core,
     _: Matcher,
@@ -34,7 +34,7 @@ async def hash_url(
     return await run_in_threadpool(hash_signals, core, data, names)
 
 
-@router.post("/h/hash")
+@router.post("/h/hash", responses=hma_errors(400, 401, 413))
 async def hash_upload(
     request: Request, core: Core, _: Matcher, types: Types = None
 ) -> dict[str, str]:

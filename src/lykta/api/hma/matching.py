@@ -21,7 +21,7 @@ from lykta.api.hma.common import (
     signal_names,
     signal_names_of_index,
 )
-from lykta.api.hma.errors import HmaError, HmaRoute
+from lykta.api.hma.errors import HmaError, HmaRoute, hma_errors
 from lykta.app import Lykta
 from lykta.matching import Match
 
@@ -56,7 +56,7 @@ def _lookup_hash(
     return core.lookup_hash(kind, signal, banks=banks, ignore_unknown_banks=True).matches
 
 
-@router.get("/m/raw_lookup")
+@router.get("/m/raw_lookup", responses=hma_errors(400, 401))
 def raw_lookup(
     core: Core,
     _: Matcher,
@@ -81,7 +81,7 @@ def raw_lookup(
     return {"matches": [m.content_id for m in matches]}
 
 
-@router.get("/m/lookup")
+@router.get("/m/lookup", responses=hma_errors(400, 401, 403, 413))
 async def lookup_get(
     core: Core,
     _: Matcher,
@@ -111,7 +111,7 @@ async def lookup_get(
     return _by_bank(matches)
 
 
-@router.post("/m/lookup")
+@router.post("/m/lookup", responses=hma_errors(400, 401, 413))
 async def lookup_post(
     request: Request,
     core: Core,
@@ -131,7 +131,7 @@ async def lookup_post(
     return await run_in_threadpool(_lookup_media, core, data, names, bank_list(banks))
 
 
-@router.get("/m/index/status")
+@router.get("/m/index/status", responses=hma_errors(400, 401))
 def index_status(core: Core, _: Matcher, signal_type: str | None = None) -> dict[str, Any]:
     """`{signal_type: {"present", "built_to", "size"}}`; Lykta's index is always current."""
     sizes = core.matcher.size()
