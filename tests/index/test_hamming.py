@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lykta.index import HammingIndex, HashIndex
-from lykta.index.hamming import LAYOUT, TABLE_MAX_DISTANCE
+from lykta.index import HammingIndex, HashIndex, hamming
+from lykta.index.hamming import LAYOUT, MIN_DIR_BITS, TABLE_MAX_DISTANCE, Layout
 
 
 def brute_force(
@@ -52,10 +56,42 @@ def near_codes(
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["add", "add", "remove", "search", "reload"]), st.integers(1, 40)),
+    st.tuples(
+        st.sampled_from(["add", "add", "remove", "query", "reload", "copy", "merge"]),
+        st.integers(1, 40),
+    ),
     min_size=1,
-    max_size=10,
+    max_size=12,
 )
+
+
+@contextmanager
+def directory_mode(mode: str) -> Iterator[None]:
+    """Run with the default tables, or with ones whose directory covers the whole key.
+
+    The whole-key directory (no stored ``lo``) is what indexes past 33.5M rows use; here
+    18-bit substrings give it at a small size, and the width switches at 50 rows so
+    merges also cross from one directory width to the other.
+    """
+    if mode == "default":
+        yield
+        return
+    narrow = Layout(tables=LAYOUT.tables, width=18, radius=LAYOUT.radius)
+    with (
+        mock.patch.object(hamming, "LAYOUT", narrow),
+        mock.patch.object(hamming, "dir_bits", lambda rows: 18 if rows > 50 else MIN_DIR_BITS),
+    ):
+        yield
+
+
+def check_versions(
+    rng: np.random.Generator, versions: list[tuple[HammingIndex, dict[int, np.ndarray]]]
+) -> None:
+    """Every published version still answers exactly what it held when it was copied."""
+    for old, old_model in versions:
+        queries = near_codes(rng, old_model, 3, 40)
+        assert old.query(queries, 31) == brute_force(old_model, queries, 31)
+        assert len(old) == len(old_model)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -64,16 +100,19 @@ OPS = st.lists(
     ops=OPS,
     delta_limit=st.sampled_from([0, 7, 32_768]),
     id_space=st.sampled_from(["ascending", "random", "wide"]),
+    mode=st.sampled_from(["default", "whole-key directory"]),
 )
 def test_matches_brute_force_through_any_history(
-    seed: int, ops: list[tuple[str, int]], delta_limit: int, id_space: str
+    seed: int, ops: list[tuple[str, int]], delta_limit: int, id_space: str, mode: str
 ) -> None:
     rng = np.random.default_rng(seed)
     index = HammingIndex(delta_limit=delta_limit)
     model: dict[int, np.ndarray] = {}
     removed: list[int] = []
+    # Copies taken along the way, with what each held: later changes must not reach them.
+    versions: list[tuple[HammingIndex, dict[int, np.ndarray]]] = []
     next_id = 0
-    with tempfile.TemporaryDirectory() as tmp:
+    with directory_mode(mode), tempfile.TemporaryDirectory() as tmp:
         for op, size in ops:
             if op == "add":
                 ids = []
@@ -88,37 +127,39 @@ def test_matches_brute_force_through_any_history(
                         ids.append(int(rng.integers(-high if id_space == "wide" else 0, high)))
                 ids = [i for i in dict.fromkeys(ids) if i not in model]
                 codes = near_codes(rng, model, len(ids), 40)
-                before, before_model = index, dict(model)
-                index = index.copy()
                 index.add(np.array(ids, dtype=np.int64), codes)
-                if index.needs_merge():
-                    index.merge()
                 model.update(zip(ids, codes, strict=True))
-                # The copy's changes (and merge) never reach the index it was copied from.
-                probes = near_codes(rng, before_model, 3, 40)
-                assert before.query(probes, 31) == brute_force(before_model, probes, 31)
             elif op == "remove":
                 known = list(model)
                 chosen = [known[i] for i in rng.integers(0, len(known), size)] if known else []
                 unknown = [-(2**63), 10**18]
                 expected = len(set(chosen))
                 assert index.remove(np.array(chosen + unknown, dtype=np.int64)) == expected
-                if index.needs_merge():
-                    index.merge()
                 for i in set(chosen):
                     del model[i]
                     removed.append(i)
-            elif op == "search":
+            elif op == "query":
                 queries = near_codes(rng, model, 6, 40)
                 for max_distance in (0, size, size + 24, int(rng.integers(0, 65))):
                     got = index.query(queries, max_distance)
                     assert got == brute_force(model, queries, max_distance)
+                check_versions(rng, versions)
+            elif op == "copy":
+                versions.append((index, dict(model)))
+                index = index.copy()
+            elif op == "merge":
+                index.merge()
+                assert not index.needs_merge()
             else:
                 index.save(Path(tmp) / "index")
                 index = HammingIndex.load(Path(tmp) / "index", delta_limit=delta_limit)
+            # The matcher's rule: merge when the index asks for it, never implicitly.
+            if op in ("add", "remove") and index.needs_merge() and rng.random() < 0.7:
+                index.merge()
             assert len(index) == len(model)
         queries = near_codes(rng, model, 4, 31)
         assert index.query(queries, 31) == brute_force(model, queries, 31)
+        check_versions(rng, versions)
 
 
 def test_large_index_matches_brute_force_at_every_radius_class() -> None:
@@ -176,11 +217,13 @@ def test_empty_index_and_empty_queries() -> None:
 
 
 def test_single_code_is_one_query_and_distance_ties_sort_by_id() -> None:
-    index = HammingIndex(delta_limit=0)
+    index = HammingIndex()
     code = np.arange(32, dtype=np.uint8)
     index.add(np.array([9, 4, 7], dtype=np.int64), np.stack([code, code, code ^ 1]))
-    assert index.query(code, 0) == [[(4, 0), (9, 0)]]
-    assert index.query(code, 256) == [[(4, 0), (9, 0), (7, 32)]]
+    for _ in ("in the delta", "in the tables"):
+        assert index.query(code, 0) == [[(4, 0), (9, 0)]]
+        assert index.query(code, 256) == [[(4, 0), (9, 0), (7, 32)]]
+        index.merge()
 
 
 @pytest.mark.parametrize(
@@ -229,16 +272,18 @@ def test_duplicate_ids_are_rejected_and_removed_ids_can_return(delta_limit: int)
 def test_load_is_memory_mapped_and_mutations_after_load_work(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 256, (500, 32), dtype=np.uint8)
-    index = HammingIndex(delta_limit=0)
+    index = HammingIndex()
     index.add(np.arange(500, dtype=np.int64), codes)
+    index.merge()
     index.save(tmp_path / "idx")
     index.save(tmp_path / "idx")  # overwriting an existing save is atomic too
     loaded = HammingIndex.load(tmp_path / "idx", delta_limit=10)
     assert isinstance(loaded._codes, np.memmap)
     assert loaded.nbytes == index.nbytes
     assert loaded.remove(np.arange(0, 100, dtype=np.int64)) == 100
-    assert loaded.needs_merge()  # past 10% removed
+    assert loaded.needs_merge()  # tombstones past 10% of the rows
     loaded.merge()
+    assert not isinstance(loaded._codes, np.memmap)  # merges write fresh arrays
     loaded.add(np.arange(1000, 1020, dtype=np.int64), codes[:20])
     assert loaded.query(codes[5], 0) == [[(1005, 0)]]
     assert loaded.query(codes[200], 0) == [[(200, 0)]]
@@ -258,8 +303,9 @@ def test_layout_is_exact_at_the_matching_distance() -> None:
 
 
 def test_load_rejects_an_older_format_with_a_clear_message(tmp_path: Path) -> None:
-    index = HammingIndex(delta_limit=0)
+    index = HammingIndex()
     index.add(np.arange(3, dtype=np.int64), np.zeros((3, 32), dtype=np.uint8))
+    index.merge()
     index.save(tmp_path / "idx")
     meta_file = tmp_path / "idx" / "meta.json"
     meta = json.loads(meta_file.read_text())
@@ -267,3 +313,115 @@ def test_load_rejects_an_older_format_with_a_clear_message(tmp_path: Path) -> No
     meta_file.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="delete the snapshot"):
         HammingIndex.load(tmp_path / "idx")
+
+
+def test_add_and_remove_never_merge_and_needs_merge_says_when_to() -> None:
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (100, 32), dtype=np.uint8)
+    index = HammingIndex(delta_limit=10)
+    index.add(np.arange(10, dtype=np.int64), codes[:10])
+    assert not index.needs_merge()
+    index.add(np.arange(10, 100, dtype=np.int64), codes[10:])
+    assert index.needs_merge()
+    assert len(index._main) == 0  # still all in the delta
+    index.merge()
+    assert not index.needs_merge() and len(index._main) == 100
+    assert index.remove(np.arange(10, dtype=np.int64)) == 10
+    assert not index.needs_merge()  # exactly 10% of the rows: not past the limit
+    assert index.remove(np.array([50], dtype=np.int64)) == 1
+    assert index.needs_merge() and len(index._main) == 100
+    index.merge()
+    assert len(index._main) == 89 and index.query(codes[50], 0) == [[]]
+    assert index.query(codes[51], 0) == [[(51, 0)]]
+
+
+def test_copy_shares_the_tables_and_copies_tombstones_on_write() -> None:
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+    original = HammingIndex()
+    original.add(np.arange(300, dtype=np.int64), codes)
+    original.merge()
+    original.remove(np.array([1], dtype=np.int64))
+    version = original.copy()
+    assert version._codes is original._codes and version._pos is original._pos
+    assert version._main.dead is original._main.dead
+    dead_before = original._main.dead.copy()
+    version.remove(np.array([2, 3], dtype=np.int64))
+    version.add(np.array([1000], dtype=np.int64), codes[:1])
+    assert np.array_equal(original._main.dead, dead_before)
+    assert original.query(codes[2], 0) == [[(2, 0)]]
+    assert original.query(codes[0], 0) == [[(0, 0)]]
+    assert version.query(codes[2], 0) == [[]]
+    assert version.query(codes[0], 0) == [[(0, 0), (1000, 0)]]
+    assert (len(original), len(version)) == (299, 298)
+
+
+@pytest.mark.parametrize("mode", ["default", "whole-key directory"])
+def test_queries_on_a_version_are_unaffected_while_a_copy_changes_in_another_thread(
+    mode: str,
+) -> None:
+    rng = np.random.default_rng(5)
+    n = 3000
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    model = dict(zip(range(n), codes, strict=True))
+    with directory_mode(mode):
+        published = HammingIndex(delta_limit=50)
+        published.add(np.arange(n, dtype=np.int64), codes)
+        published.merge()
+        published.remove(np.arange(0, n, 7, dtype=np.int64))
+        published.add(np.arange(n, n + 20, dtype=np.int64), codes[:20] ^ 1)
+        for i in range(0, n, 7):
+            del model[i]
+        model.update((n + i, codes[i] ^ 1) for i in range(20))
+        queries = near_codes(rng, model, 40, 31)
+        expected = brute_force(model, queries, 31)
+        writer_done = threading.Event()
+        failures: list[str] = []
+
+        def read() -> None:
+            rounds = 0
+            # At least a few full rounds, and on until the writer has finished.
+            while rounds < 3 or not writer_done.is_set():
+                if published.query(queries, 31) != expected:
+                    failures.append(f"round {rounds}")
+                rounds += 1
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        private = published.copy()
+        for step in range(6):
+            private.remove(rng.integers(0, n, 300))
+            fresh = rng.integers(0, 256, (120, 32), dtype=np.uint8)
+            private.add(np.arange(10**6 + 120 * step, 10**6 + 120 * (step + 1)), fresh)
+            private.merge()
+        writer_done.set()
+        for reader in readers:
+            reader.join()
+        assert failures == []
+        assert published.query(queries, 31) == expected
+
+
+def test_the_whole_key_directory_of_large_indexes_is_exact() -> None:
+    """The real layout with a 2**23-entry directory per table, as used past 33.5M rows."""
+    rng = np.random.default_rng(6)
+    n = 4000
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    with mock.patch.object(hamming, "dir_bits", lambda rows: LAYOUT.width):
+        index = HammingIndex()
+        index.add(np.arange(n, dtype=np.int64), codes)
+        index.merge()
+        assert index._lo.size == 0 and index._dirs.shape[1] == (1 << LAYOUT.width) + 1
+        index.remove(np.arange(0, n, 5, dtype=np.int64))
+        index.add(np.arange(n, n + 500, dtype=np.int64), codes[:500] ^ 3)
+        index.merge()
+        model = {i: codes[i] for i in range(n) if i % 5}
+        model.update((n + i, codes[i] ^ 3) for i in range(500))
+        queries = near_codes(rng, model, 30, 40)
+        for max_distance in (0, 10, 22, 31, 32, 33):
+            assert index.query(queries, max_distance) == brute_force(model, queries, max_distance)
+
+
+@pytest.mark.parametrize(("rows", "bits"), [(1, 16), (10_000_000, 16), (40_000_000, 23)])
+def test_directory_width_grows_with_the_index(rows: int, bits: int) -> None:
+    assert hamming.dir_bits(rows) == bits

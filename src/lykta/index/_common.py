@@ -3,6 +3,11 @@
 Both indexes keep a static *main* segment (sorted, saveable, memory-mappable) and a small
 in-memory *delta* of recent adds; removals of main rows set a tombstone bit. This module
 owns the id side of that design so the two indexes differ only in how they search.
+
+Versions: ``copy()`` shares every array with the original. Arrays are never written in
+place once another object may see them: the delta is replaced by a new array on every
+change, and the tombstone bitmap is copied before its first write after a ``copy()``.
+So a published index stays valid for lock-free readers while a copy of it is changed.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ def check_rows(rows: Any, width: int, what: str, allow_single: bool) -> np.ndarr
 
 
 def check_unique(ids: np.ndarray) -> None:
+    if ids.size < 2 or np.all(ids[1:] > ids[:-1]):
+        return  # Ascending (database row ids, a bulk load): no sort needed.
     uniq, counts = np.unique(ids, return_counts=True)
     if uniq.size != ids.size:
         raise ValueError(f"id {int(uniq[counts > 1][0])} appears more than once in this call")
@@ -74,16 +81,19 @@ class MainIds:
         self.dead = np.zeros(0, dtype=np.uint8) if dead is None else dead
         self.n_dead = int(np.unpackbits(self.dead).sum()) if self.dead.size else 0
         self._order: np.ndarray | None = None
+        # False once another MainIds shares `dead`: the next `kill` copies it first.
+        self._owns_dead = True
+
+    def copy(self) -> MainIds:
+        """A MainIds sharing every array with this one; tombstones are copied on write."""
+        other = MainIds.__new__(MainIds)
+        other.ids, other.ascending, other._order = self.ids, self.ascending, self._order
+        other.dead, other.n_dead = self.dead, self.n_dead
+        self._owns_dead = other._owns_dead = False
+        return other
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
-
-    def copy(self) -> MainIds:
-        """A twin sharing the id column, with tombstones of its own to change."""
-        twin = MainIds.__new__(MainIds)
-        twin.ids, twin.ascending, twin._order = self.ids, self.ascending, self._order
-        twin.dead, twin.n_dead = self.dead.copy(), self.n_dead
-        return twin
 
     @property
     def live(self) -> int:
@@ -130,6 +140,9 @@ class MainIds:
             return
         if not self.dead.size:
             self.dead = np.zeros((len(self) + 7) // 8, dtype=np.uint8)
+        elif not self._owns_dead:
+            self.dead = self.dead.copy()
+        self._owns_dead = True
         np.bitwise_or.at(self.dead, rows >> 3, (1 << (rows & 7)).astype(np.uint8))
         self.n_dead += int(rows.size)
 

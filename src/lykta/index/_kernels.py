@@ -5,7 +5,8 @@ a fresh process loads machine code from disk instead of spending seconds in the 
 
 Layout shared with ``hamming.py``: a 256-bit code is 32 bytes, seen as four little-endian
 uint64 words. Table ``t`` of ``m`` holds substring ``t``, bits ``t * width`` onward; its top
-16 bits ``hi`` index a directory, its low ``width - 16`` bits ``lo`` are stored per entry.
+``D`` bits ``hi`` index a directory, its low ``width - D`` bits ``lo`` (if any) are stored
+per entry beside the row's position.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
-
-BUCKETS = 1 << 16
 
 
 @intrinsic
@@ -69,13 +68,28 @@ def _is_dead(dead: np.ndarray, row: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _read_pos(pos_t: np.ndarray, i: int, size: int) -> int:
-    # Positions are packed little-endian in as few bytes as the row count needs (3 bytes
-    # up to 16.7M rows), because they are a large share of the memory per hash.
-    p = 0
-    for b in range(size):
-        p |= np.int64(pos_t[i * size + b]) << (8 * b)
-    return p
+def _read_pos(pos_t: np.ndarray, i: int, bits: int) -> int:
+    # Positions are packed in exactly as many bits as the row count needs (27 at 100M
+    # rows), in uint64 words with one spare word at the end, because they are the largest
+    # share of the memory per hash after the codes.
+    b = i * bits
+    w = b >> 6
+    s = b & 63
+    value = pos_t[w] >> np.uint64(s)
+    if s + bits > 64:
+        value |= pos_t[w + 1] << np.uint64(64 - s)
+    return np.int64(value & np.uint64((1 << bits) - 1))
+
+
+@njit(cache=True, nogil=True)
+def _write_pos(pos_t: np.ndarray, i: int, bits: int, value: int) -> None:
+    """Store slot ``i``; the words start zeroed and each slot is written once."""
+    b = i * bits
+    w = b >> 6
+    s = b & 63
+    pos_t[w] |= np.uint64(value) << np.uint64(s)
+    if s + bits > 64:
+        pos_t[w + 1] |= np.uint64(value) >> np.uint64(64 - s)
 
 
 @njit(cache=True, nogil=True)
@@ -141,34 +155,35 @@ def probe(
     codes: np.ndarray,
     lo: np.ndarray,
     pos: np.ndarray,
+    pos_bits: int,
     dirs: np.ndarray,
     dead: np.ndarray,
     queries: np.ndarray,
     max_distance: int,
     width: int,
+    lo_bits: int,
     masks: np.ndarray,
     mask_weights: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Multi-index search, exact for ``max_distance < m * (rho + 1)``, ``m = lo.shape[0]``.
+    """Multi-index search, exact for ``max_distance < m * (rho + 1)``, ``m = dirs.shape[0]``.
 
-    Table ``t`` holds substring ``t`` (bits ``t * width`` onward): its top 16 bits ``hi``
-    index the directory, the low ``width - 16`` bits ``lo`` are stored per entry. If two
-    codes differ in at most ``max_distance`` bits, by pigeonhole one of the ``m``
-    disjoint substrings differs in at most ``rho = max_distance // m`` bits. For each
-    table we visit every ``hi`` bucket within ``rho`` of the query's ``hi`` and keep
-    entries whose ``lo`` is within the remaining budget; only those survivors read the
-    32-byte code. A row found in table ``t`` is emitted only if no earlier table would
-    also have found it, so each match is reported once without a sort.
+    Table ``t`` holds substring ``t`` (bits ``t * width`` onward): its top bits ``hi``
+    index the directory, the low ``lo_bits`` bits ``lo`` are stored per entry (none when
+    the directory covers the whole substring). If two codes differ in at most
+    ``max_distance`` bits, by pigeonhole one of the ``m`` disjoint substrings differs in
+    at most ``rho = max_distance // m`` bits. For each table we visit every ``hi`` bucket
+    within ``rho`` of the query's ``hi`` (``masks`` over ``D`` bits, lightest first) and
+    keep entries whose ``lo`` is within the remaining budget; only those survivors read
+    the 32-byte code. A row found in table ``t`` is emitted only if no earlier table
+    would also have found it, so each match is reported once without a sort.
 
-    Each query runs in four steps, each prefetching everything the next one reads
-    (buckets, then positions, then codes), so thousands of cache misses overlap instead
+    Each query runs in steps, each prefetching everything the next one reads
+    (directory, buckets, positions, codes), so thousands of cache misses overlap instead
     of being waited for one by one. (Running the steps over several queries at once
     measured no faster: the extra lines in flight only evict each other.)
     """
-    m = lo.shape[0]
-    lo_bits = width - 16
+    m = dirs.shape[0]
     lo_mask = (1 << lo_bits) - 1
-    pos_width = pos.shape[1] // max(lo.shape[1], 1)
     rho = max_distance // m
     n_masks = 0
     while n_masks < masks.shape[0] and mask_weights[n_masks] <= rho:
@@ -184,29 +199,36 @@ def probe(
     out_d = np.empty(cap, dtype=np.int64)
     used = 0
     for qi in range(queries.shape[0]):
-        # Step 1 only locates buckets and prefetches them.
+        # Step 0 prefetches the directory entries (a large directory misses the cache).
         for t in range(m):
-            lo_t = lo[t]
             key = substring(queries, qi, t * width, width)
             keys[t] = key
+            dirs_t = dirs[t]
+            for mi in range(n_masks):
+                prefetch(dirs_t, (key >> lo_bits) ^ masks[mi])
+        # Step 1 locates buckets and prefetches them.
+        for t in range(m):
+            key = keys[t]
             qhi, qlo = key >> lo_bits, key & lo_mask
             for mi in range(n_masks):
                 bucket = qhi ^ masks[mi]
                 start = np.int64(dirs[t, bucket])
                 end = np.int64(dirs[t, bucket + 1])
-                if mask_weights[mi] == rho:
+                if lo_bits == 0:
+                    if start < end:
+                        prefetch(pos[t], (start * pos_bits) >> 6)
+                elif mask_weights[mi] == rho:
                     if start < end:
                         # lo is sorted and near-uniform inside a bucket: interpolate.
                         start = start + ((qlo * (end - start)) >> lo_bits)
-                        prefetch(lo_t, start)
+                        prefetch(lo[t], start)
                 else:
                     for line in range(start, end, 64 // lo.itemsize):
-                        prefetch(lo_t, line)
+                        prefetch(lo[t], line)
                 guess[t, mi] = start
         # Step 2 reads the buckets and lists the entries whose lo is within budget.
         n_cand = 0
         for t in range(m):
-            lo_t = lo[t]
             pos_t = pos[t]
             key = keys[t]
             qhi, qlo = key >> lo_bits, key & lo_mask
@@ -217,8 +239,12 @@ def probe(
                 if lower == upper:
                     continue
                 budget = rho - mask_weights[mi]
-                if budget == 0:
+                if lo_bits == 0:
+                    start, end = lower, upper
+                    budget = lo_bits  # Nothing stored to filter on: every entry survives.
+                elif budget == 0:
                     # Walk from the interpolated guess to the first entry >= qlo.
+                    lo_t = lo[t]
                     i = guess[t, mi]
                     while i < upper and lo_t[i] < qlo:
                         i += 1
@@ -228,21 +254,21 @@ def probe(
                     while i < upper and lo_t[i] == qlo:
                         i += 1
                     end = i
-                elif _any_near(lo_t, lower, upper, qlo, budget):
+                elif _any_near(lo[t], lower, upper, qlo, budget):
                     start, end = lower, upper
                 else:
                     continue
                 for i in range(start, end):
-                    if budget > 0 and popcount(np.int64(lo_t[i]) ^ qlo) > budget:
+                    if budget > 0 and popcount(np.int64(lo[t, i]) ^ qlo) > budget:
                         continue
                     if n_cand == cand_t.shape[0]:
                         cand_t, cand_r = _grow(cand_t, n_cand), _grow(cand_r, n_cand)
-                    prefetch(pos_t, i * pos_width)
+                    prefetch(pos_t, (i * pos_bits) >> 6)
                     cand_t[n_cand], cand_r[n_cand] = t, i
                     n_cand += 1
         # Step 3 turns entries into rows and prefetches their codes.
         for c in range(n_cand):
-            r = _read_pos(pos[cand_t[c]], cand_r[c], pos_width)
+            r = _read_pos(pos[cand_t[c]], cand_r[c], pos_bits)
             if _is_dead(dead, r):
                 r = -1
             else:
@@ -277,95 +303,96 @@ def probe(
 
 
 @njit(cache=True, nogil=True)
-def build_tables(
-    codes: np.ndarray, m: int, width: int, lo: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sort rows by each substring with a two-pass LSD radix sort (lo, then hi).
-
-    Radix sort is linear, which keeps a 10M-row build within seconds. ``codes`` is the
-    ``(k, 4)`` uint64 view; fills ``lo`` ``(m, k)`` and returns ``rows`` ``(m, k)`` int64
-    and the hi directories ``(m, 65537)``.
-    """
-    k = codes.shape[0]
-    lo_bits = width - 16
-    lo_mask = (1 << lo_bits) - 1
-    rows = np.empty((m, k), dtype=np.int64)
-    dirs = np.zeros((m, BUCKETS + 1), dtype=np.int64)
-    tmp = np.empty(k, dtype=np.int64)
-    key = np.empty(k, dtype=np.int64)
-    counts = np.empty(BUCKETS + 1, dtype=np.int64)
-    for t in range(m):
-        for r in range(k):
-            key[r] = substring(codes, r, t * width, width)
-        counts[:] = 0
-        for r in range(k):
-            counts[(key[r] & lo_mask) + 1] += 1
-        for b in range(lo_mask + 1):
-            counts[b + 1] += counts[b]
-        for r in range(k):
-            v = key[r] & lo_mask
-            tmp[counts[v]] = r
-            counts[v] += 1
-        counts[:] = 0
-        for r in range(k):
-            counts[(key[r] >> lo_bits) + 1] += 1
-        for b in range(BUCKETS):
-            counts[b + 1] += counts[b]
-        dirs[t, :] = counts
-        for j in range(k):
-            r = tmp[j]
-            v = key[r] >> lo_bits
-            slot = counts[v]
-            rows[t, slot] = r
-            lo[t, slot] = key[r] & lo_mask
-            counts[v] += 1
-    return rows, dirs
+def table_keys(codes: np.ndarray, start: int, t: int, width: int) -> np.ndarray:
+    """Substring ``t`` of rows ``start..`` of the ``(n, 4)`` uint64 view, as uint32."""
+    keys = np.empty(codes.shape[0] - start, dtype=np.uint32)
+    for r in range(start, codes.shape[0]):
+        keys[r - start] = substring(codes, r, t * width, width)
+    return keys
 
 
 @njit(cache=True, nogil=True)
-def merge_tables(
+def sort_by_key(keys: np.ndarray, width: int) -> np.ndarray:
+    """Stable order of ``keys`` (< 2**width): a counting sort when that is cheaper.
+
+    Linear in the rows, which keeps a 100M-row build within minutes; small inputs take a
+    merge sort instead of clearing a 2**width histogram.
+    """
+    k = keys.shape[0]
+    if k * 8 < (1 << width):
+        return np.argsort(keys, kind="mergesort")
+    counts = np.zeros((1 << width) + 1, dtype=np.int64)
+    for r in range(k):
+        counts[np.int64(keys[r]) + 1] += 1
+    for b in range(1 << width):
+        counts[b + 1] += counts[b]
+    order = np.empty(k, dtype=np.int64)
+    for r in range(k):
+        v = np.int64(keys[r])
+        order[counts[v]] = r
+        counts[v] += 1
+    return order
+
+
+@njit(cache=True, nogil=True)
+def merge_table(
     old_lo: np.ndarray,
     old_pos: np.ndarray,
+    old_bits: int,
     old_dirs: np.ndarray,
     remap: np.ndarray,
-    new_lo: np.ndarray,
-    new_rows: np.ndarray,
-    new_dirs: np.ndarray,
+    new_keys: np.ndarray,
+    new_order: np.ndarray,
     new_base: int,
+    lo_bits: int,
     lo: np.ndarray,
     pos: np.ndarray,
+    bits: int,
     dirs: np.ndarray,
 ) -> None:
-    """Merge sorted new entries into the sorted tables in one linear pass per table.
+    """Merge sorted new entries into one sorted table in one linear pass.
 
-    Old rows map through ``remap`` (-1 drops a removed row, so compaction rides along);
-    new rows land at ``new_base + row``. Writes the preallocated ``lo``, ``pos``, ``dirs``.
+    Old entries map through ``remap`` (-1 drops a removed row, so compaction rides
+    along); an empty ``old_dirs`` means there are none. New entry ``j`` is row
+    ``new_base + new_order[j]`` with key ``new_keys[new_order[j]]``, whose low
+    ``lo_bits`` go to ``lo`` (empty when the directory covers the whole key). Writes the
+    preallocated ``lo``, the zeroed ``pos`` words and ``dirs``; old and new tables share
+    the directory width.
     """
-    old_width = old_pos.shape[1] // max(old_lo.shape[1], 1)
-    pos_width = pos.shape[1] // max(lo.shape[1], 1)
-    for t in range(lo.shape[0]):
-        out = 0
-        old_pos_t = old_pos[t]
-        for b in range(BUCKETS):
-            dirs[t, b] = out
-            i, i_end = np.int64(old_dirs[t, b]), np.int64(old_dirs[t, b + 1])
-            j, j_end = new_dirs[t, b], new_dirs[t, b + 1]
-            while i < i_end or j < j_end:
-                if i < i_end and (j == j_end or old_lo[t, i] <= new_lo[t, j]):
-                    row = remap[_read_pos(old_pos_t, i, old_width)]
-                    value = old_lo[t, i]
-                    i += 1
-                    if row < 0:
-                        continue
-                else:
-                    row = new_base + new_rows[t, j]
-                    value = new_lo[t, j]
-                    j += 1
-                lo[t, out] = value
-                for byte in range(pos_width):
-                    pos[t, out * pos_width + byte] = (row >> (8 * byte)) & 0xFF
-                out += 1
-        dirs[t, BUCKETS] = out
+    buckets = dirs.shape[0] - 1
+    lo_mask = (1 << lo_bits) - 1
+    has_old = old_dirs.shape[0] > 0
+    out = 0
+    j = 0
+    k = new_order.shape[0]
+    for b in range(buckets):
+        dirs[b] = out
+        i, i_end = 0, 0
+        if has_old:
+            i, i_end = np.int64(old_dirs[b]), np.int64(old_dirs[b + 1])
+        while True:
+            take_new = j < k and (np.int64(new_keys[new_order[j]]) >> lo_bits) == b
+            if i < i_end and (
+                not take_new
+                or lo_bits == 0
+                or np.int64(old_lo[i]) <= (np.int64(new_keys[new_order[j]]) & lo_mask)
+            ):
+                row = remap[_read_pos(old_pos, i, old_bits)]
+                value = old_lo[i] if lo_bits else 0
+                i += 1
+                if row < 0:
+                    continue
+            elif take_new:
+                row = new_base + new_order[j]
+                value = np.int64(new_keys[new_order[j]]) & lo_mask
+                j += 1
+            else:
+                break
+            if lo_bits:
+                lo[out] = value
+            _write_pos(pos, out, bits, row)
+            out += 1
+    dirs[buckets] = out
 
 
 @njit(cache=True, nogil=True)

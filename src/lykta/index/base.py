@@ -15,34 +15,47 @@ class HashIndex(Protocol):
     Ids are unique among the live entries; the same hash may appear under several ids
     (different banks can hold the same hash).
 
-    Readers never wait on writers: a writer changes a ``copy()`` and publishes it, and a
-    copy's changes (add, remove, merge) never alter what the original's ``query`` returns,
-    so queries may run on the original from other threads meanwhile.
+    Versions: readers query a published index without any lock while one writer changes
+    a private ``copy()`` of it and then publishes that by swapping a reference. After
+    ``b = a.copy()``, nothing done to ``b`` (``add``, ``remove``, ``merge``) changes what
+    ``a.query`` returns, and ``a.query`` is safe to run in other threads meanwhile.
     """
 
+    #: Bytes per hash: 32 for PDQ, 16 for MD5, 32 for SHA-256.
+    code_bytes: int
+
     def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
-        """Add entries; a duplicate id (present or repeated) raises ``ValueError``."""
+        """Add entries in place; a duplicate id (present or repeated) raises ``ValueError``.
+
+        Never merges: the entries wait in a delta until ``merge``.
+        """
         ...
 
     def remove(self, ids: np.ndarray) -> int:
-        """Remove entries by id, ignoring unknown ids; return how many were removed."""
+        """Remove entries by id in place, ignoring unknown ids; return how many were removed.
+
+        Never merges: removed rows are tombstoned until ``merge``.
+        """
         ...
 
     def query(self, codes: np.ndarray, max_distance: int) -> list[list[tuple[int, int]]]:
-        """For each query code, the (id, distance) pairs within ``max_distance``, sorted by
-        (distance, id). Exact indexes answer distance 0 and ignore ``max_distance``."""
+        """Per query code, the (id, distance) pairs within ``max_distance``.
+
+        Each list is sorted by (distance, id). Exact-key indexes return distance 0 and
+        ignore ``max_distance``.
+        """
         ...
 
     def copy(self) -> Self:
-        """A twin sharing the large immutable arrays, cheap to make, safe to change."""
+        """A cheap copy (the delta and the tombstone bitmap at most) sharing the main arrays."""
         ...
 
     def needs_merge(self) -> bool:
-        """Whether recent changes have grown enough that ``merge`` should run."""
+        """Whether the delta or the tombstones have grown past their limits."""
         ...
 
     def merge(self) -> None:
-        """Fold recent changes into the main structures (slow; run it on a copy)."""
+        """Fold the delta in and drop tombstoned rows, in place on this private object; slow."""
         ...
 
     def __len__(self) -> int: ...

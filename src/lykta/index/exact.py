@@ -7,7 +7,6 @@ not the ~100 bytes per entry of a Python dict.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Self
 
@@ -31,16 +30,18 @@ _ARRAYS = ["keys", "ids", "dead", "delta_keys", "delta_ids"]
 
 
 class ExactIndex:
-    """Exact-key lookup for ``key_bytes``-byte hashes (16 for MD5, 32 for SHA-256).
+    """Exact-key lookup for ``code_bytes``-byte hashes (16 for MD5, 32 for SHA-256).
 
     Several ids may share a key (banks overlap); ids are unique among live entries.
+    Versions work as in ``HammingIndex``: ``add``/``remove`` never merge by themselves,
+    ``copy`` is cheap and isolated from later changes to either side.
     """
 
-    def __init__(self, key_bytes: int, *, delta_limit: int = DELTA_LIMIT) -> None:
-        if isinstance(key_bytes, bool) or not isinstance(key_bytes, int) or key_bytes < 1:
-            raise ValueError(f"key_bytes must be a positive integer, got {key_bytes!r}")
-        self.key_bytes = key_bytes
-        self._words = (key_bytes + 7) // 8
+    def __init__(self, code_bytes: int, *, delta_limit: int = DELTA_LIMIT) -> None:
+        if isinstance(code_bytes, bool) or not isinstance(code_bytes, int) or code_bytes < 1:
+            raise ValueError(f"code_bytes must be a positive integer, got {code_bytes!r}")
+        self.code_bytes = code_bytes
+        self._words = (code_bytes + 7) // 8
         self._delta_limit = delta_limit
         self._keys = np.zeros((0, self._words), dtype=np.uint64)
         self._main = MainIds(np.zeros(0, dtype=np.uint32))
@@ -76,31 +77,32 @@ class ExactIndex:
         )
         return removed
 
-    def copy(self) -> Self:
-        """A twin to change while this one keeps answering queries (see HammingIndex.copy)."""
-        twin = copy.copy(self)
-        twin._main = self._main.copy()
-        return twin
-
     def needs_merge(self) -> bool:
+        """Whether the delta or the tombstones have grown past their limits."""
         return self._delta_ids.shape[0] > self._delta_limit or self._main.needs_compaction()
 
-    def merge(self) -> None:
-        """Fold the delta into the sorted main array and drop removed rows."""
-        self._merge()
+    def copy(self) -> Self:
+        """An index sharing this one's arrays; changes to either never reach the other."""
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other._main = self._main.copy()
+        return other
 
     def query(self, keys: Any, max_distance: int = 0) -> list[list[tuple[int, int]]]:
-        """For each key, ``(id, 0)`` for every id holding exactly that key, ascending.
+        """For each key, ``(id, 0)`` for the ids holding exactly that key, ids ascending.
 
-        ``max_distance`` is ignored: an exact key is equal or not. A single
-        ``(key_bytes,)`` row is one query.
+        ``max_distance`` is accepted for a common interface with ``HammingIndex`` and
+        ignored: a cryptographic hash matches exactly or not at all. A single
+        ``(code_bytes,)`` row is one query. Safe to call from many threads, also while a
+        ``copy`` of this index changes.
         """
         queries = self._words_of(keys, allow_single=True)
         found: list[list[int]] = [[] for _ in range(queries.shape[0])]
         if not queries.shape[0] or not len(self):
             return [[] for _ in found]
-        for keys_sorted, ids, main in (
-            (self._keys, self._main.ids, True),
+        main = self._main
+        for keys_sorted, ids, is_main in (
+            (self._keys, main.ids, True),
             (self._delta_keys, self._delta_ids, False),
         ):
             if not ids.shape[0]:
@@ -108,8 +110,8 @@ class ExactIndex:
             first, last = _kernels.key_ranges(keys_sorted, queries)
             for q in np.nonzero(last > first)[0]:
                 rows = np.arange(first[q], last[q])
-                if main and self._main.n_dead:
-                    rows = rows[~self._main.is_dead(rows)]
+                if is_main and main.n_dead:
+                    rows = rows[~main.is_dead(rows)]
                 found[q].extend(ids[rows].tolist())
         return [[(i, 0) for i in sorted(ids)] for ids in found]
 
@@ -122,7 +124,8 @@ class ExactIndex:
             "delta_keys": self._delta_keys,
             "delta_ids": self._delta_ids,
         }
-        meta = {"key_bytes": self.key_bytes, "rows": len(self._main), "live": len(self)}
+        # Stored as "key_bytes", its name in format version 1, so older snapshots still load.
+        meta = {"key_bytes": self.code_bytes, "rows": len(self._main), "live": len(self)}
         save_dir(path, _KIND, meta, arrays)
 
     @classmethod
@@ -138,13 +141,16 @@ class ExactIndex:
 
     def _words_of(self, keys: Any, allow_single: bool) -> np.ndarray:
         """Keys as ``(n, words)`` uint64, zero-padded: any fixed total order will do."""
-        rows = check_rows(keys, self.key_bytes, "keys", allow_single)
+        rows = check_rows(keys, self.code_bytes, "keys", allow_single)
         padded = np.zeros((rows.shape[0], self._words * 8), dtype=np.uint8)
-        padded[:, : self.key_bytes] = rows
+        padded[:, : self.code_bytes] = rows
         return padded.view(np.uint64)
 
-    def _merge(self) -> None:
-        """Fold the sorted delta into the sorted main array and drop tombstoned rows."""
+    def merge(self) -> None:
+        """Fold the sorted delta into the sorted main array and drop tombstoned rows.
+
+        Writes new arrays and swaps them in, so copies sharing the old ones are unaffected.
+        """
         live = self._main.live_mask()
         keys, ids = self._keys, self._main.ids
         if live is not None:

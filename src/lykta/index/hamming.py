@@ -1,6 +1,6 @@
 """``HammingIndex``: exact Hamming-distance search over 256-bit codes (PDQ).
 
-Exactness is the contract: ``search`` returns what a brute-force scan returns, for every
+Exactness is the contract: ``query`` returns what a brute-force scan returns, for every
 distance 0..256. Up to ``TABLE_MAX_DISTANCE`` it runs a pigeonhole multi-index search
 over substring tables shaped by ``LAYOUT``; above that it scans every code. See
 ``docs/index.md``.
@@ -8,7 +8,8 @@ over substring tables shaped by ``LAYOUT``; above that it scans every code. See
 
 from __future__ import annotations
 
-import copy
+from functools import cache
+from itertools import combinations
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
@@ -35,8 +36,9 @@ class Layout(NamedTuple):
     """Shape of the substring tables: ``tables`` disjoint substrings of ``width`` bits.
 
     Each table answers substring distances up to ``radius``, so by pigeonhole the tables
-    are exact for every distance below ``tables * (radius + 1)``. The top 16 bits of a
-    substring index a directory; the other ``width - 16`` (1..16) are stored per entry.
+    are exact for every distance below ``tables * (radius + 1)``. The top ``D`` bits of a
+    substring index a directory, the other ``width - D`` (at most 8) are stored per
+    entry; ``D`` depends on the row count (``dir_bits``).
     """
 
     tables: int
@@ -47,52 +49,70 @@ class Layout(NamedTuple):
     def max_distance(self) -> int:
         return self.tables * (self.radius + 1) - 1
 
-    @property
-    def lo_dtype(self) -> type[np.unsignedinteger]:
-        return np.uint8 if self.width <= 24 else np.uint16
-
 
 #: Eleven 23-bit substrings (bits 253..255 are left out; pigeonhole does not need them).
 LAYOUT = Layout(tables=11, width=23, radius=2)
-#: Largest distance the substring tables answer; beyond it, search scans all codes.
+#: Largest distance the substring tables answer; beyond it, queries scan all codes.
 TABLE_MAX_DISTANCE = LAYOUT.max_distance
+#: Narrowest directory: 65,537 offsets per table, with 7 bits of each key stored as `lo`.
+MIN_DIR_BITS = 16
 #: Version of the saved files; older snapshots are refused (the app rebuilds them).
-SAVE_VERSION = 2
+SAVE_VERSION = 3
 
 _KIND = "lykta.hamming"
 _ARRAYS = ["codes", "ids", "lo", "pos", "dirs", "dead", "delta_codes", "delta_ids"]
 
 
-def _hi_masks(radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """All 16-bit masks of weight <= radius, lightest first, so each radius is a prefix."""
-    masks = np.arange(1 << 16, dtype=np.int64)
-    weights = np.bitwise_count(masks).astype(np.int64)
-    keep = weights <= radius
-    order = np.argsort(weights[keep], kind="stable")
-    return masks[keep][order], weights[keep][order]
+def dir_bits(rows: int) -> int:
+    """Directory width for ``rows`` rows: whichever costs fewer bytes per table.
+
+    A ``2**16`` directory needs a 1-byte ``lo`` per entry; a directory over the whole
+    23-bit substring (4 bytes x 8.4M offsets) needs none, and is smaller above 33.5M rows.
+    """
+    return LAYOUT.width if rows > 4 << LAYOUT.width else MIN_DIR_BITS
 
 
-_MASKS, _MASK_WEIGHTS = _hi_masks(LAYOUT.radius)
+def pos_bits(rows: int) -> int:
+    """Bits per packed row position: 24 at 10M rows, 27 at 100M."""
+    return max(1, (rows - 1).bit_length())
 
 
-def _pos_bytes(rows: int) -> int:
-    return max(1, (max(rows - 1, 1).bit_length() + 7) // 8)
+@cache
+def _masks(bits: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """All ``bits``-bit masks of weight <= radius, lightest first: each radius a prefix."""
+    masks = [
+        sum(1 << b for b in c) for w in range(radius + 1) for c in combinations(range(bits), w)
+    ]
+    weights = [w for w in range(radius + 1) for _ in combinations(range(bits), w)]
+    return np.array(masks, dtype=np.int64), np.array(weights, dtype=np.int64)
+
+
+def _empty_tables(rows: int, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m = LAYOUT.tables
+    lo_bits = LAYOUT.width - bits
+    lo = np.empty((m, rows if lo_bits else 0), dtype=np.uint8)
+    pos = np.zeros((m, (rows * pos_bits(rows) + 63) // 64 + 1), dtype=np.uint64)
+    dirs = np.zeros((m, (1 << bits) + 1), dtype=np.uint32)
+    return lo, pos, dirs
 
 
 class HammingIndex:
     """Exact radius search over 256-bit codes with incremental adds and removes.
 
-    ``delta_limit`` is how many recent adds are scanned by brute force before they are
-    merged into the sorted tables (tests lower it to exercise merges on small inputs).
+    ``add`` and ``remove`` never reorganise the tables: adds go to a *delta* scanned by
+    brute force, removals set tombstones. ``needs_merge`` says when the delta (past
+    ``delta_limit`` codes) or the tombstones (past 10% of the rows) cost too much, and
+    ``merge`` folds them in. ``copy`` is cheap and isolated from later changes, so a
+    writer can change and merge a copy while readers keep querying the original.
     """
+
+    code_bytes = CODE_BYTES
 
     def __init__(self, *, delta_limit: int = DELTA_LIMIT) -> None:
         self._delta_limit = delta_limit
         self._codes = np.zeros((0, CODE_BYTES), dtype=np.uint8)
         self._main = MainIds(np.zeros(0, dtype=np.uint32))
-        self._lo = np.zeros((LAYOUT.tables, 0), dtype=LAYOUT.lo_dtype)
-        self._pos = np.zeros((LAYOUT.tables, 0), dtype=np.uint8)
-        self._dirs = np.zeros((LAYOUT.tables, _kernels.BUCKETS + 1), dtype=np.uint32)
+        self._lo, self._pos, self._dirs = _empty_tables(0, MIN_DIR_BITS)
         self._delta_codes = np.zeros((0, CODE_BYTES), dtype=np.uint8)
         self._delta_ids = np.zeros(0, dtype=np.int64)
 
@@ -106,8 +126,23 @@ class HammingIndex:
         dirs = self._dirs.nbytes if len(self._main) else 0
         return sum(a.nbytes for a in arrays) + dirs + self._main.nbytes
 
+    @property
+    def _dir_bits(self) -> int:
+        return int(self._dirs.shape[1] - 1).bit_length() - 1
+
+    def copy(self) -> Self:
+        """An index sharing this one's arrays; changes to either never reach the other.
+
+        Costs O(1): nothing is copied until the copy's first removal, which copies the
+        tombstone bitmap (n / 8 bytes); adds build a new delta array.
+        """
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other._main = self._main.copy()
+        return other
+
     def add(self, ids: Any, codes: Any) -> None:
-        """Add codes under unique ids; a duplicate id raises ``ValueError``."""
+        """Add codes under unique ids (to the delta); a duplicate id raises ``ValueError``."""
         ids = check_ids(ids)
         codes = check_rows(codes, CODE_BYTES, "codes", allow_single=False)
         if ids.shape[0] != codes.shape[0]:
@@ -115,7 +150,6 @@ class HammingIndex:
         if not ids.size:
             return
         check_new_ids(ids, self._main, self._delta_ids)
-        # New arrays, never appends in place: a copy taken earlier shares the old ones.
         self._delta_ids = np.concatenate([self._delta_ids, ids])
         self._delta_codes = np.concatenate([self._delta_codes, codes])
 
@@ -126,31 +160,15 @@ class HammingIndex:
         )
         return removed
 
-    def copy(self) -> Self:
-        """A twin to change while this one keeps answering queries unchanged.
-
-        The sorted tables and codes are shared (nothing changes them in place); only the
-        tombstone bitmap is copied. Cost: the bitmap, one bit per row.
-        """
-        twin = copy.copy(self)
-        twin._main = self._main.copy()
-        return twin
-
     def needs_merge(self) -> bool:
-        """Whether the delta or the tombstones have grown enough to merge (see ``merge``)."""
+        """Whether the delta or the tombstones have grown past their limits."""
         return self._delta_ids.shape[0] > self._delta_limit or self._main.needs_compaction()
-
-    def merge(self) -> None:
-        """Fold the delta into the tables and drop removed rows, in linear time.
-
-        Slow on a big index; run it on a ``copy()`` while the original answers queries.
-        """
-        self._merge()
 
     def query(self, codes: Any, max_distance: int) -> list[list[tuple[int, int]]]:
         """For each query code, the (id, distance) pairs within ``max_distance``.
 
         Each list is sorted by (distance, id). A single ``(32,)`` code is one query.
+        Safe to call from many threads, also while a ``copy`` of this index changes.
         """
         queries = check_rows(codes, CODE_BYTES, "codes", allow_single=True)
         if isinstance(max_distance, bool) or not isinstance(max_distance, int | np.integer):
@@ -162,30 +180,34 @@ class HammingIndex:
         if not n_queries or not len(self):
             return [[] for _ in range(n_queries)]
         words = queries.view(np.uint64)
-        parts = []
-        if len(self._main):
+        main, parts = self._main, []
+        if len(main):
             main_words = self._codes.view(np.uint64)
             if max_distance <= TABLE_MAX_DISTANCE:
+                masks, weights = _masks(self._dir_bits, LAYOUT.radius)
                 q, rows, dist = _kernels.probe(
                     main_words,
                     self._lo,
                     self._pos,
+                    pos_bits(len(main)),
                     self._dirs,
-                    self._main.dead,
+                    main.dead,
                     words,
                     max_distance,
                     LAYOUT.width,
-                    _MASKS,
-                    _MASK_WEIGHTS,
+                    LAYOUT.width - self._dir_bits,
+                    masks,
+                    weights,
                 )
             else:
-                q, rows, dist = _kernels.scan(main_words, self._main.dead, words, max_distance)
-            parts.append((q, self._main.ids[rows].astype(np.int64), dist))
-        if self._delta_ids.size:
+                q, rows, dist = _kernels.scan(main_words, main.dead, words, max_distance)
+            parts.append((q, main.ids[rows].astype(np.int64), dist))
+        delta_ids, delta_codes = self._delta_ids, self._delta_codes
+        if delta_ids.size:
             q, rows, dist = _kernels.scan(
-                self._delta_codes.view(np.uint64), self._main.dead[:0], words, max_distance
+                delta_codes.view(np.uint64), main.dead[:0], words, max_distance
             )
-            parts.append((q, self._delta_ids[rows], dist))
+            parts.append((q, delta_ids[rows], dist))
         return _group(parts, n_queries)
 
     def save(self, path: str | Path) -> None:
@@ -226,9 +248,15 @@ class HammingIndex:
         index._delta_ids = np.array(arrays["delta_ids"])
         return index
 
-    def _merge(self) -> None:
-        """Fold the delta into the tables and drop tombstoned rows, in linear time."""
+    def merge(self) -> None:
+        """Fold the delta into the tables and drop tombstoned rows, in linear time.
+
+        Writes new arrays and swaps them in, so copies sharing the old ones are unaffected.
+        """
         live = self._main.live_mask()
+        delta_ids, delta_codes = self._delta_ids, self._delta_codes
+        if live is None and not delta_ids.size:
+            return
         old_rows = len(self._main)
         if live is None:
             remap = np.arange(old_rows, dtype=np.int64)
@@ -237,36 +265,53 @@ class HammingIndex:
             remap = np.cumsum(live, dtype=np.int64) - 1
             remap[~live] = -1
             kept_codes, kept_ids = self._codes[live], self._main.ids[live]
-        m, width = LAYOUT.tables, LAYOUT.width
-        new_lo = np.empty((m, self._delta_ids.shape[0]), dtype=LAYOUT.lo_dtype)
-        new_rows, new_dirs = _kernels.build_tables(
-            self._delta_codes.view(np.uint64), m, width, new_lo
-        )
-        total = kept_ids.shape[0] + self._delta_ids.shape[0]
-        lo = np.empty((m, total), dtype=LAYOUT.lo_dtype)
-        pos = np.empty((m, total * _pos_bytes(total)), dtype=np.uint8)
-        dirs = np.empty((m, _kernels.BUCKETS + 1), dtype=np.uint32)
-        _kernels.merge_tables(
-            self._lo,
-            self._pos,
-            self._dirs,
-            remap,
-            new_lo,
-            new_rows,
-            new_dirs,
-            kept_ids.shape[0],
-            lo,
-            pos,
-            dirs,
-        )
-        del new_lo, new_rows
+        kept = kept_ids.shape[0]
+        total = kept + delta_ids.shape[0]
+        if kept:
+            codes = np.concatenate([kept_codes, delta_codes])
+            ids = np.concatenate([kept_ids.astype(np.int64), delta_ids])
+        else:
+            codes, ids = delta_codes, delta_ids  # A bulk load: no second copy of the codes.
+        del kept_codes, kept_ids
+        bits = dir_bits(total)
+        # Old tables are reused unless the directory width changes with the size.
+        reuse = kept > 0 and bits == self._dir_bits
+        new_start = kept if reuse else 0
+        lo, pos, dirs = _empty_tables(total, bits)
+        old_bits = pos_bits(old_rows)
+        words = codes.view(np.uint64)
+        for t in range(LAYOUT.tables):
+            keys = _kernels.table_keys(words, new_start, t, LAYOUT.width)
+            order = _kernels.sort_by_key(keys, LAYOUT.width)
+            old = (self._lo[t], self._pos[t], self._dirs[t]) if reuse else _NO_TABLE
+            _kernels.merge_table(
+                old[0],
+                old[1],
+                old_bits,
+                old[2],
+                remap,
+                keys,
+                order,
+                new_start,
+                LAYOUT.width - bits,
+                lo[t],
+                pos[t],
+                pos_bits(total),
+                dirs[t],
+            )
+            del keys, order
         self._lo, self._pos, self._dirs = lo, pos, dirs
-        self._codes = np.concatenate([kept_codes, self._delta_codes])
-        self._main = MainIds(
-            narrow_ids(np.concatenate([kept_ids.astype(np.int64), self._delta_ids]))
-        )
+        self._codes = codes
+        self._main = MainIds(narrow_ids(ids))
         self._delta_codes = np.zeros((0, CODE_BYTES), dtype=np.uint8)
         self._delta_ids = np.zeros(0, dtype=np.int64)
+
+
+_NO_TABLE = (
+    np.zeros(0, dtype=np.uint8),
+    np.zeros(1, dtype=np.uint64),
+    np.zeros(0, dtype=np.uint32),
+)
 
 
 def _group(
