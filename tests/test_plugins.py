@@ -124,3 +124,26 @@ def test_plugins_hear_matches_and_bank_changes(tmp_path: Path, fresh_plugins: No
     assert listener.events == [
         ("created", "a"), ("content_added", "a"), ("match", ["x"]), ("deleted", "a"),
     ]  # fmt: skip
+
+
+def test_a_snapshot_holding_a_kind_no_longer_installed_is_rebuilt_from_the_log(
+    tmp_path: Path, fresh_plugins: None
+) -> None:
+    settings = make_settings(tmp_path / "home")
+    plugins.plugin_manager().register(sha1_kind)
+    registry.refresh()
+    core = Lykta.open(settings)
+    core.banks.create("own")
+    core.banks.create("kept")
+    core.banks.add_content("own", [ContentItem.of_hash("sha1", SHA1)])
+    core.banks.add_content("kept", [ContentItem.of_hash("md5", "ab" * 16, "doc")])
+    assert core.matcher.save_snapshot() is not None
+    core.banks.delete("own")  # the database no longer holds sha1; the snapshot still names it
+    core.close()
+    plugins.plugin_manager().unregister(sha1_kind)
+    registry.refresh()
+    core = Lykta.open(settings)
+    try:
+        assert [m.external_id for m in core.lookup_hash("md5", "ab" * 16).matches] == ["doc"]
+    finally:
+        core.close()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
 from lykta.index import HashIndex
 
@@ -75,7 +76,7 @@ class SnapshotStore:
                 kind: type(get_hasher(kind).new_index()).load(folder / kind)
                 for kind in state["kinds"]
             }
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, InvalidInput) as error:
             # An older format, a kind no longer installed, or a snapshot the writer replaced
             # while we read: the change log rebuilds the index, the writer a new snapshot.
             log.warning("not using index snapshot %s: %s", folder, error)
