@@ -77,6 +77,26 @@ def test_csv_consecutive_rows_with_one_id_are_one_item() -> None:
     assert bad.errors == [LineError(2, "quality must be an integer and seconds a number")]
 
 
+def test_csv_quality_and_seconds_out_of_range_are_line_errors() -> None:
+    # Beyond the database's integer, or meaningless as a quality or a frame time: each is
+    # its line's error, never a failed insert.
+    data = (
+        f"hash,quality,seconds\n{PDQ},99999999999999999999,\n{PDQ},101,\n{PDQ},-1,\n"
+        f"{PDQ},,inf\n{PDQ},,nan\n{PDQ},,-0.5\n{PDQ},100,0\n"
+    )
+    result = parse_text(get_format("csv"), data, "pdq")
+    assert [e.line for e in result.errors] == [2, 3, 4, 5, 6, 7]
+    assert [row.hashes for row in result.rows] == [(ItemHash("pdq", PDQ, 100, 0.0),)]
+
+
+def test_vpdq_frame_times_must_be_finite_and_not_negative() -> None:
+    data = f"0,100,{PDQ},inf\n1,100,{PDQ},nan\n2,100,{PDQ},-1\n3,100,{PDQ},0.5\n"
+    result = parse_text(get_format("vpdq"), data, "pdq", "clip")
+    assert [e.line for e in result.errors] == [1, 2, 3]
+    [video] = result.rows
+    assert video.duration == 0.5
+
+
 def test_csv_needs_a_hash_column() -> None:
     result = parse_text(get_format("csv"), "name,other\nx,y\n", "pdq")
     assert result.rows == []

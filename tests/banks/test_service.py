@@ -10,7 +10,7 @@ import pytest
 
 from lykta.app import Lykta
 from lykta.banks.formats import get_format
-from lykta.banks.items import ContentItem
+from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.validation import Threshold
 from lykta.errors import Conflict, InvalidInput, NotFound
 
@@ -63,6 +63,21 @@ def test_bad_bank_input(core: Lykta) -> None:
     core.banks.create("b")
     with pytest.raises(Conflict):
         core.banks.update("a", name="b")
+
+
+@pytest.mark.parametrize(
+    ("quality", "seconds", "says"),
+    [(2**40, None, "quality"), (-1, None, "quality"), (None, float("inf"), "seconds"),
+     (None, float("nan"), "seconds"), (None, -1.0, "seconds")],
+)  # fmt: skip
+def test_hash_quality_and_frame_time_are_checked(
+    core: Lykta, quality: int | None, seconds: float | None, says: str
+) -> None:
+    core.banks.create("a")
+    item = ContentItem((ItemHash("pdq", PDQ, quality, seconds),), "clip")
+    with pytest.raises(InvalidInput, match=says):
+        core.banks.add_content("a", [item])
+    assert core.banks.get("a").content_count == 0
 
 
 def test_import_is_one_transaction(core: Lykta) -> None:

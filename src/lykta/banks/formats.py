@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,22 @@ def labels_problem(labels: Sequence[str]) -> str | None:
         problem = text_problem(label)
         if problem:
             return f"label {label[:40]!r} {problem}"
+    return None
+
+
+def frame_problem(quality: int | None, seconds: float | None) -> str | None:
+    """Why a hash's quality or frame time cannot be stored, or None when both can."""
+    if quality is not None and (
+        isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100
+    ):
+        return f"quality must be an integer within 0..100, got {quality!r}"
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        return f"seconds must be a finite number of at least 0, got {seconds!r}"
     return None
 
 
@@ -209,6 +226,9 @@ class CsvFormat(HashListFormat):
             except ValueError:
                 yield LineError(number, "quality must be an integer and seconds a number")
                 continue
+            if problem := frame_problem(quality, seconds):
+                yield LineError(number, problem)
+                continue
             hashed = ItemHash(get_hasher(kind).name, checked, quality, seconds)
             yield ContentItem((hashed,), external_id, labels)
 
@@ -270,8 +290,8 @@ class VpdqFormat(HashListFormat):
             except ValueError:
                 yield LineError(number, "frame and quality must be integers, seconds a number")
                 continue
-            if not 0 <= parsed_quality <= 100:
-                yield LineError(number, f"quality must be within 0..100, got {parsed_quality}")
+            if problem := frame_problem(parsed_quality, parsed_seconds):
+                yield LineError(number, problem)
                 continue
             checked = _validated("pdq", value, number)
             if isinstance(checked, LineError):

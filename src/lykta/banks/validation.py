@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lykta.banks.formats import MAX_EXTERNAL_ID, MAX_TEXT, labels_problem, text_problem
+from lykta.banks.formats import (
+    MAX_EXTERNAL_ID,
+    MAX_TEXT,
+    frame_problem,
+    labels_problem,
+    text_problem,
+)
 from lykta.banks.items import ContentItem
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher, similarity_hashers
@@ -53,9 +59,16 @@ def validate_text(value: str, what: str) -> str:
 
 
 def validate_item(item: ContentItem) -> ContentItem:
-    """An item's external id and labels are storable (and the id short enough)."""
+    """An item's external id, labels, hash qualities and frame times are storable (and the
+    id short enough)."""
     if not item.hashes:
         raise InvalidInput("a content item needs at least one hash")
+    for number, hashed in enumerate(item.hashes):
+        # Most hashes have neither: imports of millions skip the call.
+        if (hashed.quality is not None or hashed.seconds is not None) and (
+            problem := frame_problem(hashed.quality, hashed.seconds)
+        ):
+            raise InvalidInput(f"hashes[{number}]: {problem}")
     if item.external_id is not None:
         if len(item.external_id) > MAX_EXTERNAL_ID:
             raise InvalidInput(
