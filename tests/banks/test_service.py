@@ -80,6 +80,13 @@ def test_hash_quality_and_frame_time_are_checked(
     assert core.banks.get("a").content_count == 0
 
 
+def test_a_kind_is_stored_under_its_registered_name(core: Lykta) -> None:
+    core.banks.create("a")
+    [content_id] = core.banks.add_content("a", [ContentItem((ItemHash(" PDQ", PDQ),))]).content_ids
+    assert core.banks.stored_kinds() == ["pdq"]
+    assert [m.content_id for m in core.lookup_hash("pdq", PDQ).matches] == [content_id]
+
+
 def test_import_is_one_transaction(core: Lykta) -> None:
     core.banks.create("a")
     text = f"{PDQ}\n{flip_bits(PDQ, 40)}\nnot-a-hash\n"

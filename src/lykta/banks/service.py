@@ -373,7 +373,13 @@ def _tombstone(session: Session, revision: int, where: Any) -> None:
 
 
 def _keys(item: ContentItem) -> list[tuple[str, bytes]]:
-    return [(h.kind, get_hasher(h.kind).to_code(h.value)) for h in item.hashes]
+    """Each hash as (registered kind name, code): a kind spelt ``"PDQ "`` by a caller must
+    not be stored as a kind no hasher is registered under."""
+    keys = []
+    for hashed in item.hashes:
+        hasher = get_hasher(hashed.kind)
+        keys.append((hasher.name, hasher.to_code(hashed.value)))
+    return keys
 
 
 def _common_owner(
