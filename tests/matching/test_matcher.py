@@ -179,6 +179,36 @@ def test_lookups_and_writes_proceed_while_a_merge_runs(
     assert core.matcher.size()["pdq"] == 2
 
 
+def test_a_merge_that_fails_half_way_is_never_published(
+    sqlite_core: Lykta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = sqlite_core
+    core.banks.create("a")
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ, "x")])
+    real_merge = HammingIndex.merge
+
+    def failing_merge(self: HammingIndex) -> None:
+        # Out of memory part-way: some of the copy's arrays replaced, the rest not.
+        self._delta_ids = self._delta_ids[:0]
+        self._delta_codes = self._delta_codes[:0]
+        raise MemoryError
+
+    monkeypatch.setattr(HammingIndex, "needs_merge", lambda self: True)
+    monkeypatch.setattr(HammingIndex, "merge", failing_merge)
+    with pytest.raises(MemoryError):
+        core.matcher.merge_pending()
+    assert [m.external_id for m in core.lookup_hash("pdq", PDQ).matches] == ["x"]
+    # Nothing is left waiting on the failed merge: the next one runs and is published.
+    monkeypatch.setattr(HammingIndex, "merge", real_merge)
+    monkeypatch.setattr(HammingIndex, "needs_merge", lambda self: False)
+    core.banks.add_content("a", [ContentItem.of_hash("pdq", flip(PDQ, 80), "y")])
+    monkeypatch.setattr(HammingIndex, "needs_merge", lambda self: True)
+    core.matcher.merge_pending()
+    monkeypatch.setattr(HammingIndex, "needs_merge", lambda self: False)
+    assert [m.external_id for m in core.lookup_hash("pdq", PDQ).matches] == ["x"]
+    assert core.matcher.size()["pdq"] == 2
+
+
 def test_lookups_proceed_while_a_snapshot_is_written(
     sqlite_core: Lykta, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -187,17 +187,28 @@ class Matcher:
                 return
             instance = self._published.instance_id
             merged = self._published.indexes[kind].copy()
-            self._journal[kind] = []
+            journal: list[_Op] = []
+            self._journal[kind] = journal
         try:
             merged.merge()
-        finally:
+        except BaseException:
+            # A merge that failed part-way (out of memory) leaves its copy half-merged: it
+            # is dropped, and the next round merges afresh.
             with self._write:
-                ops = self._journal.pop(kind, None)
-                current = self._published
-                if ops is not None and current.instance_id == instance:
-                    for op in ops:
-                        _apply(merged, op)
-                    self._published = replace(current, indexes={**current.indexes, kind: merged})
+                if self._journal.get(kind) is journal:
+                    del self._journal[kind]
+            raise
+        with self._write:
+            # Not ours when the database was replaced meanwhile (`_fresh` cleared it, and a
+            # merge of the new one may have started): this merge is of an index now gone.
+            if self._journal.get(kind) is not journal:
+                return
+            del self._journal[kind]
+            current = self._published
+            if current.instance_id == instance:
+                for op in journal:
+                    _apply(merged, op)
+                self._published = replace(current, indexes={**current.indexes, kind: merged})
 
     def start(self, interval: float) -> None:
         """Follow the change log in a background thread until `stop()`; merges and
