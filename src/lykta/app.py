@@ -209,19 +209,51 @@ class Lykta:
         photo is looked up with the variants the settings call for (rotations, flips,
         trimmed borders); without it the file is not decoded."""
         wanted = None if kinds is None else {get_hasher(kind).name for kind in kinds}
+        queries = self._media_queries(data, wanted)
+        result = self.matcher.lookup(queries, self._known_banks(banks, ignore_unknown_banks))
+        return self._found(queries, result)
+
+    def lookup_media_by_kind(
+        self,
+        data: bytes,
+        *,
+        kinds: Iterable[str],
+        banks: Iterable[str] | None = None,
+        ignore_unknown_banks: bool = False,
+    ) -> dict[str, LookupResult]:
+        """As ``lookup_media``, answered per kind (HMA answers per signal type): an item
+        holding a photo's PDQ and MD5 is a match under each kind its hashes match, not only
+        under its closest. A negative-bank match under any kind suppresses them all."""
+        wanted = list(dict.fromkeys(get_hasher(kind).name for kind in kinds))
+        queries = self._media_queries(data, set(wanted))
+        results = self.matcher.lookup_many(
+            [[query for query in queries if query.kind == kind] for kind in wanted],
+            self._known_banks(banks, ignore_unknown_banks),
+        )
+        suppressed = [match for result in results for match in result.suppressed_by]
+        for result in results:
+            if suppressed:
+                result.matches, result.suppressed_by = [], suppressed
+        every = LookupResult(
+            [match for result in results for match in result.matches],
+            suppressed,
+            any(result.capped for result in results),
+            self.matcher.match_cap,
+        )
+        self._found(queries, every)
+        return dict(zip(wanted, results, strict=True))
+
+    def _media_queries(self, data: bytes, wanted: set[str] | None) -> list[QueryHash]:
+        """The queries of one file's hashes of ``wanted`` kinds (every kind when None)."""
         if wanted is None or "pdq" in wanted:
-            queries = [
+            return [
                 query
                 for query in queries_for_photo(self.hash_photo(data))
                 if wanted is None or query.kind in wanted
             ]
-        else:
-            queries = [
-                hash_query(kind, value, None)
-                for kind, value in self.hash_media(data, wanted).items()
-            ]
-        result = self.matcher.lookup(queries, self._known_banks(banks, ignore_unknown_banks))
-        return self._found(queries, result)
+        return [
+            hash_query(kind, value, None) for kind, value in self.hash_media(data, wanted).items()
+        ]
 
     def scan(
         self,

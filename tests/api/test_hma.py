@@ -19,6 +19,7 @@ from lykta.api import hma
 from lykta.api.main import create_app
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
+from lykta.banks.items import ContentItem
 from lykta.media import fetch
 from tests.conftest import make_photo, make_settings
 
@@ -334,6 +335,29 @@ def test_add_photo_with_more_types(env: Env) -> None:
     signals = response.json()["signals"]
     assert signals["md5"] == hashlib.md5(photo).hexdigest()
     assert signals["sha256"] == hashlib.sha256(photo).hexdigest()
+
+
+def test_lookup_with_several_types_answers_each_type(env: Env) -> None:
+    # One content item holds the photo's PDQ and MD5; HMA reports a match per signal type.
+    bank = env.make_bank()
+    photo = make_photo(6)
+    added = env.client.post(
+        f"/c/bank/{bank}/content?types=pdq,md5", files={"photo": ("x.jpg", photo)},
+        headers=env.curator,
+    ).json()  # fmt: skip
+    found = env.client.post(
+        "/m/lookup?types=pdq,md5", files={"photo": ("y.jpg", photo)}, headers=env.matcher
+    )
+    assert found.status_code == 200, found.text
+    match = [{"bank_content_id": added["id"], "distance": "0"}]
+    assert found.json() == {"pdq": {bank: match}, "md5": {bank: match}}
+    # A negative bank holding only its MD5 still withholds every type's matches.
+    env.core.banks.create("fp", negative=True)
+    env.core.banks.add_content("fp", [ContentItem.of_hash("md5", added["signals"]["md5"])])
+    found = env.client.post(
+        "/m/lookup?types=pdq,md5", files={"photo": ("y.jpg", photo)}, headers=env.matcher
+    )
+    assert found.json() == {"pdq": {}, "md5": {}}
 
 
 def test_add_content_bad_input(env: Env) -> None:

@@ -45,8 +45,10 @@ def _lookup_media(
     A photo's PDQ is looked up with all the variants Lykta's settings call for (rotations,
     flips, trimmed borders), so it finds at least what HMA would."""
     kinds = {name: signal_kind(name) for name in names}
-    found = core.lookup_media(data, kinds=kinds.values(), banks=banks, ignore_unknown_banks=True)
-    return {name: _by_bank(m for m in found.matches if m.kind == kinds[name]) for name in names}
+    found = core.lookup_media_by_kind(
+        data, kinds=kinds.values(), banks=banks, ignore_unknown_banks=True
+    )
+    return {name: _by_bank(found[kinds[name]].matches) for name in names}
 
 
 def _lookup_hash(
