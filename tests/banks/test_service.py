@@ -5,6 +5,8 @@ the process that made the change."""
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Mapping
 
 import pytest
 
@@ -85,6 +87,29 @@ def test_a_kind_is_stored_under_its_registered_name(core: Lykta) -> None:
     [content_id] = core.banks.add_content("a", [ContentItem((ItemHash(" PDQ", PDQ),))]).content_ids
     assert core.banks.stored_kinds() == ["pdq"]
     assert [m.content_id for m in core.lookup_hash("pdq", PDQ).matches] == [content_id]
+
+
+def test_concurrent_threshold_updates_both_land(
+    core: Lykta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lykta.banks import service
+
+    core.banks.create("a")
+    real = service.threshold_changes
+    other = threading.Thread(target=core.banks.update, args=("a",), kwargs={"pdq_distance": 10})
+
+    def racing(fields: dict[str, object], current: Mapping[str, Threshold]) -> object:
+        if not other.is_alive() and other.ident is None:
+            # Another curator changes the distance while this update has read the rules.
+            other.start()
+            other.join(1)
+        return real(fields, current)
+
+    monkeypatch.setattr(service, "threshold_changes", racing)
+    core.banks.update("a", pdq_min_quality=70)
+    other.join(60)
+    rule = core.banks.get("a").thresholds["pdq"]
+    assert (rule.distance, rule.min_quality) == (10, 70)
 
 
 def test_import_is_one_transaction(core: Lykta) -> None:

@@ -153,15 +153,16 @@ class BankService:
     def update(self, name: str, /, **changes: Any) -> BankInfo:
         if not changes:
             raise InvalidInput("nothing to change: name at least one bank field")
-        with self._sessions() as session:
-            current = self._info(session, self._bank(session, name)).thresholds
-        thresholds = threshold_changes(changes, current)
-        values = _bank_fields(changes)
-        new_name = values.get("name", name)
+        new_name = changes.get("name", name)
         try:
             with self._sessions() as session, session.begin():
                 next_revision(session)  # replicas re-read bank settings on a new revision
                 bank = self._bank(session, name)
+                # Read under the change-log lock: a concurrent update's thresholds must not
+                # be written back over with the values read before it committed.
+                current = self._info(session, bank, 0).thresholds
+                thresholds = threshold_changes(changes, current)
+                values = _bank_fields(changes)
                 if new_name != name:
                     taken = session.scalars(select(Bank.id).where(Bank.name == new_name)).first()
                     if taken:
