@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
-from lykta import plugins
+from lykta import cli, plugins
 from lykta.api.main import create_app
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
 from lykta.banks.items import ContentItem
 from lykta.errors import LyktaError
 from lykta.hashing import registry
+from lykta.hashing.base import Hasher
 from tests.conftest import make_settings
 from tests.plugins import sha1_kind
 
@@ -147,3 +149,26 @@ def test_a_snapshot_holding_a_kind_no_longer_installed_is_rebuilt_from_the_log(
         assert [m.external_id for m in core.lookup_hash("md5", "ab" * 16).matches] == ["doc"]
     finally:
         core.close()
+
+
+class ClashingKind:
+    """A plugin whose kind takes a name Lykta's own MD5 holds."""
+
+    class Md5Again(sha1_kind.Sha1Hasher):
+        name = "md5"
+
+    @plugins.hookimpl
+    def lykta_hashers(self) -> list[type[Hasher]]:
+        return [self.Md5Again]
+
+
+def test_a_plugin_whose_kind_cannot_register_is_a_one_line_error(
+    tmp_path: Path, fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugins.plugin_manager().register(ClashingKind())
+    registry.refresh()
+    monkeypatch.setenv("LYKTA_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(cli.app, ["bank", "list"])
+    assert result.exit_code == 1, (result.stdout, result.exception)
+    assert "'md5' is taken by Md5Hasher" in result.stderr
+    assert "Traceback" not in result.stderr

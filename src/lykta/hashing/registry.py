@@ -33,7 +33,11 @@ def check_hashers(hashers: Iterable[Hasher]) -> dict[str, Hasher]:
 def _registry() -> dict[str, Hasher]:
     # Plugins answer in reverse registration order; the built-ins come first in listings.
     answers = reversed(plugin_manager().hook.lykta_hashers())
-    return check_hashers(cls() for found in answers for cls in found)
+    try:
+        return check_hashers(cls() for found in answers for cls in found)
+    except ValueError as error:
+        # An installed plugin's fault, not Lykta's: every door says so in one line.
+        raise LyktaError(f"cannot register the plugins' hash kinds: {error}") from None
 
 
 def refresh() -> None:
