@@ -69,3 +69,22 @@ def test_names_must_be_lower_snake() -> None:
 
     with pytest.raises(ValueError, match="not lower_snake"):
         check_hashers([Shouty()])
+
+
+def test_a_similarity_kind_the_default_index_cannot_hold_is_refused() -> None:
+    # A 64-bit hash in the 256-bit HammingIndex would fail every index sync that read it.
+    from lykta.hashing.pdq import PdqHasher
+    from lykta.index import ExactIndex, HashIndex
+
+    class Narrow(PdqHasher):
+        name = "narrow"
+        code_bytes = 8
+
+    with pytest.raises(ValueError, match="override new_index"):
+        check_hashers([Narrow()])
+
+    class NarrowWithItsOwnIndex(Narrow):
+        def new_index(self) -> HashIndex:
+            return ExactIndex(self.code_bytes)
+
+    assert check_hashers([NarrowWithItsOwnIndex()])["narrow"].code_bytes == 8

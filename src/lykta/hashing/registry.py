@@ -8,6 +8,7 @@ from functools import cache
 
 from lykta.errors import InvalidInput, LyktaError
 from lykta.hashing.base import Hasher
+from lykta.index.hamming import CODE_BYTES as HAMMING_CODE_BYTES
 from lykta.plugins import plugin_manager
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -25,6 +26,17 @@ def check_hashers(hashers: Iterable[Hasher]) -> dict[str, Hasher]:
             )
         if hasher.similarity and not 0 <= hasher.default_distance <= hasher.max_distance:
             raise ValueError(f"hasher {hasher.name!r}: default distance above its maximum")
+        if (
+            hasher.similarity
+            and type(hasher).new_index is Hasher.new_index
+            and hasher.code_bytes != HAMMING_CODE_BYTES
+        ):
+            # Found only when the first hash of the kind reaches the index, that would stop
+            # every replica's index sync for good.
+            raise ValueError(
+                f"hasher {hasher.name!r}: HammingIndex holds {HAMMING_CODE_BYTES}-byte codes, "
+                f"not {hasher.code_bytes}; override new_index() for another width"
+            )
         by_name[hasher.name] = hasher
     return by_name
 
