@@ -172,3 +172,30 @@ def test_a_plugin_whose_kind_cannot_register_is_a_one_line_error(
     assert result.exit_code == 1, (result.stdout, result.exception)
     assert "'md5' is taken by Md5Hasher" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class Broken:
+    @plugins.hookimpl
+    def lykta_match_found(self, core: Any, content: Any, result: Any) -> None:
+        raise RuntimeError("alerting is down")
+
+    @plugins.hookimpl
+    def lykta_bank_changed(self, core: Any, bank: str, change: str) -> None:
+        raise RuntimeError("audit is down")
+
+
+def test_a_failing_plugin_is_logged_not_the_callers_error(
+    tmp_path: Path, fresh_plugins: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    plugins.plugin_manager().register(Broken())
+    core = Lykta.open(make_settings(tmp_path / "home"))
+    try:
+        core.banks.create("a")  # committed: the write is not reported as failed
+        core.banks.add_content("a", [ContentItem.of_hash("sha256", "ab" * 32, "x")])
+        found = core.lookup_hash("sha256", "ab" * 32)
+        assert [m.external_id for m in found.matches] == ["x"]
+    finally:
+        core.close()
+    failures = [r.getMessage() for r in caplog.records if "a plugin failed" in r.getMessage()]
+    assert "a plugin failed in lykta_bank_changed; the core carries on" in failures
+    assert "a plugin failed in lykta_match_found; the core carries on" in failures

@@ -110,12 +110,20 @@ class Lykta:
                 # thread applies it on its next round.
                 log.exception("index sync after a write to bank %s failed; retrying", bank)
                 self.matcher.wake()
-        self.hooks.lykta_bank_changed(core=self, bank=bank, change=change)
+        self._announce("lykta_bank_changed", bank=bank, change=change)
 
     def _found(self, content: Any, result: LookupResult) -> LookupResult:
         if result.matches:
-            self.hooks.lykta_match_found(core=self, content=content, result=result)
+            self._announce("lykta_match_found", content=content, result=result)
         return result
+
+    def _announce(self, hook: str, **event: Any) -> None:
+        """Tell the plugins; a plugin's failure is logged, never the caller's: the write
+        has committed, and the look-up's answer stands."""
+        try:
+            getattr(self.hooks, hook)(core=self, **event)
+        except Exception:
+            log.exception("a plugin failed in %s; the core carries on", hook)
 
     def close(self) -> None:
         self.matcher.stop()

@@ -43,12 +43,19 @@ def existing_owners(
     if bank_size <= 4 * len(flat):
         queries = [select(*columns).where(ContentHash.bank_id == bank_id)]
     else:
+        # Probe per kind: (bank_id, kind, value) is the index, and leaving the kind out would
+        # walk every entry of the bank.
+        by_kind: dict[str, list[bytes]] = {}
+        for kind, value in flat:
+            by_kind.setdefault(kind, []).append(value)
         queries = [
             select(*columns).where(
                 ContentHash.bank_id == bank_id,
-                ContentHash.value.in_([value for _, value in flat[start : start + LOOKUP_CHUNK]]),
+                ContentHash.kind == kind,
+                ContentHash.value.in_(values[start : start + LOOKUP_CHUNK]),
             )
-            for start in range(0, len(flat), LOOKUP_CHUNK)
+            for kind, values in by_kind.items()
+            for start in range(0, len(values), LOOKUP_CHUNK)
         ]
     for query in queries:
         for kind, value, content_id in session.execute(query):
