@@ -3,7 +3,9 @@ within limits."""
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -13,13 +15,21 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from lykta.app import Lykta
-from lykta.auth.tokens import Scope, TokenInfo, grants
+from lykta.auth.tokens import Scope, TokenInfo, TokenRepository, digest, grants
+
+log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description="a token from `lykta token create`")
 
-# Tokens are checked against the database at most this often, so a revoked token stops
-# working within this many seconds in every replica.
-TOKEN_CACHE_SECONDS = 5.0
+# Every live token is held in memory and reloaded this often, so checking a token reads no
+# database, and a revoked token stops working within about this many seconds in every replica.
+TOKEN_RELOAD_SECONDS = 1.0
+# A table older than this means nothing reloads it (an app run without its lifespan, or a
+# database that keeps failing): the next check reloads it before answering.
+TOKEN_TABLE_STALE_SECONDS = 10.0
+# A secret not in the table is looked up once, and if refused, remembered as refused this
+# long, so a flood of bad tokens does not become a flood of database reads.
+REFUSED_SECONDS = 5.0
 
 
 # Dependencies and hot routes are `async def`: FastAPI runs plain `def` ones in a thread
@@ -33,28 +43,60 @@ async def get_core(request: Request) -> Lykta:
 Core = Annotated[Lykta, Depends(get_core)]
 
 
-class TokenCache:
-    """Recent answers per token digest (never the secret itself), refused ones included,
-    so a flood of bad tokens does not become a flood of database reads."""
+class TokenTable:
+    """The live tokens, by the digest of their secret (never the secret itself)."""
 
-    MAX_ENTRIES = 10_000
+    MAX_REFUSED = 10_000
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, TokenInfo | None]] = {}
+    def __init__(self, tokens: TokenRepository) -> None:
+        self._tokens = tokens
+        self._live: dict[str, TokenInfo] = {}
+        self._loaded_at = -math.inf
+        self._refused: dict[str, float] = {}
 
-    async def authenticate(self, core: Lykta, secret: str) -> TokenInfo | None:
+    def reload(self) -> None:
+        """Read every live token from the database (blocking: call it off the event loop)."""
+        loaded_at = time.monotonic()
+        self._live = self._tokens.live()
+        self._loaded_at = loaded_at
+
+    async def keep_loaded(self) -> None:
+        """Reload the table every TOKEN_RELOAD_SECONDS until cancelled."""
+        while True:
+            try:
+                await run_in_threadpool(self.reload)
+            except Exception:
+                log.warning("could not reload API tokens; trying again", exc_info=True)
+            await asyncio.sleep(TOKEN_RELOAD_SECONDS)
+
+    def known(self, secret: str) -> TokenInfo | None:
+        """The token if the table holds it and is current; no database read, ever."""
+        if time.monotonic() - self._loaded_at > TOKEN_TABLE_STALE_SECONDS:
+            return None
+        return self._live.get(digest(secret))
+
+    async def authenticate(self, secret: str) -> TokenInfo | None:
         now = time.monotonic()
-        key = hashlib.sha256(secret.encode()).hexdigest()
-        held = self._entries.get(key)
-        if held is not None and held[0] > now:
-            return held[1]
-        info = await run_in_threadpool(core.tokens.authenticate, secret)
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now and v[1]}
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries.clear()
-        self._entries[key] = (now + TOKEN_CACHE_SECONDS, info)
-        return info
+        if now - self._loaded_at > TOKEN_TABLE_STALE_SECONDS:
+            await run_in_threadpool(self.reload)
+        key = digest(secret)
+        info = self._live.get(key)
+        if info is not None:
+            return info
+        # Created since the last reload, or wrong: ask the database once.
+        refused_until = self._refused.get(key)
+        if refused_until is not None and refused_until > now:
+            return None
+        info = await run_in_threadpool(self._tokens.authenticate, secret)
+        if info is not None:
+            self._live = {**self._live, key: info}
+            return info
+        if len(self._refused) >= self.MAX_REFUSED:
+            self._refused = {k: until for k, until in self._refused.items() if until > now}
+            if len(self._refused) >= self.MAX_REFUSED:
+                self._refused.clear()
+        self._refused[key] = now + REFUSED_SECONDS
+        return None
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[TokenInfo]]:
@@ -71,8 +113,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenInfo]]:
                 "(create one with `lykta token create --scope ...`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        cache: TokenCache = request.app.state.token_cache
-        info = await cache.authenticate(request.app.state.core, credentials.credentials)
+        table: TokenTable = request.app.state.tokens
+        info = await table.authenticate(credentials.credentials)
         if info is None:
             raise HTTPException(
                 401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}

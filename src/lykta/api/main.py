@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -13,8 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
 from lykta.api import banks, hma, matching, status
-from lykta.api.deps import TokenCache
+from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
+from lykta.api.hot import HotLookups
 from lykta.app import Lykta
 from lykta.errors import LyktaError
 
@@ -82,13 +84,19 @@ async def _no_body() -> Message:
 def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
     """The HTTP app. With `follow_changes`, the matcher tracks other replicas' changes."""
 
+    tokens = TokenTable(core.tokens)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if follow_changes:
             core.matcher.start(core.settings.sync_interval)
+        reloading = asyncio.create_task(tokens.keep_loaded())
         try:
             yield
         finally:
+            reloading.cancel()
+            with suppress(asyncio.CancelledError):
+                await reloading
             core.matcher.stop()
 
     app = FastAPI(
@@ -99,7 +107,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.core = core
-    app.state.token_cache = TokenCache()
+    app.state.tokens = tokens
 
     @app.exception_handler(LyktaError)
     async def lykta_error(_: Request, error: LyktaError) -> JSONResponse:
@@ -125,4 +133,5 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=core.settings.max_upload_bytes + BODY_SLACK)
+    app.add_middleware(HotLookups, core=core, tokens=tokens)
     return app

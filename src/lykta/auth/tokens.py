@@ -39,7 +39,8 @@ def grants(held: Scope, needed: Scope) -> bool:
     return RANK[held] >= RANK[needed]
 
 
-def _digest(secret: str) -> str:
+def digest(secret: str) -> str:
+    """What is stored of a secret, and what servers key their table of live tokens by."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -59,7 +60,7 @@ class TokenRepository:
         """Store a new token and return it with its secret, which is never retrievable again."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._sessions() as session, session.begin():
-            row = ApiToken(name=name, scope=scope.value, secret_sha256=_digest(secret))
+            row = ApiToken(name=name, scope=scope.value, secret_sha256=digest(secret))
             session.add(row)
             session.flush()
             info = TokenInfo(row.id, row.name, scope, False)
@@ -68,11 +69,17 @@ class TokenRepository:
     def authenticate(self, secret: str) -> TokenInfo | None:
         with self._sessions() as session:
             row = session.scalars(
-                select(ApiToken).where(ApiToken.secret_sha256 == _digest(secret))
+                select(ApiToken).where(ApiToken.secret_sha256 == digest(secret))
             ).one_or_none()
             if row is None or row.revoked:
                 return None
             return TokenInfo(row.id, row.name, Scope(row.scope), row.revoked)
+
+    def live(self) -> dict[str, TokenInfo]:
+        """Every token not revoked, by the digest of its secret."""
+        with self._sessions() as session:
+            rows = session.scalars(select(ApiToken).where(ApiToken.revoked.is_(False))).all()
+            return {r.secret_sha256: TokenInfo(r.id, r.name, Scope(r.scope), False) for r in rows}
 
     def list(self) -> list[TokenInfo]:
         with self._sessions() as session:

@@ -73,7 +73,13 @@ def raw_lookup(
     if signal_type is None:
         raise HmaError(400, "signal_type is required")
     with_distance = parse_bool(include_distance)
-    matches = _lookup_hash(core, signal_type, signal, bank_list(banks))
+    return raw_lookup_answer(
+        _lookup_hash(core, signal_type, signal, bank_list(banks)), with_distance
+    )
+
+
+def raw_lookup_answer(matches: Iterable[Match], with_distance: bool) -> dict[str, list[Any]]:
+    """The body of `/m/raw_lookup`, for this route and its fast path (api/hot.py) alike."""
     if with_distance:
         return {
             "matches": [
