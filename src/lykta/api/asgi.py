@@ -1,4 +1,4 @@
-"""Entry point for uvicorn workers: each builds its own core from the environment."""
+"""Entry point for server workers: each builds its own core from the environment."""
 
 from fastapi import FastAPI
 
