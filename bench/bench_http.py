@@ -1,188 +1,130 @@
-"""HTTP look-up throughput: `lykta serve` with N PDQ hashes in its banks, load from wrk in a
-second process over loopback, GET /api/v1/lookup?hash=... with a matcher token.
+"""HTTP look-up throughput and latency: `lykta serve` with N PDQ hashes in a bank, wrk (one
+thread, a second process) over loopback, on Lykta's route and on HMA's, at several
+connection counts, with HMA's own figure from this machine beside them.
 
-    python bench/bench_http.py --n 10000000 --workers 2 --seconds 30
+    python bench/bench_http.py --n 1000000 10000000 --connections 8 32 --workers 2
 
-Queries: 90% random hashes (no match: the common case for a platform's uploads) and 10%
-planted near neighbours (a match: the index, then a database read of the matched rows).
-The bank is loaded with executemany straight into the schema to keep the set-up short;
-the import path itself is measured by bench_import.py.
+Routes: `GET /api/v1/lookup?hash=` (native) and `GET /m/raw_lookup?signal_type=pdq&signal=`
+(HMA's, what an HMA client calls). Queries: 20,000 distinct hashes, 90% random (no match:
+most uploads) and 10% near neighbours of bank hashes (a match), cycled from a random offset.
+The bank is imported through `lykta bank import` into a data folder that later runs reuse
+(`--data-dir`); the first start builds the index snapshot, the restart maps it.
 
-Target (issue #2): >= 2,000 requests/s with p99 <= 25 ms against 10M hashes on 2 cores.
-Peer: HMA's figure from PRODUCT.md (measured elsewhere on a 2-core machine with 1M hashes:
-at most 483 look-ups/s, p99 50 ms, after tuning); HMA itself is not installable here.
-Needs wrk (`apt-get install wrk`).
+Targets (issue 5): >= 2,200 req/s on each route at 8 connections with p99 <= 25 ms (4x HMA
+tuned), p99 <= 60 ms at 32 connections. Needs wrk (`apt-get install wrk`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
-import shutil
-import socket
-import sqlite3
-import subprocess
-import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
 
-WRK_SCRIPT = """
-local hashes = {}
-for line in io.lines("%(queries)s") do hashes[#hashes + 1] = line end
-local i = 0
-wrk.headers["Authorization"] = "Bearer %(token)s"
-request = function()
-  i = i %% #hashes + 1
-  return wrk.format("GET", "/api/v1/lookup?hash=" .. hashes[i])
-end
-done = function(summary, latency, requests)
-  io.write(string.format("JSON {\\"requests\\": %%d, \\"seconds\\": %%f, \\"non2xx\\": %%d, " ..
-    "\\"errors\\": %%d, \\"p50\\": %%f, \\"p90\\": %%f, \\"p99\\": %%f, \\"max\\": %%f}\\n",
-    summary.requests, summary.duration / 1e6, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50) / 1e3, latency:percentile(90) / 1e3, latency:percentile(99) / 1e3,
-    latency.max / 1e3))
-end
-"""
+import serving
+
+TARGET_RPS = 2_200
+TARGET_P99 = {8: 25.0, 32: 60.0}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def lykta(*args: str, env: dict[str, str]) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "lykta", *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def load_bank(home: Path, codes: np.ndarray, env: dict[str, str]) -> None:
-    lykta("bank", "create", "bench", env=env)
-    connection = sqlite3.connect(home / "lykta.db")
-    revision = connection.execute(
-        "UPDATE sync_state SET revision = revision + 1 RETURNING revision"
-    ).fetchone()[0]
-    bank_id = connection.execute("SELECT id FROM bank WHERE name = 'bench'").fetchone()[0]
-    stamp = "2026-01-01 00:00:00.000000"
-    for start in range(0, len(codes), 500_000):
-        chunk = codes[start : start + 500_000]
-        connection.executemany(
-            "INSERT INTO bank_content (bank_id, kind, value, external_id, labels, added_at, "
-            "added_by, revision) VALUES (?, 'pdq', ?, ?, '[]', ?, 'bench', ?)",
-            (
-                (bank_id, row.tobytes(), f"b{start + i}", stamp, revision)
-                for i, row in enumerate(chunk)
-            ),
-        )
-        print(f"  loaded {start + len(chunk):,} hashes", file=sys.stderr)
-    connection.commit()
-    connection.close()
-
-
-def planted_queries(codes: np.ndarray, count: int, rng: np.random.Generator) -> list[str]:
-    queries = []
-    for _ in range(count):
-        if rng.random() < 0.9:
-            queries.append(rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex())
-            continue
-        row = codes[rng.integers(0, len(codes))].copy()
-        bits = np.unpackbits(row)
-        flip = rng.choice(256, size=int(rng.integers(0, 21)), replace=False)
-        bits[flip] ^= 1
-        queries.append(np.packbits(bits).tobytes().hex())
-    return queries
-
-
-def start_server(
-    env: dict[str, str], base: str, headers: dict[str, str], n: int
-) -> tuple[subprocess.Popen[bytes], float]:
-    """Start `lykta serve`; return it and the seconds until it serves all n hashes."""
-    started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "lykta", "serve"], env=env)
-    while True:
-        if server.poll() is not None:
-            sys.exit("lykta serve exited")
-        try:
-            status = httpx.get(f"{base}/api/v1/status", headers=headers, timeout=2).json()
-            if status["index_size"]["pdq"] == n:
-                return server, time.perf_counter() - started
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
-        time.sleep(0.2)
+def target(connections: int) -> str:
+    p99 = TARGET_P99.get(connections)
+    if connections == 8:
+        return f">= {TARGET_RPS:,}/s, p99 <= {p99:.0f}"
+    return f"p99 <= {p99:.0f}" if p99 else ""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000_000)
+    parser.add_argument("--n", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--routes", nargs="+", choices=list(serving.ROUTES),
+                        default=["native", "hma"])  # fmt: skip
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=20, help="per route and connection count")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of wrk before each run")
+    parser.add_argument("--servers", nargs="+", choices=serving.SERVERS, default=["lykta"],
+                        help="uvicorn: the same app under uvicorn, side by side")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every server this often")
+    parser.add_argument("--data-dir", type=Path, help="prepared banks are kept here and reused",
+                        default=Path(tempfile.gettempdir()) / "lykta-bench")  # fmt: skip
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("bench_http.py needs wrk: apt-get install wrk")
 
-    rng = np.random.default_rng(11)
-    codes = rng.integers(0, 256, (args.n, 32), dtype=np.uint8)
-    with tempfile.TemporaryDirectory() as folder:
-        home = Path(folder) / "home"
-        port = free_port()
-        env = {
-            **os.environ, "LYKTA_HOME": str(home), "LYKTA_PORT": str(port),
-            "LYKTA_WORKERS": str(args.workers), "LYKTA_LOG_LEVEL": "warning",
-        }  # fmt: skip
-        env.pop("LYKTA_DATABASE_URL", None)
-        print(f"loading {args.n:,} PDQ hashes ...", file=sys.stderr)
-        load_bank(home, codes, env)
-        created = lykta("token", "create", "--scope", "matcher", "--json", env=env)
-        token = json.loads(created)["token"]
-        queries = Path(folder) / "queries.txt"
-        queries.write_text("\n".join(planted_queries(codes, 20_000, rng)) + "\n")
-        script = Path(folder) / "lookup.lua"
-        script.write_text(WRK_SCRIPT % {"queries": queries, "token": token})
-        del codes
+    for n in args.n:
+        prepared = serving.prepare(args.data_dir, n)
+        rows: list[Row] = []
+        starts: list[str] = []
+        for _ in range(args.rounds):
+            for name in args.servers:
+                server = serving.Server(prepared.env, args.workers, name)
+                print(f"starting {name} ({args.workers} workers, {n:,} hashes); {serving.load()}")
+                ready = server.start(prepared.matcher, n)
+                try:
+                    check(server, prepared)
+                    for connections in args.connections:
+                        for route in args.routes:
+                            for seconds in (args.warmup, args.seconds):
+                                figures = serving.wrk(server.base, serving.ROUTES[route],
+                                                      prepared.matcher, prepared.queries,
+                                                      connections, seconds)  # fmt: skip
+                            rows.append(Row(name, route, connections, figures, serving.load()))
+                    rss = server.rss_mb()
+                finally:
+                    server.stop()
+                starts.append(f"{name}: start {ready:.1f} s, RSS after the runs {rss:,.0f} MB")
+        server = serving.Server(prepared.env, args.workers)
+        restart = server.start(prepared.matcher, n)
+        server.stop()
 
-        base = f"http://127.0.0.1:{port}"
-        headers = {"Authorization": f"Bearer {token}"}
-        server, ready = start_server(env, base, headers, args.n)
-        try:
-            first = queries.read_text().split()[0]
-            sample = httpx.get(f"{base}/api/v1/lookup", params={"hash": first}, headers=headers)
-            assert sample.status_code == 200, sample.text
-            subprocess.run(["wrk", "-t1", f"-c{args.connections}", "-d5s", "-s", str(script), base],
-                           check=True, capture_output=True)  # fmt: skip
-            run = subprocess.run(
-                ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--timeout", "5s",
-                 "-s", str(script), base],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
-        # A restart maps the index snapshot written by the first start.
-        server, restart = start_server(env, base, headers, args.n)
-        server.terminate()
-        server.wait(timeout=60)
-    figures = json.loads(re.search(r"^JSON (.*)$", run.stdout, re.M).group(1))  # type: ignore[union-attr]
-    rps = figures["requests"] / figures["seconds"]
-    print(f"\nHTTP look-up by hash, {args.n:,} PDQ hashes, {args.workers} worker(s), "
-          f"{args.connections} connections, wrk in a second process, {args.seconds} s")  # fmt: skip
-    print(f"{'':<26} {'Lykta':>12} {'target':>10} {'HMA (published, 1M)':>22}")
-    print(f"{'requests/s':<26} {rps:>12,.0f} {'>= 2,000':>10} {'<= 483':>22}")
-    print(f"{'p50 latency, ms':<26} {figures['p50']:>12.2f} {'':>10} {'':>22}")
-    print(f"{'p90 latency, ms':<26} {figures['p90']:>12.2f} {'':>10} {'':>22}")
-    print(f"{'p99 latency, ms':<26} {figures['p99']:>12.2f} {'<= 25':>10} {'50':>22}")
-    print(f"{'max latency, ms':<26} {figures['max']:>12.2f} {'':>10} {'':>22}")
-    print(f"{'non-2xx / socket errors':<26} {figures['non2xx']:>6} / {figures['errors']:<4}")
-    print(f"{'first start, s':<26} {ready:>12.1f} {'':>10} {'138 (1M, rebuild)':>22}")
-    print(f"{'restart (snapshot), s':<26} {restart:>12.1f} {'':>10} {'138 (1M, rebuild)':>22}")
+        print(
+            f"\nHTTP look-ups, {n:,} PDQ hashes, {args.workers} workers, wrk 1 thread in a "
+            f"second process, {args.seconds} s a row (lykta = lykta serve, granian)"
+        )
+        print_rows(rows)
+        print(
+            f"HMA tuned (gunicorn 2 workers, OMP_NUM_THREADS=1), 1M hashes, this machine: "
+            f"{serving.HMA_TUNED} req/s at 8 connections, p99 {serving.HMA_P99_32} ms at 32; "
+            f"x HMA is against {serving.HMA_TUNED_BEST:.0f}"
+        )
+        print("; ".join(starts) + f"; lykta restart from the snapshot {restart:.1f} s")
+
+
+@dataclass
+class Row:
+    server: str
+    route: str
+    connections: int
+    figures: dict[str, float]
+    load: str
+
+
+def check(server: serving.Server, prepared: serving.Prepared) -> None:
+    """One planted query answers with a match on both routes before the load starts."""
+    headers = {"Authorization": f"Bearer {prepared.matcher}"}
+    for route in serving.ROUTES.values():
+        response = httpx.get(server.base + route + prepared.planted, headers=headers)
+        assert response.status_code == 200 and response.json()["matches"], response.text
+
+
+def print_rows(rows: list[Row]) -> None:
+    columns = ("server", "route", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+               "non2xx/err")  # fmt: skip
+    widths = (7, 7, 5, 8, 7, 7, 7, 7, 10)
+    header = " ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}" for i, (c, w) in
+                      enumerate(zip(columns, widths, strict=True)))  # fmt: skip
+    print(f"{header} {'x HMA':>6}  {'target':<22} load during the row")
+    for row in rows:
+        f = row.figures
+        failed = f"{f['non2xx']:.0f}/{f['errors']:.0f}"
+        cells = (
+            f"{row.server:<7}", f"{row.route:<7}", f"{row.connections:>5}", f"{f['rps']:>8,.0f}",
+            f"{f['p50']:>7.2f}", f"{f['p90']:>7.2f}", f"{f['p99']:>7.2f}", f"{f['max']:>7.1f}",
+            f"{failed:>10}",
+        )  # fmt: skip
+        ratio = f["rps"] / serving.HMA_TUNED_BEST
+        print(f"{' '.join(cells)} {ratio:>6.1f}  {target(row.connections):<22} {row.load}")
 
 
 if __name__ == "__main__":
