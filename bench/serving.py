@@ -135,24 +135,37 @@ def write_hashes(path: Path, codes: np.ndarray) -> None:
 
 
 def prepare(root: Path, n: int) -> Prepared:
-    """A data folder with bank `bench` holding N hashes, a matcher and a curator token and
-    the query file; made once under root/n<N> and reused while it is complete."""
+    """A data folder holding N hashes, a matcher and a curator token and the query file;
+    made once under root/n<N> (resuming an interrupted import) and reused while complete.
+
+    The first million go into bank `bench`, each further million into a bank of its own:
+    an import checks for duplicates within its bank, so one huge bank makes each later
+    million slower to import than the one before."""
     folder = root / f"n{n}"
     done = folder / "prepared.json"
+    progress = folder / "imported.json"
     env = base_env(folder / "home")
     if done.exists():
         saved = json.loads(done.read_text())
         return Prepared(folder, n, env, saved["matcher"], saved["curator"], folder / "queries.txt")
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    imported = json.loads(progress.read_text())["chunks"] if progress.exists() else 0
+    if not imported:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
     print(f"preparing {n:,} PDQ hashes in {folder} (once; later runs reuse it) ...", flush=True)
     started = time.perf_counter()
     codes = bank_codes(n)
-    lykta("bank", "create", "bench", env=env)
     chunk_file = folder / "chunk.txt"
-    for start in range(0, n, IMPORT_CHUNK):
+    for chunk, start in enumerate(range(0, n, IMPORT_CHUNK)):
+        if chunk < imported:
+            continue
+        bank = "bench" if chunk == 0 else f"bench-{chunk}"
+        # An interrupted run may have created it already.
+        subprocess.run([sys.executable, "-m", "lykta", "bank", "create", bank], env=env,
+                       capture_output=True, check=False)  # fmt: skip
         write_hashes(chunk_file, codes[start : start + IMPORT_CHUNK])
-        lykta("bank", "import", "bench", str(chunk_file), "--format", "text", env=env)
+        lykta("bank", "import", bank, str(chunk_file), "--format", "text", env=env)
+        progress.write_text(json.dumps({"chunks": chunk + 1}))
         print(f"  imported {min(n, start + IMPORT_CHUNK):,} hashes", flush=True)
     chunk_file.unlink()
     queries = folder / "queries.txt"
@@ -162,9 +175,6 @@ def prepare(root: Path, n: int) -> Prepared:
     done.write_text(json.dumps({"matcher": matcher["token"], "curator": curator["token"]}))
     print(f"  prepared in {time.perf_counter() - started:.0f} s", flush=True)
     return Prepared(folder, n, env, matcher["token"], curator["token"], queries)
-
-
-SERVERS = ("lykta", "uvicorn")
 
 
 class Server:
