@@ -24,6 +24,7 @@ MB and still rising. Needs wrk (`apt-get install wrk`).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import secrets
 import shutil
@@ -151,7 +152,8 @@ def main() -> None:
         if args.trace_memory:
             args.trace_memory.mkdir(parents=True, exist_ok=True)
             (Path(folder) / "sitecustomize.py").write_text(TRACER)
-            extra = {"PYTHONPATH": folder, "LYKTA_BENCH_TRACE_DIR": str(args.trace_memory),
+            path = os.pathsep.join(filter(None, (folder, os.environ.get("PYTHONPATH"))))
+            extra = {"PYTHONPATH": path, "LYKTA_BENCH_TRACE_DIR": str(args.trace_memory),
                      "LYKTA_BENCH_TRACE_EVERY": str(args.slice)}  # fmt: skip
         server = serving.Server(serving.base_env(home), args.workers, extra=extra)
         print(f"starting lykta serve ({args.workers} workers, {args.n:,} hashes); {serving.load()}")

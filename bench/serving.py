@@ -207,9 +207,18 @@ class Server:
         """Start and wait until the workers answer with the full index; return seconds."""
         started = time.perf_counter()
         self.process = subprocess.Popen(self.command(), env=self.env, start_new_session=True)
+        try:
+            self._wait_ready(token, n, started + timeout)
+        except BaseException:  # interrupted or failed: leave no server behind
+            self.stop()
+            raise
+        return time.perf_counter() - started
+
+    def _wait_ready(self, token: str, n: int | None, deadline: float) -> None:
+        assert self.process is not None
         headers = {"Authorization": f"Bearer {token}"}
         ready = 0
-        while time.perf_counter() - started < timeout:
+        while time.perf_counter() < deadline:
             if self.process.poll() is not None:
                 sys.exit(f"{self.server} exited")
             try:
@@ -218,7 +227,7 @@ class Server:
                 ready = ready + 1 if n is None or sizes["pdq"] == n else 0
                 # Several answers in a row: each worker has most likely loaded by then.
                 if ready >= 8:
-                    return time.perf_counter() - started
+                    return
             except (httpx.HTTPError, KeyError, ValueError):
                 ready = 0
             time.sleep(0.1)
