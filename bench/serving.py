@@ -258,7 +258,9 @@ class Server:
         if self.process is None:
             return
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # To the server alone: it stops its workers (granian would respawn workers
+            # that die on their own).
+            self.process.terminate()
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:

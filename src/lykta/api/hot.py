@@ -12,19 +12,22 @@ alike byte for byte.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lykta.api.deps import TokenTable
-from lykta.api.hma.common import SIGNAL_KINDS
+from lykta.api.hma.common import signal_kind
+from lykta.api.hma.errors import HmaError
 from lykta.api.hma.matching import raw_lookup_answer
-from lykta.api.schemas import LookupOut
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope as TokenScope
 from lykta.auth.tokens import grants
 from lykta.errors import LyktaError
+from lykta.matching import LookupResult
+from lykta.outputs import LookupOut
 
 NATIVE_PARAMETERS = frozenset({"hash", "kind"})
 HMA_PARAMETERS = frozenset({"signal", "signal_type", "include_distance"})
@@ -38,7 +41,7 @@ class HotLookups:
         self.app = app
         self.core = core
         self.tokens = tokens
-        self.routes: dict[str, Callable[[dict[str, str]], bytes | None]] = {
+        self.routes: dict[str, Callable[[dict[str, str]], Awaitable[bytes | None]]] = {
             "/api/v1/lookup": self._native,
             "/m/raw_lookup": self._hma,
         }
@@ -48,7 +51,7 @@ class HotLookups:
             route = self.routes.get(scope["path"])
             if route is not None and self._matcher(scope):
                 params = _parameters(scope["query_string"])
-                body = route(params) if params is not None else None
+                body = await route(params) if params is not None else None
                 if body is not None:
                     await send(
                         {
@@ -75,29 +78,38 @@ class HotLookups:
                 return info is not None and grants(info.scope, TokenScope.MATCHER)
         return False
 
-    def _native(self, params: dict[str, str]) -> bytes | None:
+    async def _native(self, params: dict[str, str]) -> bytes | None:
         if "hash" not in params or not params.keys() <= NATIVE_PARAMETERS:
             return None
-        try:
-            found = self.core.lookup_hash(params.get("kind", "pdq"), params["hash"])
-        except LyktaError:
-            return None
-        return LookupOut.of(found).model_dump_json().encode()
+        found = await self._lookup(params.get("kind", "pdq"), params["hash"])
+        return None if found is None else LookupOut.of(found).model_dump_json().encode()
 
-    def _hma(self, params: dict[str, str]) -> bytes | None:
-        if not params.keys() <= HMA_PARAMETERS:
+    async def _hma(self, params: dict[str, str]) -> bytes | None:
+        if not params.keys() <= HMA_PARAMETERS or "signal" not in params:
             return None
-        kind = SIGNAL_KINDS.get(params.get("signal_type", ""))
         with_distance = HMA_BOOLEANS.get(params.get("include_distance", "false").lower())
-        if kind is None or "signal" not in params or with_distance is None:
-            return None
         try:
-            found = self.core.lookup_hash(kind, params["signal"])
-        except LyktaError:
+            kind = signal_kind(params.get("signal_type", ""))
+        except HmaError:
+            return None
+        found = await self._lookup(kind, params["signal"])
+        if found is None or with_distance is None:
             return None
         answer = raw_lookup_answer(found.matches, with_distance)
         # As Starlette's JSONResponse renders it.
         return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+
+    async def _lookup(self, kind: str, value: str) -> LookupResult | None:
+        """As the full routes look up: on the event loop when memory suffices, in a worker
+        thread when a candidate's owner must be read from the database. None on any error,
+        which the full route then reports."""
+        try:
+            found = self.core.lookup_hash_in_memory(kind, value)
+            if found is None:
+                found = await run_in_threadpool(self.core.lookup_hash, kind, value)
+        except LyktaError:
+            return None
+        return found
 
 
 def _parameters(query: bytes) -> dict[str, str] | None:
