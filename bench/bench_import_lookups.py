@@ -62,10 +62,12 @@ def main() -> None:
             rest_load = serving.load()
             expected = args.n + args.import_n
             started = time.perf_counter()
+            # Its progress goes to a file: an unread pipe would fill up and stall it.
+            log = Path(folder) / "import.log"
             importing = subprocess.Popen(
                 [sys.executable, "-m", "lykta", "bank", "import", "incoming", str(hashes),
                  "--format", "text"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"),
             )  # fmt: skip
             times: dict[str, float] = {}
             served = Served(server.base, prepared.matcher, expected)
@@ -73,6 +75,8 @@ def main() -> None:
             def landed() -> bool:
                 if "import" not in times and importing.poll() is not None:
                     times["import"] = time.perf_counter() - started
+                    if importing.returncode != 0:
+                        return True
                 if "import" in times and served():
                     times["served"] = time.perf_counter() - started
                     return True
@@ -82,7 +86,7 @@ def main() -> None:
                                  args.connections, 3600, stop_when=landed)  # fmt: skip
             during_load = serving.load()
             if importing.wait() != 0:
-                sys.exit(f"lykta bank import failed: {importing.stderr.read()}")  # type: ignore[union-attr]
+                sys.exit(f"lykta bank import failed: {log.read_text()[-2000:]}")
         finally:
             server.stop()
 
