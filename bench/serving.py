@@ -177,6 +177,9 @@ def prepare(root: Path, n: int) -> Prepared:
     return Prepared(folder, n, env, matcher["token"], curator["token"], queries)
 
 
+SERVERS = ("lykta", "uvicorn")
+
+
 class Server:
     """`lykta serve` in its own process group, so stopping it stops its workers too.
 
