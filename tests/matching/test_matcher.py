@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lykta.app import Lykta
+from lykta.banks import content
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.index import HammingIndex
 from lykta.outputs import LookupOut
@@ -50,7 +51,12 @@ def test_content_holds_many_hashes_and_matches_once(core: Lykta) -> None:
     assert core.lookup_hash("pdq", frames[2]).matches == []
 
 
-def test_an_item_is_a_duplicate_when_one_item_holds_all_its_hashes(core: Lykta) -> None:
+@pytest.mark.parametrize("always_probe", [0, 20_000], ids=["whole-bank", "probe"])
+def test_an_item_is_a_duplicate_when_one_item_holds_all_its_hashes(
+    core: Lykta, always_probe: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both ways of finding what the bank holds: reading it whole, or probing its index.
+    monkeypatch.setattr(content, "ALWAYS_PROBE", always_probe)
     core.banks.create("a")
     photo = ContentItem((ItemHash("pdq", PDQ), ItemHash("md5", MD5)), "p")
     first = core.banks.add_content("a", [photo, photo])

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lykta.banks.items import ContentItem, ItemHash
@@ -17,6 +17,8 @@ from lykta.store.models import Content, ContentHash, utcnow
 INSERT_CHUNK = 20_000
 # Values per IN (...) query: well inside every database's parameter limits.
 LOOKUP_CHUNK = 5_000
+# Up to this many hashes, probing the bank's index beats counting the bank to choose.
+ALWAYS_PROBE = 20_000
 
 Key = tuple[str, bytes]
 
@@ -28,19 +30,25 @@ _HASH_COLUMNS = ("content_id", "bank_id", "kind", "value", "quality", "seconds",
 
 
 def existing_owners(
-    session: Session, bank_id: int, keys: Sequence[Sequence[Key]], bank_size: int
+    session: Session, bank_id: int, keys: Sequence[Sequence[Key]]
 ) -> dict[Key, set[int]]:
     """For each of ``keys`` the bank already holds: the content items holding it.
 
     Reads the whole bank when that is cheaper than probing its index per hash (a big import
-    into a small bank); probes when adding a few items to a big bank.
+    into a small bank); probes when adding a few items, without even counting the bank.
     """
     owners: dict[Key, set[int]] = {}
     flat = list({key for item in keys for key in item})
     if not flat:
         return owners
     columns = (ContentHash.kind, ContentHash.value, ContentHash.content_id)
-    if bank_size <= 4 * len(flat):
+    whole_bank = len(flat) > ALWAYS_PROBE and (
+        session.scalar(
+            select(func.count()).select_from(ContentHash).where(ContentHash.bank_id == bank_id)
+        )
+        or 0
+    ) <= 4 * len(flat)
+    if whole_bank:
         queries = [select(*columns).where(ContentHash.bank_id == bank_id)]
     else:
         # Probe per kind: (bank_id, kind, value) is the index, and leaving the kind out would
@@ -168,7 +176,7 @@ def _reserve_ids(session: Session, count: int) -> list[int]:
     last = connection.exec_driver_sql(
         "SELECT seq FROM sqlite_sequence WHERE name = 'content'"
     ).scalar()
-    top = max(last or 0, session.scalar(select(Content.id).order_by(Content.id.desc())) or 0)
+    top = max(last or 0, session.scalar(select(func.max(Content.id))) or 0)
     return list(range(top + 1, top + 1 + count))
 
 

@@ -207,7 +207,7 @@ class BankService:
             revision = next_revision(session)
             bank = self._bank(session, bank_name)
             keys = [_keys(item) for item in items]
-            owners = existing_owners(session, bank.id, keys, _content_count(session, bank.id))
+            owners = existing_owners(session, bank.id, keys)
             writer = ContentWriter(session, bank.id, added_by, revision, progress, len(items))
             # Earlier items of this very import, so a repeat inside one file is a duplicate.
             this_import: dict[frozenset[tuple[str, bytes]], int] = {}
