@@ -94,15 +94,19 @@ def upgrade() -> None:
     op.drop_table("bank_content")
 
 
+# Each new table's ids go on from the old table whose rows it took over.
+ID_SOURCES = (
+    ("bank_content", "content"),
+    ("bank_content", "content_hash"),
+    ("content_tombstone", "hash_tombstone"),
+)
+
+
 def _continue_ids() -> None:
     """New ids start past every id the old tables ever handed out, deleted ones included."""
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        for old, new in (
-            ("bank_content", "content"),
-            ("bank_content", "content_hash"),
-            ("content_tombstone", "hash_tombstone"),
-        ):
+        for old, new in ID_SOURCES:
             last = bind.exec_driver_sql(
                 "SELECT seq FROM sqlite_sequence WHERE name = ?", (old,)
             ).scalar()
@@ -112,11 +116,7 @@ def _continue_ids() -> None:
                     "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (new, last)
                 )
     elif bind.dialect.name == "postgresql":
-        for old, new in (
-            ("bank_content", "content"),
-            ("bank_content", "content_hash"),
-            ("content_tombstone", "hash_tombstone"),
-        ):
+        for old, new in ID_SOURCES:
             last = bind.exec_driver_sql(
                 f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {old}_id_seq"
             ).scalar()
