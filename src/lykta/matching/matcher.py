@@ -361,10 +361,10 @@ def _judge(
     query = candidate.query
     threshold = rule.thresholds.get(query.kind)
     if threshold is not None:
-        distance, min_quality = threshold
-        if candidate.distance > distance:
+        if candidate.distance > threshold.distance:
             return None
-        if min_quality is not None and query.quality is not None and query.quality < min_quality:
+        floor = threshold.min_quality
+        if floor is not None and query.quality is not None and query.quality < floor:
             return None
     if wanted is not None and rule.name not in wanted and not rule.negative:
         return None

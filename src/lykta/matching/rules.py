@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lykta.banks.validation import Threshold, default_thresholds
 from lykta.hashing.registry import similarity_hashers
 from lykta.store.models import Bank, BankThreshold
 
@@ -21,18 +22,19 @@ class BankRule:
     name: str
     enabled: bool
     negative: bool
-    #: kind -> (largest distance that matches, lowest query quality or None)
-    thresholds: Mapping[str, tuple[int, int | None]]
+    thresholds: Mapping[str, Threshold]
 
 
 def load_rules(session: Session) -> dict[int, BankRule]:
-    defaults = {h.name: (h.default_distance, h.default_min_quality) for h in similarity_hashers()}
-    thresholds: dict[int, dict[str, tuple[int, int | None]]] = {}
+    thresholds: dict[int, dict[str, Threshold]] = {}
     for row in session.scalars(select(BankThreshold)):
-        thresholds.setdefault(row.bank_id, {})[row.kind] = (row.distance, row.min_quality)
+        thresholds.setdefault(row.bank_id, {})[row.kind] = Threshold(row.distance, row.min_quality)
     return {
         bank.id: BankRule(
-            bank.name, bank.enabled, bank.negative, defaults | thresholds.get(bank.id, {})
+            bank.name,
+            bank.enabled,
+            bank.negative,
+            default_thresholds() | thresholds.get(bank.id, {}),
         )
         for bank in session.scalars(select(Bank))
     }
@@ -43,6 +45,6 @@ def search_radius(rules: Mapping[int, BankRule]) -> dict[str, int]:
     radius = {hasher.name: 0 for hasher in similarity_hashers()}
     for rule in rules.values():
         if rule.enabled:
-            for kind, (distance, _) in rule.thresholds.items():
-                radius[kind] = max(radius.get(kind, 0), distance)
+            for kind, threshold in rule.thresholds.items():
+                radius[kind] = max(radius.get(kind, 0), threshold.distance)
     return radius
