@@ -6,12 +6,17 @@ PDQ far from the original's hash, so a frame with bars is hashed twice.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
 from PIL import Image
 
+from lykta.errors import MediaError
 from lykta.hashing.borders import find_content_box
 from lykta.hashing.pdq import pdq_from_image
 from lykta.media.video import frame_luma
@@ -41,3 +46,118 @@ def hash_luma(luma: np.ndarray, *, trim: bool = True) -> tuple[FrameVariant, ...
 def hash_frame(frame: av.VideoFrame, *, trim: bool = True) -> tuple[FrameVariant, ...]:
     """``hash_luma`` of a decoded frame."""
     return hash_luma(frame_luma(frame), trim=trim)
+
+
+@dataclass(frozen=True, slots=True)
+class SampledFrame:
+    """One sampled frame of a video: its time from the start and its PDQ variants."""
+
+    seconds: float
+    variants: tuple[FrameVariant, ...]
+
+    @property
+    def pdq(self) -> str:
+        return self.variants[0].pdq
+
+    @property
+    def quality(self) -> int:
+        return self.variants[0].quality
+
+
+@dataclass(frozen=True, slots=True)
+class VideoHashes:
+    """Hashes of one video file: its digests, its length and its sampled frames."""
+
+    md5: str
+    sha256: str
+    duration: float | None
+    frames: tuple[SampledFrame, ...]
+
+
+def hash_video(
+    source: str | Path | BinaryIO, *, interval: float | None = 1.0, trim: bool = True
+) -> VideoHashes:
+    """Hash a video file: a frame every ``interval`` seconds (every frame when None or 0),
+    and the MD5 and SHA-256 of the file's bytes. Raises ``MediaError`` when it cannot be
+    decoded."""
+    digests = _Digests(source)
+    try:
+        with av.open(digests.file, mode="r") as container:
+            if not container.streams.video:
+                raise MediaError("the file has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            frames: list[SampledFrame] = []
+            next_at = 0.0
+            last = 0.0
+            for frame in container.decode(stream):
+                seconds = float(frame.time) if frame.time is not None else last
+                last = seconds
+                if interval and seconds + 1e-6 < next_at:
+                    continue
+                frames.append(SampledFrame(round(seconds, 3), hash_frame(frame, trim=trim)))
+                if interval:
+                    next_at = (seconds // interval + 1) * interval
+            duration = _duration(container, stream, last)
+        md5, sha256 = digests.hexdigests()
+    except av.FFmpegError as error:
+        raise MediaError(f"cannot decode the video: {error}") from None
+    finally:
+        digests.close()
+    if not frames:
+        raise MediaError("the video has no frames")
+    return VideoHashes(md5, sha256, duration, tuple(frames))
+
+
+def _duration(container: av.container.InputContainer, stream: av.VideoStream, last: float) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return round(float(stream.duration * stream.time_base), 3)
+    if container.duration is not None:
+        return round(container.duration / av.time_base, 3)
+    return round(last, 3)
+
+
+class _Digests:
+    """The source as a file PyAV reads, hashing every byte read on the way, so a video of
+    gigabytes is read once and never held in memory."""
+
+    def __init__(self, source: str | Path | BinaryIO) -> None:
+        self._owned = isinstance(source, str | Path)
+        self._raw: BinaryIO = open(source, "rb") if isinstance(source, str | Path) else source  # noqa: SIM115
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
+        self._position = 0  # bytes hashed so far: a seek back re-reads without re-hashing
+        self.file = self
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._raw.tell()
+        data = self._raw.read(size)
+        end = start + len(data)
+        if end > self._position and start <= self._position:
+            fresh = data[self._position - start :]
+            self._md5.update(fresh)
+            self._sha256.update(fresh)
+            self._position = end
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def hexdigests(self) -> tuple[str, str]:
+        """The digests of the whole file; bytes the decoder skipped are read here."""
+        self._raw.seek(self._position)
+        while chunk := self._raw.read(1 << 20):
+            self._md5.update(chunk)
+            self._sha256.update(chunk)
+            self._position += len(chunk)
+        return self._md5.hexdigest(), self._sha256.hexdigest()
+
+    def close(self) -> None:
+        if self._owned:
+            self._raw.close()
