@@ -21,6 +21,7 @@ from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.files import hash_files
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import check_stored_kinds, get_hasher
+from lykta.hashing.video import FrameVariant
 from lykta.matching import LookupResult, Matcher, QueryHash
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
@@ -153,6 +154,14 @@ class Lykta:
         hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
         result = self.matcher.lookup(queries_for_photo(hashes), banks)
         return ContentLookup(hashes, self._found(hashes, result))
+
+    def lookup_frame(
+        self, variants: Sequence[FrameVariant], *, banks: Iterable[str] | None = None
+    ) -> LookupResult:
+        """Look up one video frame (a live stream's, as it arrives) like a photo: against
+        photo banks and the frames of banked videos."""
+        queries = frame_queries(variants)
+        return self._found(queries, self.matcher.lookup(queries, self._known_banks(banks)))
 
     def lookup_hash(
         self,
@@ -379,6 +388,14 @@ def photo_item(
         if kind in wanted
     ]
     return ContentItem(tuple(found), external_id, media_kind="photo")
+
+
+def frame_queries(variants: Sequence[FrameVariant]) -> list[QueryHash]:
+    """The PDQ queries of one video frame (as given, and without its bars)."""
+    return [
+        QueryHash("pdq", bytes.fromhex(variant.pdq), variant.transform, variant.quality)
+        for variant in variants
+    ]
 
 
 def queries_for_photo(hashes: PhotoHashes) -> list[QueryHash]:
