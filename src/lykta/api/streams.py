@@ -68,7 +68,9 @@ class StreamIn(BaseModel):
     "",
     response_model=StreamOut,
     status_code=201,
-    responses=errors(404, 409, 422, meanings={404: "no such bank", 409: "the id is watched"}),
+    responses=errors(
+        400, 404, 409, 413, 422, meanings={404: "no such bank", 409: "the id is watched"}
+    ),
 )
 def start_stream(core: Core, _: Curator, body: StreamIn) -> StreamOut:
     return StreamOut.of(core.streams.add(body.spec()))

@@ -33,7 +33,7 @@ class StreamState(StrEnum):
     WATCHING = "watching"  # frames are arriving
     RECONNECTING = "reconnecting"  # it dropped (or never started within the wait): backoff
     ENDED = "ended"  # a file or pipe reached its end
-    FAILED = "failed"  # a file or pipe that cannot be read (corrupt, unsupported)
+    FAILED = "failed"  # a file or pipe that cannot be read (missing, corrupt, unsupported)
     STOPPED = "stopped"  # stopped on request
 
 

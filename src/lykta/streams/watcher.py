@@ -138,7 +138,7 @@ class StreamWatcher:
                     allow_local=self.spec.allow_local,
                 )
             except SourceError as error:
-                if self._paced and (error.corrupt or self.spec.source == "-"):
+                if self._paced:  # a file or pipe will not start later
                     self._set(state=StreamState.FAILED, last_error=str(error))
                     return
                 self._set(last_error=str(error))
