@@ -4,6 +4,10 @@ that are the webhook's body, one-line errors."""
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from typer.testing import CliRunner
 from lykta.app import Lykta
 from lykta.cli import app
 from tests.conftest import make_settings
+from tests.streams.conftest import free_port
 from tests.streams.media import video_item, write_clip
 
 
@@ -73,3 +78,25 @@ def test_watch_errors_are_one_line(home: Path, tmp_path: Path) -> None:
     assert corrupt.exit_code == 1 and "not a video" in corrupt.stderr
     for result in (bad_scheme, unknown_bank, missing, corrupt):
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_watch_stops_cleanly_on_ctrl_c_and_sigterm(home: Path, stop_signal: signal.Signals) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lykta", "watch", f"udp://127.0.0.1:{port}", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    try:
+        # The watcher waits for a source that has not started.
+        line = process.stderr.readline()
+        assert line.strip() == f"udp://127.0.0.1:{port}: waiting", line
+        process.send_signal(stop_signal)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "stopping" in stderr and "Traceback" not in stderr and stdout == ""

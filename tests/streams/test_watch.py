@@ -148,7 +148,7 @@ def test_live_hls_over_http_started_after_the_watcher_is_caught(
             "format": "hls",
             "realtime": True,
             "stop": stop,
-            "options": {"hls_time": "1", "hls_list_size": "0"},
+            "options": {"hls_time": "1", "hls_list_size": "0", "hls_flags": "temp_file"},
         },
     )
     writer.start()

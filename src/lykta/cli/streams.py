@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.live import Live
+from rich.table import Table
 
 from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
 from lykta.errors import InvalidInput
 from lykta.streams import StreamSpec, StreamState, StreamStatus
 from lykta.streams.base import DEFAULT_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_WAIT
+
+REFRESH_SECONDS = 0.5
 
 Sources = Annotated[
     list[str],
@@ -23,14 +30,37 @@ Sources = Annotated[
 ]
 
 
-def _stop_on_sigterm() -> None:
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
     """A service manager stops with SIGTERM: stop as cleanly as on Ctrl-C."""
 
     def interrupt(_signal: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _table(statuses: list[StreamStatus]) -> Table:
+    table = Table("stream", "state", "read", "sampled", "hashed", "lag", "matches", "last error")
+    for status in statuses:
+        table.add_row(
+            status.id,
+            status.state.value,
+            str(status.frames_read),
+            str(status.sampled),
+            str(status.hashed),
+            f"{status.lag_s:.1f} s",
+            str(status.matches),
+            status.last_error or "",
+        )
+    return table
 
 
 @friendly
@@ -98,15 +128,18 @@ def watch_command(
     streams = core.streams
     streams.on_match(emit if as_json else _print_match)
     streams.on_state(_print_state)
-    done = threading.Event()
     failed = False
-    _stop_on_sigterm()
+    # On a terminal, a table of every stream's live status, redrawn each second.
+    display = Live(console=err, transient=True, auto_refresh=False) if err.is_terminal else None
     try:
-        for spec in specs:
-            streams.add(spec)
-        while streams.running():
-            done.wait(0.5)
-        failed = any(status.state == StreamState.FAILED for status in streams.list())
+        with _sigterm_stops(), display or nullcontext():
+            for spec in specs:
+                streams.add(spec)
+            while streams.running():
+                if display is not None:
+                    display.update(_table(streams.list()), refresh=True)
+                time.sleep(REFRESH_SECONDS)
+            failed = any(status.state == StreamState.FAILED for status in streams.list())
     except KeyboardInterrupt:
         err.print("stopping")
     finally:

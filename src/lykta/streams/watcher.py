@@ -222,13 +222,23 @@ class StreamWatcher:
     def _sample(self, frame: av.VideoFrame, position: float) -> None:
         with self._lock:
             self._status.sampled += 1
-        variants = hash_frame(frame, trim=self.spec.trim)
+        try:
+            variants = hash_frame(frame, trim=self.spec.trim)
+        except (av.error.FFmpegError, ValueError) as error:  # a frame swscale cannot convert
+            with self._lock:
+                self._status.decode_errors += 1
+            self._set(last_error=f"frame not hashed: {error}")
+            return
         with self._lock:
             self._status.hashed += 1
         try:
             found = self._lookup(variants, banks=self.spec.banks)
         except LyktaError as error:  # a bank deleted while watched
             self._set(last_error=error.message)
+            return
+        except Exception as error:  # the database is down: keep watching, say so
+            log.warning("stream %s: look-up failed: %s", self.spec.stream_id, error)
+            self._set(last_error=f"look-up failed: {type(error).__name__}")
             return
         now = datetime.now(UTC)
         for match in found.matches:
