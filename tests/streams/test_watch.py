@@ -182,3 +182,17 @@ def test_rtmp_stream_that_drops_and_comes_back_is_reconnected(
         "clip-a",
         "clip-b",
     }
+
+
+def test_a_recording_played_again_after_the_episode_gap_alerts_again(
+    watching_core: Lykta, tmp_path: Path
+) -> None:
+    path = tmp_path / "replayed.mp4"
+    write_clip(path, [(100, 1.0), (101, 1.0), (6, 2.0), (100, 1.0)])
+    found = _matches(watching_core)
+    watching_core.streams.add(StreamSpec(str(path), episode_gap=2.5))
+    wait_until(lambda: _state(watching_core, str(path)) == StreamState.ENDED)
+    # Matches at 0 and 1 s are one episode; 4 s is 3 s after the last: a new one.
+    offsets = [found.get_nowait()["offset_s"] for _ in range(found.qsize())]
+    assert offsets == [pytest.approx(0.0, abs=0.15), pytest.approx(4.0, abs=0.15)]
+    assert len(watching_core.alerts.list(source_id=str(path))) == 2

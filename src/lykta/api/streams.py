@@ -17,7 +17,7 @@ from lykta.api.schemas import errors
 from lykta.errors import InvalidInput
 from lykta.outputs import StreamOut
 from lykta.streams import StreamSpec
-from lykta.streams.base import DEFAULT_INTERVAL, DEFAULT_WAIT
+from lykta.streams.base import DEFAULT_EPISODE_GAP, DEFAULT_INTERVAL, DEFAULT_WAIT
 
 router = APIRouter(prefix="/api/v1/streams", tags=["streams"], responses=errors(401, 403))
 
@@ -50,6 +50,10 @@ class StreamIn(BaseModel):
         "start before backing off",
     )  # fmt: skip
     trim: bool = Field(default=True, description="also hash frames without their bars")
+    episode_gap: float = Field(
+        default=DEFAULT_EPISODE_GAP, ge=0, le=86400,
+        description="seconds of stream after which a bank item's match alerts again",
+    )  # fmt: skip
 
     def spec(self) -> StreamSpec:
         if self.subject and self.broadcaster and self.subject != self.broadcaster:
@@ -60,7 +64,7 @@ class StreamIn(BaseModel):
             banks=tuple(banks) if self.banks is not None or self.bank else None,
             webhook=self.webhook, subject=self.subject or self.broadcaster,
             viewers=tuple(self.viewers), interval=self.interval, wait=self.wait,
-            trim=self.trim, allow_local=False,
+            trim=self.trim, episode_gap=self.episode_gap, allow_local=False,
         )  # fmt: skip
 
 

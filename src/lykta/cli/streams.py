@@ -18,7 +18,12 @@ from rich.table import Table
 from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
 from lykta.errors import InvalidInput
 from lykta.streams import StreamSpec, StreamState, StreamStatus
-from lykta.streams.base import DEFAULT_INTERVAL, DEFAULT_READ_TIMEOUT, DEFAULT_WAIT
+from lykta.streams.base import (
+    DEFAULT_EPISODE_GAP,
+    DEFAULT_INTERVAL,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_WAIT,
+)
 
 REFRESH_SECONDS = 0.5
 
@@ -95,6 +100,10 @@ def watch_command(
     trim: Annotated[
         bool, typer.Option("--trim/--no-trim", help="also hash frames without their bars")
     ] = True,
+    episode_gap: Annotated[
+        float,
+        typer.Option(help="seconds of stream after which a bank item's match alerts again"),
+    ] = DEFAULT_EPISODE_GAP,
     as_json: JsonFlag = False,
 ) -> None:
     """Watch streams for banked content until they end or Ctrl-C."""
@@ -114,6 +123,7 @@ def watch_command(
             interval=interval,
             wait=wait,
             read_timeout=timeout,
+            episode_gap=episode_gap,
             trim=trim,
         )
         for number, source in enumerate(sources)

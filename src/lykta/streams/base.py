@@ -16,6 +16,9 @@ from lykta.matching import LookupResult, Match
 DEFAULT_INTERVAL = 1.0
 DEFAULT_WAIT = 30.0
 DEFAULT_READ_TIMEOUT = 10.0
+# A match of the same bank item within this many seconds of stream time of the previous
+# one in the same stream is the same episode: no new alert (see docs/streams.md).
+DEFAULT_EPISODE_GAP = 30.0
 
 
 class FrameLookup(Protocol):
@@ -54,6 +57,7 @@ class StreamSpec:
     wait: float = DEFAULT_WAIT
     read_timeout: float = DEFAULT_READ_TIMEOUT
     trim: bool = True
+    episode_gap: float = DEFAULT_EPISODE_GAP
     # Files and pipes on this machine; the API leaves them off, so a token cannot make the
     # server read its own files.
     allow_local: bool = True

@@ -77,8 +77,10 @@ class StreamSupervisor:
             check_webhook(spec.webhook)
         if spec.interval <= 0:
             raise InvalidInput("the sampling interval must be more than 0 seconds")
-        if spec.wait < 0 or spec.read_timeout <= 0:
-            raise InvalidInput("the wait must be 0 or more and the read timeout more than 0")
+        if spec.wait < 0 or spec.episode_gap < 0 or spec.read_timeout <= 0:
+            raise InvalidInput(
+                "the wait and episode gap must be 0 or more, the read timeout more than 0"
+            )
         if spec.banks is not None:
             self._lookup((), banks=spec.banks)  # an unknown bank is NotFound
         with self._lock:

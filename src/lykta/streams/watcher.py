@@ -37,9 +37,6 @@ BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 # A connection that delivered frames this long resets the backoff.
 HEALTHY_SECONDS = 10.0
-# A match of the same bank item within this many seconds of stream time of the last one
-# in the same stream is the same episode: no new alert (see docs/streams.md).
-EPISODE_GAP_SECONDS = 30.0
 # A jump of the stream clock by more than this (a wrapped or reset timestamp) is a
 # discontinuity: the stream position carries on from where it was.
 CLOCK_JUMP_SECONDS = 10.0
@@ -247,7 +244,7 @@ class StreamWatcher:
             key = (match.bank, match.content_id)
             last = self._last_seen.get(key)
             self._last_seen[key] = position
-            if last is not None and position - last <= EPISODE_GAP_SECONDS:
+            if last is not None and position - last <= self.spec.episode_gap:
                 continue
             with self._lock:
                 self._status.matches += 1
