@@ -147,7 +147,7 @@ def rtmp_server(tmp_path: Path) -> Iterator[str]:
         "application live { live on; record off; } } }\n"
     )
     process = subprocess.Popen(
-        [nginx, "-p", str(prefix), "-c", str(config)],
+        [nginx, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -196,3 +196,15 @@ def test_a_recording_played_again_after_the_episode_gap_alerts_again(
     offsets = [found.get_nowait()["offset_s"] for _ in range(found.qsize())]
     assert offsets == [pytest.approx(0.0, abs=0.15), pytest.approx(4.0, abs=0.15)]
     assert len(watching_core.alerts.list(source_id=str(path))) == 2
+
+
+def test_mpegts_over_http_is_watched_as_it_downloads(
+    watching_core: Lykta, http_folder: tuple[Path, str]
+) -> None:
+    folder, base = http_folder
+    write_clip(folder / "show.ts", [(7, 1.0), (200, 1.0), (201, 1.0)], format="mpegts")
+    found = _matches(watching_core)
+    watching_core.streams.add(StreamSpec(f"{base}/show.ts", id="show"))
+    event = found.get(timeout=30)
+    assert (event["stream"], event["id"]) == ("show", "clip-b")
+    assert event["offset_s"] == pytest.approx(1.0, abs=0.15)
