@@ -40,6 +40,8 @@ HEALTHY_SECONDS = 10.0
 # A jump of the stream clock by more than this (a wrapped or reset timestamp) is a
 # discontinuity: the stream position carries on from where it was.
 CLOCK_JUMP_SECONDS = 10.0
+# Frame times are rounded to their time base: a frame this close to a sample time is on it.
+SAMPLE_TOLERANCE_SECONDS = 0.001
 
 
 class StreamWatcher:
@@ -91,10 +93,6 @@ class StreamWatcher:
     def status(self) -> StreamStatus:
         with self._lock:
             return replace(self._status)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def _set(self, **changes: object) -> None:
         with self._lock:
@@ -154,8 +152,9 @@ class StreamWatcher:
                 position, ended = self._read(opened, position)
             finally:
                 opened.close()
-            if ended and self._paced:
-                self._set(state=StreamState.ENDED)
+            if self._paced:  # a file or pipe is read once; an error part-way fails it
+                if not self._stop.is_set():
+                    self._set(state=StreamState.ENDED if ended else StreamState.FAILED)
                 return
             if time.monotonic() - connected_at >= HEALTHY_SECONDS:
                 backoff = BACKOFF_FIRST_SECONDS
@@ -205,8 +204,11 @@ class StreamWatcher:
                     self._status.position_s = position
                     self._status.lag_s = lag
                     self._status.last_frame_at = datetime.now(UTC)
-                if position + 1e-6 >= next_sample:
-                    next_sample = position + self.spec.interval
+                if position + SAMPLE_TOLERANCE_SECONDS >= next_sample:
+                    # On the grid of interval steps (no drift), unless the stream jumped.
+                    next_sample += self.spec.interval
+                    if next_sample <= position:
+                        next_sample = position + self.spec.interval
                     self._sample(frame, position)
         except av.error.DecoderNotFoundError as error:
             self._set(last_error=f"unsupported: {error}")
