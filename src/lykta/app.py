@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
+from lykta.alerts import AlertRepository
 from lykta.auth.tokens import TokenRepository
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
@@ -31,6 +32,7 @@ from lykta.matching.video import QueryFrame, aggregate
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
 from lykta.store.db import make_engine, migrate, session_factory
+from lykta.streams import StreamSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,9 @@ class Lykta:
         self.live = False
         self.banks = BankService(self.sessions, on_change=self._after_write)
         self.tokens = TokenRepository(self.sessions)
+        self.alerts = AlertRepository(self.sessions)
         self.hooks = plugin_manager().hook
+        self._streams: StreamSupervisor | None = None
 
     @classmethod
     def open(
@@ -131,7 +135,25 @@ class Lykta:
         except Exception:
             log.exception("a plugin failed in %s; the core carries on", hook)
 
+    @property
+    def streams(self) -> StreamSupervisor:
+        """The live streams this process watches (made, with its threads, on first use)."""
+        if self._streams is None:
+            self._streams = StreamSupervisor(
+                self.lookup_frame,
+                alerts=self.alerts,
+                webhook_secret=self.settings.webhook_secret,
+            )
+        return self._streams
+
+    def stop_streams(self) -> None:
+        """Stop watching every stream (a later use of `streams` starts afresh)."""
+        if self._streams is not None:
+            self._streams.close()
+            self._streams = None
+
     def close(self) -> None:
+        self.stop_streams()
         self.matcher.stop()
         self.engine.dispose()
 

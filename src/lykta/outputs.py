@@ -19,6 +19,7 @@ from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.matching import LookupResult, Match
+from lykta.streams import StreamStatus
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -259,3 +260,41 @@ def scanned_file(file: ScannedFile) -> dict[str, Any]:
         # A scan without look-ups hashes the photo as given: variants would repeat the PDQ.
         record.update(HashesOut.of(file.hashes).model_dump(mode="json", exclude={"variants"}))
     return record
+
+
+class StreamOut(BaseModel):
+    """A watched stream and its live status."""
+
+    id: str
+    source: str
+    state: str = Field(
+        description="starting, waiting (for the source to start), watching, reconnecting, "
+        "ended (a file or pipe), failed (a file or pipe that cannot be read) or stopped"
+    )
+    subject: str | None = Field(description="the platform's id of the broadcaster")
+    viewers: list[str]
+    banks: list[str] | None = Field(description="the banks looked in; null = all")
+    frames_read: int
+    sampled: int
+    hashed: int
+    matches: int = Field(description="match episodes, each one alert and one webhook call")
+    lag_s: float = Field(description="seconds the newest frame was read behind real time")
+    position_s: float = Field(description="seconds of stream read, across reconnections")
+    reconnects: int
+    decode_errors: int = Field(description="packets that could not be decoded (skipped)")
+    last_error: str | None
+    started_at: Timestamp | None
+    last_frame_at: Timestamp | None
+
+    @classmethod
+    def of(cls, status: StreamStatus) -> StreamOut:
+        return cls(
+            id=status.id, source=status.source, state=status.state.value,
+            subject=status.subject, viewers=list(status.viewers),
+            banks=None if status.banks is None else list(status.banks),
+            frames_read=status.frames_read, sampled=status.sampled, hashed=status.hashed,
+            matches=status.matches, lag_s=round(status.lag_s, 3),
+            position_s=round(status.position_s, 3), reconnects=status.reconnects,
+            decode_errors=status.decode_errors, last_error=status.last_error,
+            started_at=status.started_at, last_frame_at=status.last_frame_at,
+        )  # fmt: skip

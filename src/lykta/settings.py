@@ -38,6 +38,7 @@ class Settings:
     snapshot_index: bool = True
     log_level: str = "info"
     hma_fetch_urls: str = ""
+    webhook_secret: str = ""
 
     @property
     def resolved_database_url(self) -> str:
@@ -77,10 +78,12 @@ HELP: dict[str, str] = {
     "log_level": "log level of `lykta serve` (debug, info, warning, error)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
     "hosts with public addresses only, or a comma list of host names to allow",
+    "webhook_secret": "key of the HMAC-SHA256 signature of stream match webhooks "
+    "(header X-Lykta-Signature); empty = calls go unsigned",
 }
 
 # Names whose values must never be printed or logged.
-SECRET_NAMES = frozenset({"database_url"})
+SECRET_NAMES = frozenset({"database_url", "webhook_secret"})
 
 
 def _parse(name: str, kind: type, raw: Any) -> Any:

@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, hma, matching, status
+from lykta.api import banks, hma, matching, status, streams
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
@@ -97,6 +98,8 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             reloading.cancel()
             with suppress(asyncio.CancelledError):
                 await reloading
+            # Watchers run in this process's threads; they stop with it.
+            await run_in_threadpool(core.stop_streams)
             core.matcher.stop()
 
     app = FastAPI(
@@ -123,7 +126,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
-    for module in (status, matching, banks, hma):
+    for module in (status, matching, banks, streams, hma):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:
