@@ -39,6 +39,8 @@ class Settings:
     log_level: str = "info"
     hma_fetch_urls: str = ""
     webhook_secret: str = ""
+    nats_url: str = ""
+    fleet: str = "lykta"
 
     @property
     def resolved_database_url(self) -> str:
@@ -80,10 +82,15 @@ HELP: dict[str, str] = {
     "hosts with public addresses only, or a comma list of host names to allow",
     "webhook_secret": "key of the HMAC-SHA256 signature of stream match webhooks "
     "(header X-Lykta-Signature); empty = calls go unsigned",
+    "nats_url": "NATS server (with JetStream) of a fleet of `lykta worker`s, e.g. "
+    "nats://127.0.0.1:4222; when set, the streams API hands streams to the fleet instead of "
+    "watching them in the server process",
+    "fleet": "name of the worker fleet on that NATS (its key-value buckets are named after it)",
 }
 
 # Names whose values must never be printed or logged.
-SECRET_NAMES = frozenset({"database_url", "webhook_secret"})
+# A NATS URL may carry a user and password.
+SECRET_NAMES = frozenset({"database_url", "webhook_secret", "nats_url"})
 
 
 def _parse(name: str, kind: type, raw: Any) -> Any:

@@ -59,7 +59,7 @@ async def connection() -> AsyncIterator[Client]:
 
 @pytest.fixture
 async def prefix(connection: Client) -> AsyncIterator[str]:
-    name = f"test_{uuid.uuid4().hex[:8]}_"
+    name = f"test_{uuid.uuid4().hex[:8]}"
     yield name
     js = connection.jetstream()
     for bucket in BUCKETS:
@@ -68,7 +68,7 @@ async def prefix(connection: Client) -> AsyncIterator[str]:
 
 
 async def board(connection: Client, prefix: str) -> StreamBoard:
-    return await StreamBoard.open(connection, lease_seconds=LEASE, prefix=prefix)
+    return await StreamBoard.open(connection, lease_seconds=LEASE, fleet=prefix)
 
 
 async def until(condition: Callable[[], bool | Awaitable[bool]], seconds: float) -> None:

@@ -40,7 +40,8 @@ class AlertInfo(NewAlert):
     created_at: datetime | None = None
 
 
-def _info(row: Alert) -> AlertInfo:
+def alert_info(row: Alert) -> AlertInfo:
+    """A stored alert row as an ``AlertInfo``."""
     created = row.created_at
     return AlertInfo(
         source_kind=row.source_kind, source_id=row.source_id, source_uri=row.source_uri,
@@ -71,7 +72,7 @@ class AlertRepository:
         with self._sessions() as session, session.begin():
             session.add(row)
             session.flush()
-            return _info(row)
+            return alert_info(row)
 
     def list(
         self, *, source_kind: str | None = None, source_id: str | None = None, limit: int = 100
@@ -83,4 +84,4 @@ class AlertRepository:
         if source_id is not None:
             query = query.where(Alert.source_id == source_id)
         with self._sessions() as session:
-            return [_info(row) for row in session.scalars(query)]
+            return [alert_info(row) for row in session.scalars(query)]

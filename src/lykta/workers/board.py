@@ -1,6 +1,7 @@
 """Which worker watches which stream, held in NATS JetStream key-value buckets.
 
-Four buckets, all created on first use:
+Four buckets per fleet (named after it: ``LYKTA_FLEET``, "lykta" by default, so fleets
+on one NATS stay apart), all created on first use:
 
 - ``lykta_streams``: what to watch, one key per stream (its spec as JSON); written by the
   API, read by every worker;
@@ -33,12 +34,14 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
+# Bucket names after the fleet's name: "lykta_streams", "lykta_stream_leases", ...
 BUCKETS = (SPECS, LEASES, WORKERS, STATUS) = (
-    "lykta_streams",
-    "lykta_stream_leases",
-    "lykta_workers",
-    "lykta_stream_status",
+    "_streams",
+    "_stream_leases",
+    "_workers",
+    "_stream_status",
 )
+DEFAULT_FLEET = "lykta"
 
 # A lease or heartbeat not renewed for this long is gone. Workers renew every second, so
 # a live worker survives a few missed rounds, and a dead one's streams are free again
@@ -67,17 +70,17 @@ class StreamBoard:
 
     @classmethod
     async def open(
-        cls, connection: Client, *, lease_seconds: float = LEASE_SECONDS, prefix: str = ""
+        cls, connection: Client, *, fleet: str = DEFAULT_FLEET, lease_seconds: float = LEASE_SECONDS
     ) -> StreamBoard:
-        """The buckets (made if missing); ``prefix`` keeps fleets on one NATS apart."""
+        """The fleet's buckets (made if missing)."""
         js = connection.jetstream()
         buckets = []
         for name, ttl in ((SPECS, None), (LEASES, lease_seconds), (WORKERS, lease_seconds),
                           (STATUS, 6 * lease_seconds)):  # fmt: skip
             try:
-                buckets.append(await js.key_value(prefix + name))
+                buckets.append(await js.key_value(fleet + name))
             except BucketNotFoundError:
-                config = KeyValueConfig(bucket=prefix + name, ttl=ttl, history=1)
+                config = KeyValueConfig(bucket=fleet + name, ttl=ttl, history=1)
                 buckets.append(await js.create_key_value(config))
         return cls(*buckets)
 

@@ -66,6 +66,7 @@ class Worker:
         self.round_seconds = round_seconds
         self.held: dict[str, int] = {}  # stream id -> lease revision
         self._unheld_since: dict[str, float] = {}
+        self._failed: dict[str, Mapping[str, Any]] = {}  # streams that could not start
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take part in the fleet until ``stop`` is set, then hand every stream back."""
@@ -99,6 +100,7 @@ class Worker:
                 continue
             self.held[stream_id] = renewed
             status = await asyncio.to_thread(self.runner.status, stream_id)
+            status = status or self._failed.get(stream_id)
             if status is not None:
                 await board.put_status(stream_id, {**status, "worker": self.id})
         live = await board.live_workers()
@@ -119,7 +121,15 @@ class Worker:
             self._unheld_since.pop(stream_id, None)
             log.info("worker %s takes %s", self.id, stream_id)
             self.held[stream_id] = lease
-            await asyncio.to_thread(self.runner.start, spec)
+            try:
+                await asyncio.to_thread(self.runner.start, spec)
+            except Exception as error:
+                # A spec that cannot start here cannot start elsewhere either: keep the
+                # lease, so the fleet does not pass it round, and say why in its status.
+                log.warning("worker %s cannot start %s: %s", self.id, stream_id, error)
+                message = getattr(error, "message", str(error))
+                self._failed[stream_id] = {"id": stream_id, "state": "failed",
+                                           "last_error": message}  # fmt: skip
         for stream_id in set(self._unheld_since) - set(specs):
             del self._unheld_since[stream_id]
 
@@ -139,4 +149,5 @@ class Worker:
 
     async def _stop_local(self, stream_id: str) -> None:
         self.held.pop(stream_id, None)
+        self._failed.pop(stream_id, None)
         await asyncio.to_thread(self.runner.stop, stream_id)
