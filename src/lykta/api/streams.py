@@ -19,7 +19,7 @@ from lykta.outputs import StreamOut
 from lykta.streams import StreamSpec
 from lykta.streams.base import DEFAULT_EPISODE_GAP, DEFAULT_INTERVAL, DEFAULT_WAIT
 
-router = APIRouter(prefix="/api/v1/streams", tags=["streams"], responses=errors(401, 403))
+router = APIRouter(prefix="/api/v1/streams", tags=["streams"], responses=errors(401, 403, 422))
 
 NO_STREAM = errors(404, meanings={404: "no such stream"})
 StreamId = Annotated[
@@ -72,9 +72,7 @@ class StreamIn(BaseModel):
     "",
     response_model=StreamOut,
     status_code=201,
-    responses=errors(
-        400, 404, 409, 413, 422, meanings={404: "no such bank", 409: "the id is watched"}
-    ),
+    responses=errors(400, 404, 409, 413, meanings={404: "no such bank", 409: "the id is watched"}),
 )
 def start_stream(core: Core, _: Curator, body: StreamIn) -> StreamOut:
     return StreamOut.of(core.streams.add(body.spec()))
