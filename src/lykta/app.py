@@ -33,6 +33,7 @@ from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
 from lykta.store.db import make_engine, migrate, session_factory
 from lykta.streams import StreamSupervisor
+from lykta.workers.fleet import FleetStreams
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ class Lykta:
         self.tokens = TokenRepository(self.sessions)
         self.alerts = AlertRepository(self.sessions)
         self.hooks = plugin_manager().hook
-        self._streams: StreamSupervisor | None = None
+        self._local_streams: StreamSupervisor | None = None
+        self._fleet: FleetStreams | None = None
 
     @classmethod
     def open(
@@ -136,21 +138,34 @@ class Lykta:
             log.exception("a plugin failed in %s; the core carries on", hook)
 
     @property
-    def streams(self) -> StreamSupervisor:
-        """The live streams this process watches (made, with its threads, on first use)."""
-        if self._streams is None:
-            self._streams = StreamSupervisor(
-                self.lookup_frame,
-                alerts=self.alerts,
-                webhook_secret=self.settings.webhook_secret,
+    def local_streams(self) -> StreamSupervisor:
+        """The streams this process watches in its own threads (made on first use)."""
+        if self._local_streams is None:
+            self._local_streams = StreamSupervisor(
+                self.lookup_frame, alerts=self.alerts, webhook_secret=self.settings.webhook_secret
             )
-        return self._streams
+        return self._local_streams
+
+    @property
+    def streams(self) -> StreamSupervisor | FleetStreams:
+        """The streams the API manages: this process's, or, with ``LYKTA_NATS_URL`` set,
+        the fleet of `lykta worker`s'."""
+        if not self.settings.nats_url:
+            return self.local_streams
+        if self._fleet is None:
+            settings = self.settings
+            self._fleet = FleetStreams(settings.nats_url, settings.fleet, self.lookup_frame)
+        return self._fleet
 
     def stop_streams(self) -> None:
-        """Stop watching every stream (a later use of `streams` starts afresh)."""
-        if self._streams is not None:
-            self._streams.close()
-            self._streams = None
+        """Stop watching every stream here, and let go of the fleet (a later use of
+        `streams` starts afresh)."""
+        if self._local_streams is not None:
+            self._local_streams.close()
+            self._local_streams = None
+        if self._fleet is not None:
+            self._fleet.close()
+            self._fleet = None
 
     def close(self) -> None:
         self.stop_streams()

@@ -27,12 +27,12 @@ SECRET = b"s3cret"
 
 def _matches(core: Lykta) -> queue.Queue[dict[str, Any]]:
     found: queue.Queue[dict[str, Any]] = queue.Queue()
-    core.streams.on_match(found.put)
+    core.local_streams.on_match(found.put)
     return found
 
 
 def _state(core: Lykta, stream: str) -> StreamState:
-    return core.streams.get(stream).state
+    return core.local_streams.get(stream).state
 
 
 def test_a_banked_clip_in_a_stream_alerts_once_and_calls_the_signed_webhook(
@@ -43,7 +43,7 @@ def test_a_banked_clip_in_a_stream_alerts_once_and_calls_the_signed_webhook(
     write_clip(path, [(1, 1.0), (2, 1.0), (100, 1.0), (101, 1.0), (102, 1.0)])
     webhook.fail_first = 1  # the platform is down at first: the call is retried
     found = _matches(watching_core)
-    watching_core.streams.add(
+    watching_core.local_streams.add(
         StreamSpec(
             str(path), id="live-1", webhook=webhook.url, subject="user:9", viewers=("user:7",)
         )
@@ -78,7 +78,7 @@ def test_a_banked_clip_in_a_stream_alerts_once_and_calls_the_signed_webhook(
     )
     assert alert.offset_s == pytest.approx(2.0, abs=0.15)
     assert (alert.subject, alert.viewers) == ("user:9", ("user:7",))
-    status = watching_core.streams.get("live-1")
+    status = watching_core.local_streams.get("live-1")
     assert (status.frames_read, status.sampled, status.hashed, status.matches) == (50, 5, 5, 1)
     assert found.empty()
 
@@ -89,9 +89,9 @@ def test_unrelated_content_and_known_false_positives_never_alert(
     path = tmp_path / "other.mp4"
     write_clip(path, [(5, 1.0), (300, 1.0), (301, 1.0)])  # the false positive is in `fp`
     found = _matches(watching_core)
-    watching_core.streams.add(StreamSpec(str(path)))
+    watching_core.local_streams.add(StreamSpec(str(path)))
     wait_until(lambda: _state(watching_core, str(path)) == StreamState.ENDED)
-    assert watching_core.streams.get(str(path)).hashed == 3
+    assert watching_core.local_streams.get(str(path)).hashed == 3
     assert found.empty() and watching_core.alerts.list() == []
 
 
@@ -137,8 +137,8 @@ def test_live_hls_over_http_started_after_the_watcher_is_caught(
     folder, base = http_folder
     found = _matches(watching_core)
     source = f"{base}/live/index.m3u8"
-    watching_core.streams.add(StreamSpec(source, read_timeout=5))
-    wait_until(lambda: watching_core.streams.get(source).last_error is not None)  # 404
+    watching_core.local_streams.add(StreamSpec(source, read_timeout=5))
+    wait_until(lambda: watching_core.local_streams.get(source).last_error is not None)  # 404
     (folder / "live").mkdir()
     stop = threading.Event()
     writer = threading.Thread(
@@ -158,7 +158,7 @@ def test_live_hls_over_http_started_after_the_watcher_is_caught(
         stop.set()
         writer.join()
     assert (event["stream"], event["id"], event["source"]) == (source, "clip-b", source)
-    assert watching_core.streams.get(source).state == StreamState.WATCHING
+    assert watching_core.local_streams.get(source).state == StreamState.WATCHING
 
 
 def test_rtmp_stream_that_drops_and_comes_back_is_reconnected(
@@ -166,7 +166,7 @@ def test_rtmp_stream_that_drops_and_comes_back_is_reconnected(
 ) -> None:
     source = f"{rtmp_server}/alice"
     found = _matches(watching_core)
-    watching_core.streams.add(StreamSpec(source, id="alice", read_timeout=3))
+    watching_core.local_streams.add(StreamSpec(source, id="alice", read_timeout=3))
     wait_until(lambda: _state(watching_core, "alice") == StreamState.WAITING)
 
     write_clip(source, [(1, 1.0), (100, 1.0), (101, 1.0)], format="flv", realtime=True)
@@ -177,7 +177,7 @@ def test_rtmp_stream_that_drops_and_comes_back_is_reconnected(
     write_clip(source, [(2, 1.0), (200, 1.0), (201, 1.0), (3, 1.0)], format="flv", realtime=True)
     second = found.get(timeout=30)
     assert second["id"] == "clip-b" and second["offset_s"] > first["offset_s"]
-    assert watching_core.streams.get("alice").reconnects >= 1
+    assert watching_core.local_streams.get("alice").reconnects >= 1
     assert {a.external_id for a in watching_core.alerts.list(source_id="alice")} == {
         "clip-a",
         "clip-b",
@@ -190,7 +190,7 @@ def test_a_recording_played_again_after_the_episode_gap_alerts_again(
     path = tmp_path / "replayed.mp4"
     write_clip(path, [(100, 1.0), (101, 1.0), (6, 2.0), (100, 1.0)])
     found = _matches(watching_core)
-    watching_core.streams.add(StreamSpec(str(path), episode_gap=2.5))
+    watching_core.local_streams.add(StreamSpec(str(path), episode_gap=2.5))
     wait_until(lambda: _state(watching_core, str(path)) == StreamState.ENDED)
     # Matches at 0 and 1 s are one episode; 4 s is 3 s after the last: a new one.
     offsets = [found.get_nowait()["offset_s"] for _ in range(found.qsize())]
@@ -204,7 +204,7 @@ def test_mpegts_over_http_is_watched_as_it_downloads(
     folder, base = http_folder
     write_clip(folder / "show.ts", [(7, 1.0), (200, 1.0), (201, 1.0)], format="mpegts")
     found = _matches(watching_core)
-    watching_core.streams.add(StreamSpec(f"{base}/show.ts", id="show"))
+    watching_core.local_streams.add(StreamSpec(f"{base}/show.ts", id="show"))
     event = found.get(timeout=30)
     assert (event["stream"], event["id"]) == ("show", "clip-b")
     assert event["offset_s"] == pytest.approx(1.0, abs=0.15)

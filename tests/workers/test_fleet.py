@@ -14,15 +14,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import nats
 import pytest
+from fastapi.testclient import TestClient
 
 from lykta.alerts import AlertRepository
+from lykta.api.main import create_app
 from lykta.app import Lykta
 from lykta.workers import StreamBoard
 from lykta.workers.board import BUCKETS
-from tests.conftest import make_settings
+from tests.conftest import Tokens, make_settings
 from tests.streams.media import video_item, write_clip
 from tests.workers.test_worker import NATS_URL
 
@@ -140,3 +143,40 @@ def _live(fleet: str) -> list[str]:
 def _status(fleet: str, stream_id: str) -> dict[str, Any]:
     found = _board_call(fleet, "status", stream_id)
     return found if isinstance(found, dict) else {}
+
+
+def test_the_api_hands_streams_to_the_fleet(tmp_path: Path, fleet: str) -> None:
+    core = Lykta.open(make_settings(tmp_path / "home", nats_url=NATS_URL, fleet=fleet))
+    try:
+        core.banks.create("known")
+        curator = Tokens(core).header("curator")
+        with TestClient(create_app(core, follow_changes=False)) as client:
+            body = {"source": "rtmp://127.0.0.1:1935/live/room-9", "id": "room 9",
+                    "bank": "known", "broadcaster": "user:9"}  # fmt: skip
+            started = client.post("/api/v1/streams", json=body, headers=curator)
+            assert started.status_code == 201, started.text
+            assert started.json()["state"] == "starting"
+            again = client.post("/api/v1/streams", json=body, headers=curator)
+            assert again.status_code == 409
+            unknown = client.post("/api/v1/streams", headers=curator,
+                                  json={**body, "id": "x", "bank": "nope"})  # fmt: skip
+            assert unknown.status_code == 404
+            # No process of this server watches it: the spec waits on the board ...
+            assert core.local_streams.list() == []
+            stored = _board_call(fleet, "spec", "room 9")
+            assert isinstance(stored, dict) and stored["subject"] == "user:9"
+            assert stored["banks"] == ["known"] and stored["allow_local"] is False
+            # ... and the status a worker writes is what the API answers.
+            status = {"state": "watching", "hashed": 12, "lag_s": 0.4, "worker": "w1"}
+            _board_call(fleet, "put_status", "room 9", status)
+            [listed] = client.get("/api/v1/streams", headers=curator).json()
+            assert (listed["id"], listed["state"], listed["hashed"]) == ("room 9", "watching", 12)
+            one = client.get(f"/api/v1/streams/{quote('room 9')}", headers=curator).json()
+            assert one["lag_s"] == 0.4
+            stopped = client.delete(f"/api/v1/streams/{quote('room 9')}", headers=curator)
+            assert stopped.status_code == 200 and stopped.json()["state"] == "stopped"
+            assert _board_call(fleet, "spec", "room 9") is None
+            gone = client.get(f"/api/v1/streams/{quote('room 9')}", headers=curator)
+            assert gone.status_code == 404
+    finally:
+        core.close()

@@ -135,7 +135,7 @@ def watch_command(
         err.print("[yellow]warning:[/yellow] LYKTA_WEBHOOK_SECRET is not set: webhook calls "
                   "go unsigned", highlight=False)  # fmt: skip
     core.matcher.start(core.settings.sync_interval)  # bank changes reach the watchers
-    streams = core.streams
+    streams = core.local_streams
     streams.on_match(emit if as_json else _print_match)
     streams.on_state(_print_state)
     failed = False

@@ -67,22 +67,7 @@ class StreamSupervisor:
     def add(self, spec: StreamSpec) -> StreamStatus:
         """Start watching; the id must not be one being watched (an ended one is
         replaced). Bad input (source, banks, interval) is refused before anything starts."""
-        check_source(spec.source, allow_local=spec.allow_local)
-        for name, text in [
-            ("id", spec.id), ("subject", spec.subject or ""),
-            *(("viewer", viewer) for viewer in spec.viewers),
-        ]:  # fmt: skip
-            check_text(name, text)
-        if spec.webhook is not None:
-            check_webhook(spec.webhook)
-        if spec.interval <= 0:
-            raise InvalidInput("the sampling interval must be more than 0 seconds")
-        if spec.wait < 0 or spec.episode_gap < 0 or spec.read_timeout <= 0:
-            raise InvalidInput(
-                "the wait and episode gap must be 0 or more, the read timeout more than 0"
-            )
-        if spec.banks is not None:
-            self._lookup((), banks=spec.banks)  # an unknown bank is NotFound
+        validate_spec(spec, self._lookup)
         with self._lock:
             if self._closed:
                 raise Conflict("the stream supervisor is shut down")
@@ -186,3 +171,24 @@ class StreamSupervisor:
         except Exception:
             log.exception("stream %s: the alert could not be recorded", found.stream)
             return None
+
+
+def validate_spec(spec: StreamSpec, lookup: FrameLookup) -> None:
+    """Refuse bad input (source, texts, webhook, timings, unknown banks) before anything
+    starts, wherever the stream is to be watched."""
+    check_source(spec.source, allow_local=spec.allow_local)
+    for name, text in [
+        ("id", spec.id), ("subject", spec.subject or ""),
+        *(("viewer", viewer) for viewer in spec.viewers),
+    ]:  # fmt: skip
+        check_text(name, text)
+    if spec.webhook is not None:
+        check_webhook(spec.webhook)
+    if spec.interval <= 0:
+        raise InvalidInput("the sampling interval must be more than 0 seconds")
+    if spec.wait < 0 or spec.episode_gap < 0 or spec.read_timeout <= 0:
+        raise InvalidInput(
+            "the wait and episode gap must be 0 or more, the read timeout more than 0"
+        )
+    if spec.banks is not None:
+        lookup((), banks=spec.banks)  # an unknown bank is NotFound
