@@ -11,7 +11,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "lykta"
 # The data flow, left to right. Shared modules any package may import.
 ORDER = [
     "media", "index", "hashing", "store", "auth", "banks", "matching", "alerts", "streams", "app",
-    "outputs", "api", "cli",
+    "workers", "outputs", "api", "cli",
 ]  # fmt: skip
 SHARED = {"errors", "settings", "plugins", "__init__"}
 DOORS = {"api", "cli", "web"}
