@@ -288,13 +288,4 @@ class StreamOut(BaseModel):
 
     @classmethod
     def of(cls, status: StreamStatus) -> StreamOut:
-        return cls(
-            id=status.id, source=status.source, state=status.state.value,
-            subject=status.subject, viewers=list(status.viewers),
-            banks=None if status.banks is None else list(status.banks),
-            frames_read=status.frames_read, sampled=status.sampled, hashed=status.hashed,
-            matches=status.matches, lag_s=round(status.lag_s, 3),
-            position_s=round(status.position_s, 3), reconnects=status.reconnects,
-            decode_errors=status.decode_errors, last_error=status.last_error,
-            started_at=status.started_at, last_frame_at=status.last_frame_at,
-        )  # fmt: skip
+        return cls.model_validate(status.as_json())

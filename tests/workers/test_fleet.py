@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from lykta.app import Lykta
 from lykta.workers import StreamBoard
 from lykta.workers.board import BUCKETS
 from tests.conftest import Tokens, make_settings
+from tests.streams.conftest import free_port
 from tests.streams.media import video_item, write_clip
 from tests.workers.test_worker import NATS_URL
 
@@ -84,9 +87,17 @@ def test_a_killed_workers_stream_is_taken_over_and_alerts_once(tmp_path: Path, f
     core.banks.create("known")
     core.banks.add_content("known", [video_item(clip, "banked-clip")])
     alerts = AlertRepository(core.sessions)
-    # The stream plays the banked clip over and over: whoever watches it sees it at once.
-    stream_file = tmp_path / "stream.mp4"
-    write_clip(stream_file, BANKED * 20)
+    # The stream plays the banked clip over and over, live over UDP: whoever watches it
+    # sees it at once.
+    port = free_port(socket.SOCK_DGRAM)
+    stop_feed = threading.Event()
+    feeder = threading.Thread(
+        target=write_clip,
+        args=(f"udp://127.0.0.1:{port}?pkt_size=1316", BANKED * 40),
+        kwargs={"format": "mpegts", "realtime": True, "stop": stop_feed},
+        daemon=True,
+    )
+    feeder.start()
     env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_NATS_URL": NATS_URL}
     env.pop("LYKTA_DATABASE_URL", None)
     workers = {
@@ -100,7 +111,7 @@ def test_a_killed_workers_stream_is_taken_over_and_alerts_once(tmp_path: Path, f
     }
     try:
         _until(lambda: len(_live(fleet)) == 2, 60)
-        spec = {"id": "cam-1", "source": str(stream_file), "allow_local": True}
+        spec = {"id": "cam-1", "source": f"udp://127.0.0.1:{port}"}
         assert _board_call(fleet, "add_spec", spec)
         _until(lambda: _board_call(fleet, "holder", "cam-1") is not None, 20)
         holder = str(_board_call(fleet, "holder", "cam-1"))
@@ -123,6 +134,7 @@ def test_a_killed_workers_stream_is_taken_over_and_alerts_once(tmp_path: Path, f
         _until(lambda: _status(fleet, "cam-1").get("hashed", 0) >= 4, 20)
         assert len(alerts.list(source_id="cam-1")) == 1
     finally:
+        stop_feed.set()
         for process in workers.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -165,7 +177,7 @@ def test_the_api_hands_streams_to_the_fleet(tmp_path: Path, fleet: str) -> None:
             assert core.local_streams.list() == []
             stored = _board_call(fleet, "spec", "room 9")
             assert isinstance(stored, dict) and stored["subject"] == "user:9"
-            assert stored["banks"] == ["known"] and stored["allow_local"] is False
+            assert stored["banks"] == ["known"] and "allow_local" not in stored
             # ... and the status a worker writes is what the API answers.
             status = {"state": "watching", "hashed": 12, "lag_s": 0.4, "worker": "w1"}
             _board_call(fleet, "put_status", "room 9", status)

@@ -14,7 +14,7 @@ from lykta.cli.common import JsonFlag, emit, err, friendly, open_core
 from lykta.errors import InvalidInput
 from lykta.streams import StreamSupervisor
 from lykta.workers import StreamBoard, Worker
-from lykta.workers.runner import AlertsOnce, SupervisorRunner
+from lykta.workers.alerts import AlertsOnce
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 
@@ -69,7 +69,7 @@ async def _run(url: str, fleet: str, worker_id: str | None, supervisor: StreamSu
         raise InvalidInput(f"cannot reach NATS at {_redacted(url)}: {error}") from None
     try:
         board = await StreamBoard.open(connection, fleet=fleet)
-        worker = Worker(board, SupervisorRunner(supervisor), worker_id)
+        worker = Worker(board, supervisor, worker_id)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for stopping in (signal.SIGINT, signal.SIGTERM):

@@ -3,12 +3,13 @@ match found in it says (`StreamMatch`, the webhook body and `lykta watch --json`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from lykta.errors import InvalidInput
 from lykta.hashing.video import FrameVariant
 from lykta.matching import LookupResult, Match
 
@@ -66,6 +67,46 @@ class StreamSpec:
     def stream_id(self) -> str:
         return self.id or self.source
 
+    def to_json(self) -> dict[str, Any]:
+        """The spec as a JSON object (as a queue of assignments carries it); `allow_local`
+        stays out: a spec from elsewhere never reads this machine's files."""
+        return {
+            "source": self.source,
+            "id": self.stream_id,
+            "banks": None if self.banks is None else list(self.banks),
+            "webhook": self.webhook,
+            "subject": self.subject,
+            "viewers": list(self.viewers),
+            "interval": self.interval,
+            "wait": self.wait,
+            "read_timeout": self.read_timeout,
+            "trim": self.trim,
+            "episode_gap": self.episode_gap,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StreamSpec:
+        """A spec from `to_json`'s object (network sources only); keys it does not know
+        are ignored, so older workers read newer specs."""
+        try:
+            banks = data.get("banks")
+            return cls(
+                source=str(data["source"]),
+                id=str(data.get("id") or ""),
+                banks=None if banks is None else tuple(str(bank) for bank in banks),
+                webhook=None if data.get("webhook") is None else str(data["webhook"]),
+                subject=None if data.get("subject") is None else str(data["subject"]),
+                viewers=tuple(str(viewer) for viewer in data.get("viewers") or ()),
+                interval=float(data.get("interval", DEFAULT_INTERVAL)),
+                wait=float(data.get("wait", DEFAULT_WAIT)),
+                read_timeout=float(data.get("read_timeout", DEFAULT_READ_TIMEOUT)),
+                trim=bool(data.get("trim", True)),
+                episode_gap=float(data.get("episode_gap", DEFAULT_EPISODE_GAP)),
+                allow_local=False,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInput(f"bad stream spec: {type(error).__name__}: {error}") from None
+
 
 @dataclass
 class StreamStatus:
@@ -91,6 +132,28 @@ class StreamStatus:
     last_error: str | None = None
     started_at: datetime | None = None
     last_frame_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The status as a JSON object: the API's body, a worker's report."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "state": self.state.value,
+            "subject": self.subject,
+            "viewers": list(self.viewers),
+            "banks": None if self.banks is None else list(self.banks),
+            "frames_read": self.frames_read,
+            "sampled": self.sampled,
+            "hashed": self.hashed,
+            "matches": self.matches,
+            "lag_s": round(self.lag_s, 3),
+            "position_s": round(self.position_s, 3),
+            "reconnects": self.reconnects,
+            "decode_errors": self.decode_errors,
+            "last_error": self.last_error,
+            "started_at": None if self.started_at is None else self.started_at.isoformat(),
+            "last_frame_at": None if self.last_frame_at is None else self.last_frame_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)

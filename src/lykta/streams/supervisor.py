@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 from lykta.alerts import AlertRepository, NewAlert
@@ -104,6 +105,24 @@ class StreamSupervisor:
         with self._lock:
             watchers = list(self._watchers.values())
         return [watcher.status() for watcher in watchers]
+
+    # --- as a worker's runner (`lykta.workers.worker.StreamRunner`): specs as JSON -------
+
+    def start(self, spec: Mapping[str, Any]) -> None:
+        """Start watching a spec given as JSON (`StreamSpec.to_json`)."""
+        self.add(StreamSpec.from_json(spec))
+
+    def stop(self, stream_id: str) -> None:
+        """Stop watching, if watched."""
+        with suppress(NotFound):
+            self.remove(stream_id)
+
+    def status(self, stream_id: str) -> dict[str, Any] | None:
+        """The stream's status as JSON, or None when it is not watched here."""
+        try:
+            return self.get(stream_id).as_json()
+        except NotFound:
+            return None
 
     def running(self) -> bool:
         """Whether any stream is still being watched (not ended, failed or stopped)."""

@@ -23,7 +23,6 @@ from lykta.streams import StreamSpec, StreamState, StreamStatus
 from lykta.streams.base import FrameLookup
 from lykta.streams.supervisor import validate_spec
 from lykta.workers.board import StreamBoard
-from lykta.workers.runner import spec_from_json, spec_to_json
 
 T = TypeVar("T")
 
@@ -52,7 +51,7 @@ class FleetStreams:
 
     def add(self, spec: StreamSpec) -> StreamStatus:
         validate_spec(spec, self._lookup)
-        data = spec_to_json(spec)
+        data = spec.to_json()
         if not self._call(self._board_call("add_spec", data)):
             raise Conflict(f"stream {spec.stream_id!r} is already being watched")
         return _pending(spec)
@@ -85,7 +84,7 @@ class FleetStreams:
     # --- plumbing --------------------------------------------------------------------------
 
     def _status_of(self, spec: dict[str, Any], status: dict[str, Any] | None) -> StreamStatus:
-        pending = _pending(spec_from_json(spec))
+        pending = _pending(StreamSpec.from_json(spec))
         if status is None:
             return pending
         for name in ("frames_read", "sampled", "hashed", "matches", "lag_s", "position_s",
