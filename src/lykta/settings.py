@@ -41,12 +41,18 @@ class Settings:
     webhook_secret: str = ""
     nats_url: str = ""
     fleet: str = "lykta"
+    case_bank_order: str = ""
+    quarantine_after: int = 3
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home_path / 'lykta.db'}"
+
+    @property
+    def bank_order(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.case_bank_order.split(",") if name.strip())
 
     @property
     def home_path(self) -> Path:
@@ -86,6 +92,10 @@ HELP: dict[str, str] = {
     "nats://127.0.0.1:4222; when set, the streams API hands streams to the fleet instead of "
     "watching them in the server process",
     "fleet": "name of the worker fleet on that NATS (its key-value buckets are named after it)",
+    "case_bank_order": "comma list of bank names, most urgent first: among cases of the same "
+    "source kind and distance, those matching a bank listed earlier come first in the queue",
+    "quarantine_after": "false positives after which a bank item is quarantined (its matches "
+    "no longer open or join cases); 0 = never",
 }
 
 # Names whose values must never be printed or logged.
