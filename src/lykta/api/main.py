@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, hma, matching, status, streams
+from lykta.api import audit, banks, cases, hma, matching, status, streams
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
@@ -126,7 +126,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
-    for module in (status, matching, banks, streams, hma):
+    for module in (status, matching, banks, streams, cases, audit, hma):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

@@ -17,14 +17,24 @@ TOKEN_PREFIX = "lykta_"
 
 
 class Scope(StrEnum):
-    """What a token may do. Each scope includes the ones below it."""
+    """What a token may do (see INCLUDES for what each one also allows)."""
 
-    ADMIN = "admin"  # tokens, settings, everything a curator may do
+    ADMIN = "admin"  # tokens, settings, the audit log, everything the others may do
     CURATOR = "curator"  # banks and bank content, import/export, plus matching
-    MATCHER = "matcher"  # hash and look up content
+    MATCHER = "matcher"  # hash and look up content, record alerts, attach context
+    REVIEWER = "reviewer"  # alerts, cases, context and decisions on them
+    CHILD_SAFETY = "child_safety"  # a reviewer who may also mark cases reported
 
 
-RANK = {Scope.MATCHER: 0, Scope.CURATOR: 1, Scope.ADMIN: 2}
+# Two lines of trust: banks (matcher < curator) and review (reviewer < child_safety); a
+# reviewer need not manage banks, nor a curator read cases. Admin holds both.
+INCLUDES: dict[Scope, frozenset[Scope]] = {
+    Scope.MATCHER: frozenset({Scope.MATCHER}),
+    Scope.CURATOR: frozenset({Scope.CURATOR, Scope.MATCHER}),
+    Scope.REVIEWER: frozenset({Scope.REVIEWER}),
+    Scope.CHILD_SAFETY: frozenset({Scope.CHILD_SAFETY, Scope.REVIEWER}),
+    Scope.ADMIN: frozenset(Scope),
+}
 
 
 def parse_scope(text: str) -> Scope:
@@ -36,7 +46,7 @@ def parse_scope(text: str) -> Scope:
 
 
 def grants(held: Scope, needed: Scope) -> bool:
-    return RANK[held] >= RANK[needed]
+    return needed in INCLUDES[held]
 
 
 def digest(secret: str) -> str:
