@@ -86,8 +86,8 @@ class Lykta:
         # A core opened only to manage banks (most CLI commands) never loads the indexes.
         self.live = False
         self.banks = BankService(self.sessions, on_change=self._after_write)
-        self.tokens = TokenRepository(self.sessions)
         self.audit = AuditLog(self.sessions)
+        self.tokens = TokenRepository(self.sessions, self.audit)
         self.cases = CaseService(
             self.sessions,
             self.audit,

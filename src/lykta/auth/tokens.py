@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lykta.audit import AuditLog
 from lykta.errors import InvalidInput, NotFound
 from lykta.store.models import ApiToken
 
@@ -63,10 +64,16 @@ class TokenInfo:
 
 
 class TokenRepository:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    """Tokens; creating and revoking one is an admin action, written to the audit log in
+    the same transaction."""
 
-    def create(self, scope: Scope, name: str = "") -> tuple[TokenInfo, str]:
+    def __init__(self, sessions: sessionmaker[Session], audit: AuditLog) -> None:
+        self._sessions = sessions
+        self._audit = audit
+
+    def create(
+        self, scope: Scope, name: str = "", *, actor: str = "system"
+    ) -> tuple[TokenInfo, str]:
         """Store a new token and return it with its secret, which is never retrievable again."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._sessions() as session, session.begin():
@@ -74,6 +81,8 @@ class TokenRepository:
             session.add(row)
             session.flush()
             info = TokenInfo(row.id, row.name, scope, False)
+            detail = {"name": name, "scope": scope.value}
+            self._audit.append(session, actor, "token.create", f"token:{row.id}", detail)
         return info, secret
 
     def authenticate(self, secret: str) -> TokenInfo | None:
@@ -96,9 +105,10 @@ class TokenRepository:
             rows = session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
             return [TokenInfo(r.id, r.name, Scope(r.scope), r.revoked) for r in rows]
 
-    def revoke(self, token_id: int) -> None:
+    def revoke(self, token_id: int, *, actor: str = "system") -> None:
         with self._sessions() as session, session.begin():
             row = session.get(ApiToken, token_id)
             if row is None:
                 raise NotFound(f"no token with id {token_id}")
             row.revoked = True
+            self._audit.append(session, actor, "token.revoke", f"token:{token_id}")
