@@ -144,6 +144,8 @@ class AlertRepository:
                     query_hash=alert.query_hash,
                 )  # fmt: skip
                 session.add(row)
+                # Written first: on SQLite the transaction's first statement must be a
+                # write, or a concurrent writer makes its read snapshot stale.
                 session.flush()
                 for listener in self.listeners:
                     listener(session, row)

@@ -9,8 +9,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy import case as when
-from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,6 +121,32 @@ def context_info(row: ContextItem) -> ContextInfo:
     )  # fmt: skip
 
 
+# Alerts are recorded on the look-up's path: these statements are built once, so joining a
+# case costs only their execution (building them each time cost more than running them).
+QUARANTINED = select(Misfire.bank).where(
+    Misfire.bank == bindparam("bank"),
+    Misfire.content_id == bindparam("content_id"),
+    Misfire.quarantined_at.is_not(None),
+)
+OPEN_CASE = select(Case.id).where(Case.open_key == bindparam("key"))
+# Counters as SQL expressions: concurrent recorders must not lose each other's.
+_RANK = bindparam("rank", type_=BigInteger)
+_DISTANCE = bindparam("distance", type_=Integer)
+JOIN_CASE = (
+    update(Case)
+    .where(Case.id == bindparam("case"))
+    .values(
+        alert_count=Case.alert_count + 1,
+        priority=when((Case.priority < _RANK, _RANK), else_=Case.priority),
+        top_source_kind=when(
+            (Case.priority < _RANK, bindparam("kind", type_=String)), else_=Case.top_source_kind
+        ),
+        min_distance=when((Case.min_distance > _DISTANCE, _DISTANCE), else_=Case.min_distance),
+        updated_at=bindparam("now", type_=DateTime(timezone=True)),
+    )
+)
+
+
 def group_key(alert: Alert) -> str:
     """Alerts about one subject share a case; without a subject, alerts of one source do."""
     if alert.subject:
@@ -143,33 +179,22 @@ class CaseService:
     def attach(self, session: Session, alert: Alert) -> None:
         """Put a new alert into its subject's open case, opening one if there is none;
         a quarantined bank item's match joins no case."""
-        misfire = session.get(Misfire, (alert.bank, alert.content_id))
-        if misfire is not None and misfire.quarantined_at is not None:
+        connection = session.connection()
+        item = {"bank": alert.bank, "content_id": alert.content_id}
+        if connection.execute(QUARANTINED, item).first() is not None:
             return
         key = group_key(alert)
         rank = priority(alert.source_kind, alert.distance, alert.bank, self.bank_order)
-        case_id = session.scalar(select(Case.id).where(Case.open_key == key))
+        case_id = connection.execute(OPEN_CASE, {"key": key}).scalar()
         if case_id is None:
             case_id = self._open(session, alert, key, rank)
         if case_id is None:  # another recorder opened it first
-            case_id = session.scalar(select(Case.id).where(Case.open_key == key))
-        # Counters as SQL expressions: concurrent recorders must not lose each other's.
-        session.execute(
-            update(Case)
-            .where(Case.id == case_id)
-            .values(
-                alert_count=Case.alert_count + 1,
-                priority=when((Case.priority < rank, rank), else_=Case.priority),
-                top_source_kind=when(
-                    (Case.priority < rank, alert.source_kind), else_=Case.top_source_kind
-                ),
-                min_distance=when(
-                    (Case.min_distance > alert.distance, alert.distance),
-                    else_=Case.min_distance,
-                ),
-                updated_at=datetime.now(UTC),
-            )
-        )
+            case_id = connection.execute(OPEN_CASE, {"key": key}).scalar()
+        joined = {
+            "case": case_id, "rank": rank, "kind": alert.source_kind,
+            "distance": alert.distance, "now": datetime.now(UTC),
+        }  # fmt: skip
+        connection.execute(JOIN_CASE, joined)
         alert.case_id = case_id
 
     def _open(self, session: Session, alert: Alert, key: str, rank: int) -> int | None:
@@ -193,7 +218,7 @@ class CaseService:
                         to_state=CaseState.NEW,
                         note="",
                         detail_json=json.dumps(
-                            {"alert_id": alert.id, "source_kind": alert.source_kind}
+                            {"source_kind": alert.source_kind, "source_id": alert.source_id}
                         ),
                     )
                 )
