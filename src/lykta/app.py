@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
@@ -21,7 +21,7 @@ from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.files import hash_files
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import check_stored_kinds, get_hasher
-from lykta.hashing.video import FrameVariant
+from lykta.hashing.video import FrameVariant, VideoHashes, VideoLimits, hash_video
 from lykta.matching import LookupResult, Matcher, QueryHash
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
@@ -141,6 +141,22 @@ class Lykta:
             trim=self.settings.trim if trim is None else trim,
             max_pixels=self.settings.max_pixels,
         )
+
+    def video_limits(self) -> VideoLimits:
+        return video_limits(self.settings)
+
+    def hash_video(
+        self,
+        source: str | Path | BinaryIO,
+        *,
+        for_bank: bool = False,
+        min_quality: int = 0,
+        trim: bool = True,
+    ) -> VideoHashes:
+        """Hash a video as the settings say: a frame every `LYKTA_VIDEO_CHECK_INTERVAL`
+        seconds to check it, or, ``for_bank``, every `LYKTA_VIDEO_BANK_INTERVAL` seconds with
+        near-repeats of the last kept frame and frames below ``min_quality`` dropped."""
+        return hash_video(source, trim=trim, **video_sampling(self.settings, for_bank, min_quality))
 
     def lookup_photo(
         self,
@@ -364,6 +380,24 @@ class Lykta:
             return True
         except Exception:
             return False
+
+
+def video_limits(settings: Settings) -> VideoLimits:
+    """What the settings let one video cost."""
+    return VideoLimits(settings.video_max_seconds, settings.video_max_frames, settings.max_pixels)
+
+
+def video_sampling(settings: Settings, for_bank: bool, min_quality: int = 0) -> dict[str, Any]:
+    """`hash_video`'s sampling arguments for a check or, ``for_bank``, for a bank."""
+    if not for_bank:
+        return {"interval": settings.video_check_interval, "limits": video_limits(settings)}
+    dedupe = settings.video_dedupe_distance
+    return {
+        "interval": settings.video_bank_interval,
+        "dedupe": None if dedupe < 0 else dedupe,
+        "min_quality": min_quality,
+        "limits": video_limits(settings),
+    }
 
 
 def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
