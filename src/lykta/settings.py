@@ -30,6 +30,7 @@ class Settings:
     sync_interval: float = 0.5
     max_pixels: int = 100_000_000
     max_upload_bytes: int = 64 * 1024 * 1024
+    max_stream_upload_bytes: int = 16 * 1024**3
     max_batch_hashes: int = 10_000
     max_matches: int = 100
     video_check_interval: float = 1.0
@@ -70,6 +71,8 @@ HELP: dict[str, str] = {
     "sync_interval": "seconds between checks of the change log for other replicas' bank changes",
     "max_pixels": "largest image (width x height) Lykta will decode; larger ones are refused",
     "max_upload_bytes": "largest upload the HTTP API accepts",
+    "max_stream_upload_bytes": "largest video the streamed upload route accepts (spooled to "
+    "the data folder as it arrives, never held in memory)",
     "max_batch_hashes": "most hashes one batch look-up may carry",
     "max_matches": "most matches a look-up returns per content (the closest; the result "
     "says when it was capped)",

@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
-from lykta.app import ScannedFile
+from lykta.app import ScannedFile, video_sampling
 from lykta.cli.common import JsonFlag, emit, friendly, open_core, out, progress_bar, report_failure
 from lykta.hashing.files import hash_files
+from lykta.hashing.video import VideoHashes
 from lykta.matching import LookupResult
 from lykta.outputs import scanned_file
 from lykta.settings import load_settings
@@ -29,16 +30,27 @@ def hashing_progress() -> Iterator[Callable[[int, int], None]]:
 
 @friendly
 def hash_command(paths: Paths, as_json: JsonFlag = False) -> None:
-    """Hash photos: PDQ (with quality), MD5, SHA-256."""
+    """Hash photos (PDQ with quality, MD5, SHA-256) and videos (MD5, SHA-256, duration, and
+    PDQ of a frame every LYKTA_VIDEO_CHECK_INTERVAL seconds, without bars too)."""
     # Hashing needs no banks, so no database either: the core is not opened.
     settings = load_settings()
     with hashing_progress() as progress:
         hashed = hash_files(
-            paths, dihedral=False, trim=False, max_pixels=settings.max_pixels, progress=progress
+            paths,
+            dihedral=False,
+            trim=False,
+            max_pixels=settings.max_pixels,
+            video=video_sampling(settings, for_bank=False),
+            progress=progress,
         )
         for path, hashes in hashed:
             if isinstance(hashes, str):
                 report_failure(path, hashes, as_json)
+            elif isinstance(hashes, VideoHashes):
+                if as_json:
+                    emit(scanned_file(ScannedFile(path, video=hashes)))
+                else:
+                    print_video(path, hashes)
             elif as_json:
                 emit(scanned_file(ScannedFile(path, hashes)))
             else:
@@ -47,6 +59,23 @@ def hash_command(paths: Paths, as_json: JsonFlag = False) -> None:
                     f"\tmd5={hashes.md5}\tsha256={hashes.sha256}",
                     highlight=False,
                 )
+
+
+def print_video(path: Path, hashes: VideoHashes) -> None:
+    """A video's digests on one line, then a line per sampled frame and variant."""
+    duration = "unknown" if hashes.duration is None else f"{hashes.duration:.3f}"
+    out.print(
+        f"{path}\tvideo\tduration={duration}\tframes={len(hashes.frames)}"
+        f"\tmd5={hashes.md5}\tsha256={hashes.sha256}",
+        highlight=False,
+    )
+    for frame in hashes.frames:
+        for variant in frame.variants:
+            out.print(
+                f"{path}\tseconds={frame.seconds:.3f}\tpdq={variant.pdq}"
+                f"\tquality={variant.quality}\ttransform={variant.transform}",
+                highlight=False,
+            )
 
 
 @friendly

@@ -23,3 +23,30 @@ def frame_luma(frame: av.VideoFrame, max_side: int = LUMA_MAX_SIDE) -> np.ndarra
     target_w, target_h = max(1, round(width * scale)), max(1, round(height * scale))
     grey = frame.reformat(width=target_w, height=target_h, format="gray", interpolation="AREA")
     return np.ascontiguousarray(grey.to_ndarray())
+
+
+# Enough of a file's start to tell its container.
+SNIFF_BYTES = 4096
+# ISO-BMFF brands of still images (HEIF, AVIF): an `ftyp` box alone does not make a video.
+_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"})
+VIDEO_SUFFIXES = frozenset({
+    ".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".mkv", ".webm", ".avi", ".flv", ".wmv", ".asf",
+    ".ts", ".m2ts", ".mts", ".mpg", ".mpeg", ".ogv",
+})  # fmt: skip
+
+
+def looks_like_video(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a video container (MP4/MOV, Matroska/WebM,
+    AVI, FLV, ASF, MPEG-TS or MPEG-PS), told from its first bytes without decoding."""
+    if head[4:8] == b"ftyp":
+        return head[8:12] not in _IMAGE_BRANDS
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska, WebM
+        return True
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return True
+    if head.startswith((b"FLV\x01", b"\x00\x00\x01\xba")):  # FLV, MPEG program stream
+        return True
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):  # ASF (WMV)
+        return True
+    # MPEG transport stream: a sync byte every 188 bytes.
+    return len(head) >= 188 * 3 and all(head[i] == 0x47 for i in range(0, 188 * 3, 188))
