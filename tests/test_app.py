@@ -11,7 +11,7 @@ import pytest
 from lykta.app import Lykta
 from lykta.errors import InvalidInput, MediaError, NotFound
 from tests.conftest import make_photo
-from tests.hashing.videogen import make_video
+from tests.videogen import still_video
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_unknown_banks_are_an_error_unless_ignored(sqlite_core: Lykta) -> None:
 
 def test_a_video_is_one_content_item_of_its_kept_frames(sqlite_core: Lykta, tmp_path: Path) -> None:
     sqlite_core.banks.create("v")
-    clip = make_video(tmp_path / "clip-7.mp4", [1, 1, 2, 3], fps=10)
+    clip = still_video(tmp_path / "clip-7.mp4", [1, 1, 2, 3], fps=10)
     added = sqlite_core.add_media("v", clip)
     assert added.video is not None and added.summary.added == 1
     [item] = sqlite_core.banks.export("v")
@@ -139,7 +139,7 @@ def test_a_letterboxed_video_keeps_each_frame_with_and_without_its_bars(
     sqlite_core: Lykta, tmp_path: Path
 ) -> None:
     sqlite_core.banks.create("v")
-    clip = make_video(tmp_path / "boxed.mp4", [4], fps=5, size=(320, 240), bars=40)
+    clip = still_video(tmp_path / "boxed.mp4", [4], fps=5, size=(320, 240), bars=40)
     sqlite_core.add_media("v", clip)
     [item] = sqlite_core.banks.export("v")
     frames = [h for h in item.hashes if h.kind == "pdq"]
@@ -148,7 +148,7 @@ def test_a_letterboxed_video_keeps_each_frame_with_and_without_its_bars(
 
 def test_the_banks_quality_floor_drops_flat_frames(sqlite_core: Lykta, tmp_path: Path) -> None:
     sqlite_core.banks.create("v", pdq_min_quality=50)
-    added = sqlite_core.add_media("v", make_video(tmp_path / "flat.mp4", [None], fps=5))
+    added = sqlite_core.add_media("v", still_video(tmp_path / "flat.mp4", [None], fps=5))
     [item] = sqlite_core.banks.export("v")
     assert added.video is not None and added.video.frames == ()
     assert {h.kind for h in item.hashes} == {"md5", "sha256"}
@@ -159,7 +159,7 @@ def test_a_scan_for_a_bank_hashes_photos_and_videos(sqlite_core: Lykta, tmp_path
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "photo.jpg").write_bytes(make_photo(30))
-    make_video(folder / "clip.mp4", [1, 2], fps=5)
+    still_video(folder / "clip.mp4", [1, 2], fps=5)
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
     scanned = {f.path.name: f for f in sqlite_core.scan([folder], for_bank="b")}
     assert scanned["photo.jpg"].hashes is not None and scanned["photo.jpg"].video is None

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import logging
+import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,6 +26,9 @@ from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import check_stored_kinds, get_hasher
 from lykta.hashing.video import FrameVariant, VideoHashes, VideoLimits, hash_video
 from lykta.matching import LookupResult, Matcher, QueryHash
+from lykta.matching.owners import video_lengths
+from lykta.matching.results import VideoMatch
+from lykta.matching.video import QueryFrame, aggregate
 from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
@@ -150,19 +155,6 @@ class Lykta:
     def video_limits(self) -> VideoLimits:
         return video_limits(self.settings)
 
-    def hash_video(
-        self,
-        source: str | Path | BinaryIO,
-        *,
-        for_bank: bool = False,
-        min_quality: int = 0,
-        trim: bool = True,
-    ) -> VideoHashes:
-        """Hash a video as the settings say: a frame every `LYKTA_VIDEO_CHECK_INTERVAL`
-        seconds to check it, or, ``for_bank``, every `LYKTA_VIDEO_BANK_INTERVAL` seconds with
-        near-repeats of the last kept frame and frames below ``min_quality`` dropped."""
-        return hash_video(source, trim=trim, **video_sampling(self.settings, for_bank, min_quality))
-
     def lookup_photo(
         self,
         data: bytes,
@@ -183,6 +175,52 @@ class Lykta:
         photo banks and the frames of banked videos."""
         queries = frame_queries(variants)
         return self._found(queries, self.matcher.lookup(queries, self._known_banks(banks)))
+
+    def hash_video(
+        self, source: Path | BinaryIO, *, interval: float | None = None, mirror: bool = True
+    ) -> VideoHashes:
+        """Hash a video to check it: a frame every ``interval`` seconds (the settings'
+        check interval when None), with mirrored and bar-trimmed variants, within the
+        settings' limits."""
+        sampling = video_sampling(self.settings, for_bank=False)
+        if interval is not None:
+            sampling["interval"] = interval
+        return hash_video(source, **(sampling | {"mirror": mirror}))
+
+    def lookup_video(
+        self, hashes: VideoHashes, *, banks: Iterable[str] | None = None
+    ) -> LookupResult:
+        """Match a hashed video against the banks: bank videos by their frames (with the
+        shares and segments of ``matching.video``), photos a frame matches, and files
+        with the same digest."""
+        wanted = self._known_banks(banks)
+        frames = [frame_queries(frame.variants) for frame in hashes.frames]
+        hits = self.matcher.frame_hits(frames, wanted)
+        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
+        matches = {
+            match.content_id: match
+            for match in aggregate(
+                [
+                    QueryFrame(frame.seconds, max(v.quality for v in frame.variants))
+                    for frame in hashes.frames
+                ],
+                hits,
+                interval=_sampling_interval(hashes),
+                rule=lambda bank: self.matcher.threshold(bank, "pdq"),
+                bank_lengths=video_lengths(self.sessions, content_ids) if content_ids else {},
+            )
+        }
+        digests = [
+            QueryHash("md5", bytes.fromhex(hashes.md5)),
+            QueryHash("sha256", bytes.fromhex(hashes.sha256)),
+        ]
+        exact = self.matcher.lookup(digests, wanted)
+        for match in exact.matches + exact.suppressed_by:
+            # The very file: every frame matches, whatever the frames alone found.
+            whole = VideoMatch(1.0, 1.0, ())
+            held = matches.get(match.content_id)
+            matches[match.content_id] = replace(match, video=held.video if held else whole)
+        return self._found(hashes, self.matcher.result_of(matches.values()))
 
     def lookup_hash(
         self,
@@ -321,7 +359,8 @@ class Lykta:
             if isinstance(hashes, str):
                 yield ScannedFile(path, error=hashes)
             elif isinstance(hashes, VideoHashes):
-                yield ScannedFile(path, video=hashes)
+                found = self.lookup_video(hashes, banks=wanted) if lookup else None
+                yield ScannedFile(path, video=hashes, result=found)
             elif lookup:
                 found = self.matcher.lookup(queries_for_photo(hashes), wanted)
                 yield ScannedFile(path, hashes, self._found(path, found))
@@ -360,7 +399,7 @@ class Lykta:
         video = None
         if "pdq" in wanted and _is_video(media):
             source = io.BytesIO(media) if isinstance(media, bytes) else media
-            video = hash_video(source, trim=True, **self._video_sampling(bank))
+            video = hash_video(source, **self._video_sampling(bank))
             item = video_item(video, external_id, wanted)
         else:
             data = _read_all(media)
@@ -424,12 +463,20 @@ def video_limits(settings: Settings) -> VideoLimits:
 
 
 def video_sampling(settings: Settings, for_bank: bool, min_quality: int = 0) -> dict[str, Any]:
-    """`hash_video`'s sampling arguments for a check or, ``for_bank``, for a bank."""
+    """`hash_video`'s arguments for a check (a frame every check interval, mirrored and
+    without bars too) or, ``for_bank``, for a bank (denser, near-repeats and frames below
+    ``min_quality`` dropped, each frame kept as given and without its bars)."""
     if not for_bank:
-        return {"interval": settings.video_check_interval, "limits": video_limits(settings)}
+        return {
+            "interval": settings.video_check_interval,
+            "trim": settings.trim,
+            "mirror": True,
+            "limits": video_limits(settings),
+        }
     dedupe = settings.video_dedupe_distance
     return {
         "interval": settings.video_bank_interval,
+        "trim": True,
         "dedupe": None if dedupe < 0 else dedupe,
         "min_quality": min_quality,
         "limits": video_limits(settings),
@@ -497,6 +544,13 @@ def _read_all(media: bytes | Path | BinaryIO) -> bytes:
     if isinstance(media, Path):
         return media.read_bytes()
     return media.read()
+
+
+def _sampling_interval(hashes: VideoHashes) -> float:
+    """How far apart the video's frames were sampled: the commonest gap (1 s if unknown)."""
+    gaps = [round(b.seconds - a.seconds, 2) for a, b in pairwise(hashes.frames)]
+    gaps = [gap for gap in gaps if gap > 0]
+    return statistics.median(gaps) if gaps else 1.0
 
 
 def frame_queries(variants: Sequence[FrameVariant]) -> list[QueryHash]:

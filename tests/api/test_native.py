@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from lykta.api.main import create_app
 from lykta.app import Lykta
 from tests.conftest import Tokens, make_photo, make_settings
-from tests.hashing.videogen import make_video
+from tests.videogen import still_video
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -360,7 +360,7 @@ def test_a_video_is_added_by_upload_or_streamed_body(
 ) -> None:
     h = tokens.header("curator")
     client.post("/api/v1/banks", json={"name": "v"}, headers=h)
-    clip = make_video(tmp_path / "clip.mp4", [1, 2], fps=5).read_bytes()
+    clip = still_video(tmp_path / "clip.mp4", [1, 2], fps=5).read_bytes()
     uploaded = client.post(
         "/api/v1/banks/v/content/media", files={"file": ("clip-1.mp4", clip)}, headers=h
     )
@@ -378,7 +378,7 @@ def test_a_video_is_added_by_upload_or_streamed_body(
     )
     assert streamed.status_code == 201, streamed.text
     assert streamed.json()["duplicates"] == 1  # the same video: every hash already held
-    other = make_video(tmp_path / "other.mp4", [3], fps=5).read_bytes()
+    other = still_video(tmp_path / "other.mp4", [3], fps=5).read_bytes()
     streamed = client.post("/api/v1/banks/v/content/stream", content=other, headers=h)
     assert streamed.json()["added"] == 1
     photo = client.post("/api/v1/banks/v/content/stream", content=make_photo(5), headers=h)
@@ -412,7 +412,7 @@ def test_streamed_uploads_have_their_own_limit(tmp_path: Path) -> None:
     with TestClient(create_app(core, follow_changes=False)) as c:
         h = Tokens(core).header("curator")
         c.post("/api/v1/banks", json={"name": "v"}, headers=h)
-        clip = make_video(tmp_path / "clip.mp4", [1], fps=5).read_bytes()
+        clip = still_video(tmp_path / "clip.mp4", [1], fps=5).read_bytes()
         assert 2_000 < len(clip) < 200_000
         assert c.post("/api/v1/banks/v/content/stream", content=clip, headers=h).status_code == 201
         photo = c.post("/api/v1/banks/v/content/stream", content=make_photo(6), headers=h)

@@ -14,7 +14,7 @@ from lykta.errors import MediaError
 from lykta.hashing.pdq import pdq_from_image
 from lykta.hashing.video import VideoLimits, hash_frame, hash_luma, hash_video
 from tests.hashing.imagegen import make_photo
-from tests.hashing.videogen import make_video
+from tests.videogen import still_video
 
 
 def _distance(a: str, b: str) -> int:
@@ -63,7 +63,7 @@ def test_a_video_file_is_sampled_by_time_and_its_digests_cover_every_byte(tmp_pa
 
 
 def test_dedupe_keeps_one_frame_of_a_still_scene(tmp_path: Path) -> None:
-    path = make_video(tmp_path / "three.mp4", [1, 1, 2, 3], fps=10)
+    path = still_video(tmp_path / "three.mp4", [1, 1, 2, 3], fps=10)
     every = hash_video(path, interval=None)
     assert len(every.frames) == 40
     kept = hash_video(path, interval=None, dedupe=4)
@@ -78,16 +78,16 @@ def test_dedupe_keeps_one_frame_of_a_still_scene(tmp_path: Path) -> None:
 
 
 def test_frames_below_the_quality_floor_are_dropped(tmp_path: Path) -> None:
-    path = make_video(tmp_path / "grey.mp4", [None, 5], fps=5)
+    path = still_video(tmp_path / "grey.mp4", [None, 5], fps=5)
     hashed = hash_video(path, interval=None, min_quality=50)
     assert hashed.frames and all(f.quality >= 50 for f in hashed.frames)
     assert min(f.seconds for f in hashed.frames) >= 1.0
-    flat = make_video(tmp_path / "flat.mp4", [None], fps=5)
+    flat = still_video(tmp_path / "flat.mp4", [None], fps=5)
     assert hash_video(flat, min_quality=50).frames == ()
 
 
 def test_hostile_videos_are_refused_with_a_reason(tmp_path: Path) -> None:
-    path = make_video(tmp_path / "clip.mp4", [1, 2], fps=10)
+    path = still_video(tmp_path / "clip.mp4", [1, 2], fps=10)
     with pytest.raises(MediaError, match="more than 5 frames"):
         hash_video(path, limits=VideoLimits(max_frames=5))
     with pytest.raises(MediaError, match="LYKTA_VIDEO_MAX_SECONDS"):

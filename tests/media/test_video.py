@@ -6,11 +6,11 @@ from pathlib import Path
 
 from lykta.media.video import SNIFF_BYTES, looks_like_video
 from tests.conftest import make_photo
-from tests.hashing.videogen import make_video
+from tests.videogen import still_video
 
 
 def test_videos_are_told_from_photos_by_their_first_bytes(tmp_path: Path) -> None:
-    mp4 = make_video(tmp_path / "clip.mp4", [1], fps=5)
+    mp4 = still_video(tmp_path / "clip.mp4", [1], fps=5)
     assert looks_like_video(mp4.read_bytes()[:SNIFF_BYTES])
     assert looks_like_video(b"\x1a\x45\xdf\xa3" + bytes(40))  # Matroska / WebM
     assert looks_like_video(b"RIFF\x00\x00\x00\x00AVI LIST")

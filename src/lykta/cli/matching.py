@@ -13,7 +13,7 @@ from lykta.app import ScannedFile, video_sampling
 from lykta.cli.common import JsonFlag, emit, friendly, open_core, out, progress_bar, report_failure
 from lykta.hashing.files import hash_files
 from lykta.hashing.video import VideoHashes
-from lykta.matching import LookupResult
+from lykta.matching import LookupResult, Match
 from lykta.outputs import scanned_file
 from lykta.settings import load_settings
 
@@ -40,7 +40,8 @@ def hash_command(paths: Paths, as_json: JsonFlag = False) -> None:
             dihedral=False,
             trim=False,
             max_pixels=settings.max_pixels,
-            video=video_sampling(settings, for_bank=False),
+            # The frames as they are (and without bars): mirrored copies are for look-ups.
+            video=video_sampling(settings, for_bank=False) | {"mirror": False},
             progress=progress,
         )
         for path, hashes in hashed:
@@ -59,6 +60,20 @@ def hash_command(paths: Paths, as_json: JsonFlag = False) -> None:
                     f"\tmd5={hashes.md5}\tsha256={hashes.sha256}",
                     highlight=False,
                 )
+
+
+def video_summary(match: Match) -> str:
+    """A video match's shares and its segments (query seconds -> bank seconds)."""
+    if match.video is None:
+        return ""
+    segments = ", ".join(
+        f"{s.query_start:g}-{s.query_end:g}s"
+        + ("" if s.bank_start is None else f" -> {s.bank_start:g}-{s.bank_end:g}s")
+        for s in match.video.segments
+    )
+    return f" query_share={match.video.query_share:.2f} bank_share={match.video.bank_share:.2f}" + (
+        f" segments={segments}" if segments else ""
+    )
 
 
 def print_video(path: Path, hashes: VideoHashes) -> None:
@@ -88,7 +103,7 @@ def match_command(
     trim: Annotated[bool | None, typer.Option("--trim/--no-trim")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Match photos (folders walked recursively) against the banks."""
+    """Match photos and videos (folders walked recursively) against the banks."""
     core = open_core(matching=True)
     with hashing_progress() as progress:
         scanned = core.scan(
@@ -107,7 +122,7 @@ def print_matches(path: Path, found: LookupResult) -> None:
     for m in found.matches:
         out.print(
             f"{path}\tMATCH bank={m.bank} id={m.external_id} "
-            f"distance={m.distance} transform={m.transform}",
+            f"distance={m.distance} transform={m.transform}{video_summary(m)}",
             highlight=False,
         )
     if found.suppressed_by:

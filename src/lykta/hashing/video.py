@@ -18,7 +18,7 @@ from PIL import Image
 
 from lykta.errors import MediaError
 from lykta.hashing.borders import find_content_box
-from lykta.hashing.pdq import pdq_from_image
+from lykta.hashing.pdq import pdq_dihedral_from_image, pdq_from_image
 from lykta.media.video import frame_luma
 
 
@@ -31,21 +31,44 @@ class FrameVariant:
     quality: int
 
 
-def hash_luma(luma: np.ndarray, *, trim: bool = True) -> tuple[FrameVariant, ...]:
-    """PDQ of a frame's luma plane; with ``trim`` and bars found, of the part inside too."""
+def hash_luma(
+    luma: np.ndarray, *, trim: bool = True, mirror: bool = False
+) -> tuple[FrameVariant, ...]:
+    """PDQ of a frame's luma plane; with ``trim`` and bars found, of the part inside too;
+    with ``mirror`` (for look-ups: re-uploads are often flipped) of the mirrored frame as
+    well, which costs little more than one hash."""
     image = Image.fromarray(luma, mode="L")
-    pdq, quality = pdq_from_image(image)
-    variants = [FrameVariant("original", pdq, quality)]
+    variants = _pdq_variants(image, mirror, "")
     if trim and (box := find_content_box(image)) is not None:
-        trimmed, trimmed_quality = pdq_from_image(image.crop(box))
-        if trimmed != pdq:
-            variants.append(FrameVariant("trimmed", trimmed, trimmed_quality))
+        variants += [
+            variant
+            for variant in _pdq_variants(image.crop(box), mirror, "trimmed")
+            if variant.pdq not in {v.pdq for v in variants}
+        ]
     return tuple(variants)
 
 
-def hash_frame(frame: av.VideoFrame, *, trim: bool = True) -> tuple[FrameVariant, ...]:
+def _pdq_variants(image: Image.Image, mirror: bool, prefix: str) -> list[FrameVariant]:
+    def named(transform: str) -> str:
+        if not prefix:
+            return transform
+        return prefix if transform == "original" else f"{prefix}+{transform}"
+
+    if not mirror:
+        pdq, quality = pdq_from_image(image)
+        return [FrameVariant(named("original"), pdq, quality)]
+    return [
+        FrameVariant(named(transform), pdq, quality)
+        for transform, pdq, quality in pdq_dihedral_from_image(image)
+        if transform in ("original", "mirror")
+    ]
+
+
+def hash_frame(
+    frame: av.VideoFrame, *, trim: bool = True, mirror: bool = False
+) -> tuple[FrameVariant, ...]:
     """``hash_luma`` of a decoded frame."""
-    return hash_luma(frame_luma(frame), trim=trim)
+    return hash_luma(frame_luma(frame), trim=trim, mirror=mirror)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +112,7 @@ def hash_video(
     *,
     interval: float | None = 1.0,
     trim: bool = True,
+    mirror: bool = False,
     dedupe: int | None = None,
     min_quality: int = 0,
     limits: VideoLimits = VideoLimits(),  # frozen: one shared default is safe
@@ -123,7 +147,7 @@ def hash_video(
                     continue  # not sampled: no scaling, no hashing
                 if interval:
                     next_at = (seconds // interval + 1) * interval
-                variants = hash_frame(frame, trim=trim)
+                variants = hash_frame(frame, trim=trim, mirror=mirror)
                 if variants[0].quality < min_quality:
                     continue
                 code = int(variants[0].pdq, 16)
