@@ -13,6 +13,7 @@ from PIL import Image
 from lykta.errors import MediaError
 from lykta.hashing.pdq import pdq_from_image
 from lykta.hashing.video import VideoLimits, hash_frame, hash_luma, hash_video
+from lykta.media.video import frame_luma
 from tests.hashing.imagegen import make_photo
 from tests.videogen import still_video
 
@@ -98,3 +99,22 @@ def test_hostile_videos_are_refused_with_a_reason(tmp_path: Path) -> None:
     not_video.write_bytes(b"not a video at all" * 100)
     with pytest.raises(MediaError):
         hash_video(not_video)
+
+
+def test_sampling_takes_one_frame_per_interval(tmp_path: Path) -> None:
+    path = still_video(tmp_path / "ten.mp4", [1, 2], fps=30)  # 2 s at 30 frames a second
+    seconds = [f.seconds for f in hash_video(path, interval=0.2).frames]
+    # Floating point must not sample a tick twice (0.4 // 0.2 == 1.0).
+    assert len(seconds) == 10 and seconds[:3] == [0.0, 0.2, 0.4]
+
+
+def test_luma_is_the_luma_plane_without_its_row_padding() -> None:
+    photo = make_photo(322, 242, seed=6)  # odd sizes: rows padded to the line size
+    frame = av.VideoFrame.from_ndarray(np.asarray(photo), format="rgb24").reformat(format="yuv420p")
+    assert frame.planes[0].line_size > frame.width
+    direct = frame_luma(frame)
+    converted = frame_luma(frame.reformat(format="rgb24"))  # through swscale's grey
+    assert direct.shape == converted.shape == (242, 322)
+    # The plane keeps video's limited range (16-235): the same picture, linearly rescaled.
+    assert np.corrcoef(direct.ravel(), converted.ravel())[0, 1] > 0.999
+    assert _distance(hash_luma(direct)[0].pdq, hash_luma(converted)[0].pdq) <= 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -146,7 +147,9 @@ def hash_video(
                 if interval and seconds + 1e-6 < next_at:
                     continue  # not sampled: no scaling, no hashing
                 if interval:
-                    next_at = (seconds // interval + 1) * interval
+                    # The next tick after this frame's; floored with a little slack, since
+                    # 0.4 // 0.2 is 1.0 in floating point and would sample 0.4 s twice.
+                    next_at = (math.floor(seconds / interval + 1e-6) + 1) * interval
                 variants = hash_frame(frame, trim=trim, mirror=mirror)
                 if variants[0].quality < min_quality:
                     continue
