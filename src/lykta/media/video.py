@@ -43,12 +43,13 @@ def frame_luma(frame: av.VideoFrame, max_side: int = LUMA_MAX_SIDE) -> np.ndarra
     if scale == 1.0 and frame.format.name in _LUMA_FIRST:
         plane = frame.planes[0]
         # Rows are padded to the plane's line size; the padding is not picture.
-        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
         luma = rows[:height, :width]
         if _limited_range(frame):
             # Video's 16-235 stretched to 0-255, as swscale's conversion does: PDQ's
             # quality measures gradients, and the narrow range would lower it by ~14%.
-            return _FULL_RANGE[luma]
+            full: np.ndarray = _FULL_RANGE[luma]
+            return full
         return np.ascontiguousarray(luma)
     target_w, target_h = max(1, round(width * scale)), max(1, round(height * scale))
     grey = frame.reformat(width=target_w, height=target_h, format="gray", interpolation="AREA")
