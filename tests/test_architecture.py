@@ -10,7 +10,8 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "lykta"
 
 # The data flow, left to right. Shared modules any package may import.
 ORDER = [
-    "media", "index", "hashing", "store", "auth", "banks", "matching", "app", "outputs", "api",
+    "media", "index", "hashing", "store", "auth", "banks", "matching", "app", "workers", "outputs",
+    "api",
     "cli",
 ]  # fmt: skip
 SHARED = {"errors", "settings", "plugins", "__init__"}

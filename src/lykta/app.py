@@ -7,10 +7,12 @@ reach into each other.
 from __future__ import annotations
 
 import logging
+import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
@@ -21,8 +23,11 @@ from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.files import hash_files
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import check_stored_kinds, get_hasher
-from lykta.hashing.video import FrameVariant
+from lykta.hashing.video import FrameVariant, VideoHashes, hash_video
 from lykta.matching import LookupResult, Matcher, QueryHash
+from lykta.matching.owners import video_lengths
+from lykta.matching.results import VideoMatch
+from lykta.matching.video import QueryFrame, aggregate
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
 from lykta.store.db import make_engine, migrate, session_factory
@@ -162,6 +167,53 @@ class Lykta:
         photo banks and the frames of banked videos."""
         queries = frame_queries(variants)
         return self._found(queries, self.matcher.lookup(queries, self._known_banks(banks)))
+
+    def hash_video(
+        self, source: Path | BinaryIO, *, interval: float | None = None, mirror: bool = True
+    ) -> VideoHashes:
+        """Hash a video to check it: a frame every ``interval`` seconds (the settings'
+        check interval when None), with mirrored and bar-trimmed variants."""
+        return hash_video(
+            source,
+            interval=self.settings.video_check_interval if interval is None else interval,
+            trim=self.settings.trim,
+            mirror=mirror,
+        )
+
+    def lookup_video(
+        self, hashes: VideoHashes, *, banks: Iterable[str] | None = None
+    ) -> LookupResult:
+        """Match a hashed video against the banks: bank videos by their frames (with the
+        shares and segments of ``matching.video``), photos a frame matches, and files
+        with the same digest."""
+        wanted = self._known_banks(banks)
+        frames = [frame_queries(frame.variants) for frame in hashes.frames]
+        hits = self.matcher.frame_hits(frames, wanted)
+        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
+        matches = {
+            match.content_id: match
+            for match in aggregate(
+                [
+                    QueryFrame(frame.seconds, max(v.quality for v in frame.variants))
+                    for frame in hashes.frames
+                ],
+                hits,
+                interval=_sampling_interval(hashes),
+                rule=lambda bank: self.matcher.threshold(bank, "pdq"),
+                bank_lengths=video_lengths(self.sessions, content_ids) if content_ids else {},
+            )
+        }
+        digests = [
+            QueryHash("md5", bytes.fromhex(hashes.md5)),
+            QueryHash("sha256", bytes.fromhex(hashes.sha256)),
+        ]
+        exact = self.matcher.lookup(digests, wanted)
+        for match in exact.matches + exact.suppressed_by:
+            # The very file: every frame matches, whatever the frames alone found.
+            whole = VideoMatch(1.0, 1.0, ())
+            held = matches.get(match.content_id)
+            matches[match.content_id] = replace(match, video=held.video if held else whole)
+        return self._found(hashes, self.matcher.result_of(matches.values()))
 
     def lookup_hash(
         self,
@@ -388,6 +440,13 @@ def photo_item(
         if kind in wanted
     ]
     return ContentItem(tuple(found), external_id, media_kind="photo")
+
+
+def _sampling_interval(hashes: VideoHashes) -> float:
+    """How far apart the video's frames were sampled: the commonest gap (1 s if unknown)."""
+    gaps = [round(b.seconds - a.seconds, 2) for a, b in pairwise(hashes.frames)]
+    gaps = [gap for gap in gaps if gap > 0]
+    return statistics.median(gaps) if gaps else 1.0
 
 
 def frame_queries(variants: Sequence[FrameVariant]) -> list[QueryHash]:

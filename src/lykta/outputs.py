@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_fiel
 
 from lykta.app import ScannedFile
 from lykta.banks.service import BankInfo, ContentInfo, ImportSummary
+from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.matching import LookupResult, Match
@@ -55,6 +56,18 @@ class HashesOut(BaseModel):
         )
 
 
+class SegmentOut(BaseModel):
+    """A stretch of the query video that matched a stretch of the bank item (seconds from
+    each one's start; the bank side is null when the bank item is a photo)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    query_start: float
+    query_end: float
+    bank_start: float | None
+    bank_end: float | None
+
+
 class MatchOut(BaseModel):
     """Which bank content item matched and why; never the bank's hash values."""
 
@@ -69,6 +82,15 @@ class MatchOut(BaseModel):
     distance: int
     transform: str = Field(description="how the query was changed to match, e.g. mirror, trimmed")
     query_hash: str = Field(description="the query's own hash that matched")
+    query_share: float | None = Field(
+        default=None, description="video look-ups: share of the query's frames that matched"
+    )
+    bank_share: float | None = Field(
+        default=None, description="video look-ups: share of the bank video's time matched"
+    )
+    segments: list[SegmentOut] | None = Field(
+        default=None, description="video look-ups: the stretches that matched, in seconds"
+    )
 
     @computed_field(  # type: ignore[prop-decorator]
         description="the external id again, under the name `lykta match --json` first gave it"
@@ -79,7 +101,12 @@ class MatchOut(BaseModel):
 
     @classmethod
     def of(cls, match: Match) -> MatchOut:
-        return cls.model_validate(match)
+        out = cls.model_validate(match)
+        if match.video is not None:
+            out.query_share = match.video.query_share
+            out.bank_share = match.video.bank_share
+            out.segments = [SegmentOut.model_validate(s) for s in match.video.segments]
+        return out
 
 
 class LookupOut(BaseModel):
@@ -116,11 +143,23 @@ def flat_threshold_fields(schema: dict[str, Any]) -> None:
                 "description": f"lowest {hasher.name} quality a query may have "
                 f"(default {hasher.default_min_quality})",
             }  # fmt: skip
+        properties[f"{hasher.name}_query_share"] = {
+            "type": "number", "exclusiveMinimum": 0, "maximum": 1,
+            "description": "a video matches a bank video when this share of its frames "
+            f"matched (default {DEFAULT_QUERY_SHARE})",
+        }  # fmt: skip
+        properties[f"{hasher.name}_bank_share"] = {
+            "type": "number", "exclusiveMinimum": 0, "maximum": 1,
+            "description": "... or when this share of the bank video's time matched "
+            f"(default {DEFAULT_BANK_SHARE})",
+        }  # fmt: skip
 
 
 class ThresholdOut(BaseModel):
     distance: int
     min_quality: int | None
+    query_share: float
+    bank_share: float
 
 
 class BankOut(BaseModel):
@@ -144,8 +183,7 @@ class BankOut(BaseModel):
     def of(cls, bank: BankInfo) -> BankOut:
         flat: dict[str, Any] = {}
         for kind, rule in bank.thresholds.items():
-            flat[f"{kind}_distance"] = rule.distance
-            flat[f"{kind}_min_quality"] = rule.min_quality
+            flat.update({f"{kind}_{part}": value for part, value in asdict(rule).items()})
         return cls(
             name=bank.name, description=bank.description, source=bank.source,
             licence=bank.licence, enabled=bank.enabled, negative=bank.negative,

@@ -34,6 +34,7 @@ class Settings:
     max_matches: int = 100
     dihedral: bool = True
     trim: bool = True
+    video_check_interval: float = 1.0
     snapshot_index: bool = True
     log_level: str = "info"
     hma_fetch_urls: str = ""
@@ -70,6 +71,8 @@ HELP: dict[str, str] = {
     "says when it was capped)",
     "dihedral": "look up all 8 rotations and flips of a photo by default",
     "trim": "trim uniform borders (letterboxing, padding) before hashing by default",
+    "video_check_interval": "seconds between the frames sampled from a video to check it "
+    "(banked videos are sampled densely, so time-shifted copies still match)",
     "snapshot_index": "keep memory-mappable index snapshots in the data folder for fast restarts",
     "log_level": "log level of `lykta serve` (debug, info, warning, error)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "

@@ -89,6 +89,8 @@ class ThresholdIn(BaseModel):
 
     distance: int | None = None
     min_quality: int | None = None
+    query_share: float | None = Field(default=None, gt=0, le=1)
+    bank_share: float | None = Field(default=None, gt=0, le=1)
 
 
 class BankIn(BaseModel):

@@ -20,6 +20,7 @@ from lykta.banks.validation import (
     Threshold,
     default_thresholds,
     threshold_changes,
+    threshold_of,
     validate_bank_name,
     validate_item,
     validate_text,
@@ -103,7 +104,7 @@ class BankService:
     def _info(self, session: Session, bank: Bank, content_count: int | None = None) -> BankInfo:
         thresholds = default_thresholds()
         for row in session.scalars(select(BankThreshold).where(BankThreshold.bank_id == bank.id)):
-            thresholds[row.kind] = Threshold(row.distance, row.min_quality)
+            thresholds[row.kind] = threshold_of(row)
         if content_count is None:
             content_count = _content_count(session, bank.id)
         return BankInfo(
@@ -361,7 +362,8 @@ def _bank_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 def _store_thresholds(session: Session, bank_id: int, thresholds: Mapping[str, Threshold]) -> None:
     for kind, rule in thresholds.items():
         session.merge(BankThreshold(bank_id=bank_id, kind=kind, distance=rule.distance,
-                                    min_quality=rule.min_quality))  # fmt: skip
+                                    min_quality=rule.min_quality, query_share=rule.query_share,
+                                    bank_share=rule.bank_share))  # fmt: skip
 
 
 def _tombstone(session: Session, revision: int, where: Any) -> None:

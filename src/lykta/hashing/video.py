@@ -18,7 +18,7 @@ from PIL import Image
 
 from lykta.errors import MediaError
 from lykta.hashing.borders import find_content_box
-from lykta.hashing.pdq import pdq_from_image
+from lykta.hashing.pdq import pdq_dihedral_from_image, pdq_from_image
 from lykta.media.video import frame_luma
 
 
@@ -31,21 +31,44 @@ class FrameVariant:
     quality: int
 
 
-def hash_luma(luma: np.ndarray, *, trim: bool = True) -> tuple[FrameVariant, ...]:
-    """PDQ of a frame's luma plane; with ``trim`` and bars found, of the part inside too."""
+def hash_luma(
+    luma: np.ndarray, *, trim: bool = True, mirror: bool = False
+) -> tuple[FrameVariant, ...]:
+    """PDQ of a frame's luma plane; with ``trim`` and bars found, of the part inside too;
+    with ``mirror`` (for look-ups: re-uploads are often flipped) of the mirrored frame as
+    well, which costs little more than one hash."""
     image = Image.fromarray(luma, mode="L")
-    pdq, quality = pdq_from_image(image)
-    variants = [FrameVariant("original", pdq, quality)]
+    variants = _pdq_variants(image, mirror, "")
     if trim and (box := find_content_box(image)) is not None:
-        trimmed, trimmed_quality = pdq_from_image(image.crop(box))
-        if trimmed != pdq:
-            variants.append(FrameVariant("trimmed", trimmed, trimmed_quality))
+        variants += [
+            variant
+            for variant in _pdq_variants(image.crop(box), mirror, "trimmed")
+            if variant.pdq not in {v.pdq for v in variants}
+        ]
     return tuple(variants)
 
 
-def hash_frame(frame: av.VideoFrame, *, trim: bool = True) -> tuple[FrameVariant, ...]:
+def _pdq_variants(image: Image.Image, mirror: bool, prefix: str) -> list[FrameVariant]:
+    def named(transform: str) -> str:
+        if not prefix:
+            return transform
+        return prefix if transform == "original" else f"{prefix}+{transform}"
+
+    if not mirror:
+        pdq, quality = pdq_from_image(image)
+        return [FrameVariant(named("original"), pdq, quality)]
+    return [
+        FrameVariant(named(transform), pdq, quality)
+        for transform, pdq, quality in pdq_dihedral_from_image(image)
+        if transform in ("original", "mirror")
+    ]
+
+
+def hash_frame(
+    frame: av.VideoFrame, *, trim: bool = True, mirror: bool = False
+) -> tuple[FrameVariant, ...]:
     """``hash_luma`` of a decoded frame."""
-    return hash_luma(frame_luma(frame), trim=trim)
+    return hash_luma(frame_luma(frame), trim=trim, mirror=mirror)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +98,11 @@ class VideoHashes:
 
 
 def hash_video(
-    source: str | Path | BinaryIO, *, interval: float | None = 1.0, trim: bool = True
+    source: str | Path | BinaryIO,
+    *,
+    interval: float | None = 1.0,
+    trim: bool = True,
+    mirror: bool = False,
 ) -> VideoHashes:
     """Hash a video file: a frame every ``interval`` seconds (every frame when None or 0),
     and the MD5 and SHA-256 of the file's bytes. Raises ``MediaError`` when it cannot be
@@ -95,7 +122,9 @@ def hash_video(
                 last = seconds
                 if interval and seconds + 1e-6 < next_at:
                     continue
-                frames.append(SampledFrame(round(seconds, 3), hash_frame(frame, trim=trim)))
+                frames.append(
+                    SampledFrame(round(seconds, 3), hash_frame(frame, trim=trim, mirror=mirror))
+                )
                 if interval:
                     next_at = (seconds // interval + 1) * interval
             duration = _duration(container, stream, last)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from lykta.banks.validation import Threshold
 from lykta.hashing.registry import get_hasher, hasher_names
 from lykta.index import HashIndex
 from lykta.matching.changelog import Changes, count_additions, read_changes
@@ -292,36 +293,79 @@ class Matcher:
         *,
         memory_only: bool,
     ) -> list[LookupResult] | None:
+        judged = self._judged(contents, banks, memory_only=memory_only)
+        if judged is None:
+            return None
+        best: list[dict[int, Match]] = [{} for _ in contents]
+        for content_index, match, _ in judged:
+            held = best[content_index].get(match.content_id)
+            if held is None or _rank(match) < _rank(held):
+                best[content_index][match.content_id] = match
+        return [self.result_of(matches.values()) for matches in best]
+
+    def result_of(self, matches: Iterable[Match]) -> LookupResult:
+        """One content's matches as a result: closest first, capped; a negative bank's
+        match suppresses all the others."""
+        result = LookupResult(match_cap=self.match_cap)
+        ordered = sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id))
+        negatives = [m for m in ordered if m.negative]
+        chosen = negatives or ordered
+        result.capped = len(chosen) > self.match_cap
+        chosen = chosen[: self.match_cap]
+        if negatives:
+            result.suppressed_by = chosen
+        else:
+            result.matches = chosen
+        return result
+
+    def frame_hits(
+        self, frames: Sequence[Sequence[QueryHash]], banks: Iterable[str] | None = None
+    ) -> list[list[tuple[Match, float | None]]]:
+        """Every match of each frame's queries under its bank's rule, not only the closest
+        per content item, each with the time of the bank frame it matched (None for a
+        photo or bare hash): what a video match is aggregated from."""
+        judged = self._judged(frames, banks, memory_only=False)
+        assert judged is not None
+        hits: list[list[tuple[Match, float | None]]] = [[] for _ in frames]
+        for frame_index, match, owner in judged:
+            hits[frame_index].append((match, owner.seconds))
+        return hits
+
+    def threshold(self, bank: str, kind: str) -> Threshold | None:
+        """A bank's rule for a similarity kind, as look-ups see it (None: no such bank)."""
+        for rule in self._published.rules.values():
+            if rule.name == bank:
+                return rule.thresholds.get(kind)
+        return None
+
+    def _judged(
+        self,
+        contents: Sequence[Sequence[QueryHash]],
+        banks: Iterable[str] | None,
+        *,
+        memory_only: bool,
+    ) -> list[tuple[int, Match, Owner]] | None:
+        """(content index, match, owner) of every index candidate its bank's rule accepts;
+        None when ``memory_only`` and an owner would have to be read."""
         state = self._published
         candidates = _candidates(state, contents)
-        results = [LookupResult(match_cap=self.match_cap) for _ in contents]
         if not candidates:
-            return results
+            return []
         owners, missing = self._owners.cached(c.hash_id for c in candidates)
         if missing:
             if memory_only:
                 return None
             owners.update(self._owners.fetch(missing))
         wanted = set(banks) if banks is not None else None
-        best: list[dict[int, Match]] = [{} for _ in contents]
+        judged: list[tuple[int, Match, Owner]] = []
         for candidate in candidates:
-            match = _judge(candidate, owners.get(candidate.hash_id), state, wanted)
-            if match is None:
+            owner = owners.get(candidate.hash_id)
+            if owner is None:  # deleted since the index was published
                 continue
-            held = best[candidate.content_index].get(match.content_id)
-            if held is None or _rank(match) < _rank(held):
-                best[candidate.content_index][match.content_id] = match
-        for result, matches in zip(results, best, strict=True):
-            ordered = sorted(matches.values(), key=lambda m: (m.distance, m.bank, m.content_id))
-            negatives = [m for m in ordered if m.negative]
-            chosen = negatives or ordered
-            result.capped = len(chosen) > self.match_cap
-            chosen = chosen[: self.match_cap]
-            if negatives:
-                result.suppressed_by = chosen
-            else:
-                result.matches = chosen
-        return results
+            match = _judge(candidate, owner, state, wanted)
+            if match is not None:
+                judged.append((candidate.content_index, match, owner))
+        return judged
 
 
 def _apply(index: HashIndex, op: _Op) -> None:
@@ -350,11 +394,9 @@ def _candidates(state: _Published, contents: Sequence[Sequence[QueryHash]]) -> l
 
 
 def _judge(
-    candidate: _Candidate, owner: Owner | None, state: _Published, wanted: set[str] | None
+    candidate: _Candidate, owner: Owner, state: _Published, wanted: set[str] | None
 ) -> Match | None:
     """The match a candidate makes under its bank's rules, or None."""
-    if owner is None:  # deleted since the index was published
-        return None
     rule = state.rules.get(owner.bank_id)
     if rule is None or not rule.enabled:
         return None

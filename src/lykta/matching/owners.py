@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.store.models import Content, ContentHash
@@ -28,6 +28,8 @@ class Owner:
     bank_id: int
     external_id: str | None
     labels: tuple[str, ...]
+    # Where in the bank video the hash's frame is; None for photos and bare hashes.
+    seconds: float | None = None
 
 
 class OwnerCache:
@@ -60,13 +62,13 @@ class OwnerCache:
             for start in range(0, len(ordered), ROWS_PER_QUERY):
                 rows = session.execute(
                     select(ContentHash.id, Content.id, Content.bank_id, Content.external_id)
-                    .add_columns(Content.labels_json)
+                    .add_columns(Content.labels_json, ContentHash.seconds)
                     .join(Content, Content.id == ContentHash.content_id)
                     .where(ContentHash.id.in_(ordered[start : start + ROWS_PER_QUERY]))
                 ).all()
-                for hash_id, content_id, bank_id, external_id, labels in rows:
+                for hash_id, content_id, bank_id, external_id, labels, seconds in rows:
                     found[hash_id] = Owner(
-                        content_id, bank_id, external_id, tuple(json.loads(labels))
+                        content_id, bank_id, external_id, tuple(json.loads(labels)), seconds
                     )
         with self._lock:
             if len(self._owners) + len(found) > self._capacity:
@@ -83,3 +85,23 @@ class OwnerCache:
     def clear(self) -> None:
         with self._lock:
             self._owners = {}
+
+
+def video_lengths(
+    sessions: sessionmaker[Session], content_ids: Iterable[int]
+) -> dict[int, float | None]:
+    """Each content item's length in seconds: its duration, else its last frame's time
+    (None for items without frames)."""
+    ordered = sorted(set(content_ids))
+    lengths: dict[int, float | None] = {}
+    with sessions() as session:
+        for start in range(0, len(ordered), ROWS_PER_QUERY):
+            rows = session.execute(
+                select(Content.id, Content.duration, func.max(ContentHash.seconds))
+                .join(ContentHash, ContentHash.content_id == Content.id)
+                .where(Content.id.in_(ordered[start : start + ROWS_PER_QUERY]))
+                .group_by(Content.id, Content.duration)
+            ).all()
+            for content_id, duration, last_frame in rows:
+                lengths[content_id] = duration if duration else last_frame
+    return lengths

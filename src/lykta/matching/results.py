@@ -32,6 +32,26 @@ class Match:
     distance: int
     transform: str
     query_hash: str
+    #: For a video look-up: how much of the query and of the bank video matched, and where.
+    video: VideoMatch | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of the query that matched a stretch of the bank item, in seconds from
+    each one's start (the bank side is None when the bank item is a photo)."""
+
+    query_start: float
+    query_end: float
+    bank_start: float | None
+    bank_end: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoMatch:
+    query_share: float
+    bank_share: float
+    segments: tuple[Segment, ...]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lykta.banks.validation import Threshold, default_thresholds
+from lykta.banks.validation import Threshold, default_thresholds, threshold_of
 from lykta.hashing.registry import similarity_hashers
 from lykta.store.models import Bank, BankThreshold
 
@@ -28,7 +28,7 @@ class BankRule:
 def load_rules(session: Session) -> dict[int, BankRule]:
     thresholds: dict[int, dict[str, Threshold]] = {}
     for row in session.scalars(select(BankThreshold)):
-        thresholds.setdefault(row.bank_id, {})[row.kind] = Threshold(row.distance, row.min_quality)
+        thresholds.setdefault(row.bank_id, {})[row.kind] = threshold_of(row)
     return {
         bank.id: BankRule(
             bank.name,

@@ -72,6 +72,10 @@ class BankThreshold(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     distance: Mapped[int] = mapped_column(Integer, nullable=False)
     min_quality: Mapped[int | None] = mapped_column(Integer)
+    # A video matches when this share of its sampled frames, or this share of the bank
+    # video's, matched; None for the defaults.
+    query_share: Mapped[float | None] = mapped_column(Float)
+    bank_share: Mapped[float | None] = mapped_column(Float)
 
 
 class Content(Base):
