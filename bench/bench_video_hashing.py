@@ -56,8 +56,8 @@ def best_of(repeat: int, job: Callable[[], int]) -> Timing:
     return best
 
 
-def lykta_job(path: Path, interval: float) -> Callable[[], int]:
-    return lambda: len(hash_video(path, interval=interval).frames)
+def lykta_job(path: Path, interval: float, mirror: bool = False) -> Callable[[], int]:
+    return lambda: len(hash_video(path, interval=interval, mirror=mirror).frames)
 
 
 def vpdq_job(path: Path, interval: float) -> Callable[[], int] | None:
@@ -121,8 +121,8 @@ def main() -> None:
     )
     header = (
         f"{'class':>8} {'files':>5} {'video s':>7} {'Mbps':>5} | {'frames':>6} {'lykta s':>7} "
-        f"{'cpu s':>6} {'x real':>6} {'target':>6} | {'frames':>6} {'vpdq s':>7} {'cpu s':>6} "
-        f"{'x real':>6} | {'x vpdq':>6} {'target':>6} {'load':>4}"
+        f"{'cpu s':>6} {'x real':>6} {'target':>6} {'check x':>7} | {'frames':>6} "
+        f"{'vpdq s':>7} {'cpu s':>6} {'x real':>6} | {'x vpdq':>6} {'target':>6} {'load':>4}"
     )
     print(header)
     print("-" * len(header))
@@ -131,10 +131,12 @@ def main() -> None:
         mbps = sum(path.stat().st_size for path in files) * 8 / length / 1e6
         ours = [best_of(args.repeat, lykta_job(path, args.interval)) for path in files]
         lykta_s = sum(t.seconds for t in ours)
+        checks = [best_of(args.repeat, lykta_job(path, args.interval, True)) for path in files]
+        check_x = length / sum(t.seconds for t in checks)
         line = (
             f"{name:>8} {len(files):>5} {length:>7.1f} {mbps:>5.1f} | "
             f"{sum(t.frames for t in ours):>6} {lykta_s:>7.2f} {sum(t.cpu for t in ours):>6.2f} "
-            f"{length / lykta_s:>6.1f} {f'>={target:g}' if target else '':>6} | "
+            f"{length / lykta_s:>6.1f} {f'>={target:g}' if target else '':>6} {check_x:>7.1f} | "
         )
         if peer_missing:
             line += f"{'-':>6} {'-':>7} {'-':>6} {'-':>6} | {'-':>6} {'':>6}"
