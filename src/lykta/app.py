@@ -362,6 +362,7 @@ class Lykta:
         external_id: str | None = None,
         kinds: Iterable[str] = MEDIA_KINDS,
         added_by: str = "",
+        note: str | None = None,
     ) -> AddedMedia:
         """Hash one file (its bytes, or a path whose stem is the default external id) and add
         its hashes of `kinds` to `bank` in one transaction; hashes the bank already holds
@@ -377,6 +378,7 @@ class Lykta:
         else:
             exact = self.hash_media(media, wanted)
             item = ContentItem(tuple(ItemHash(k, v) for k, v in exact.items()), external_id)
+        item.note = note
         summary = self.banks.add_content(bank, [item], added_by=added_by)
         return AddedMedia({h.kind: h.value for h in item.hashes}, summary)
 
