@@ -804,6 +804,7 @@ def test_metadata_and_notes_are_checked_like_hma(env: Env) -> None:
     for data in (
         {"metadata": '{"unknown": 1}'},
         {"metadata": "not json"},
+        {"metadata": "[" * 100_000},
         {"metadata": '{"json": "not an object"}'},
         {"note": "x" * 256},
     ):

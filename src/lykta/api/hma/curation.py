@@ -167,7 +167,8 @@ def _metadata_content_id(metadata: object) -> str | None:
         raise HmaError(400, "metadata should be a json object")
     unknown = set(metadata) - METADATA_KEYS - {"collab"}
     if unknown:
-        raise HmaError(400, f"Invalid metadata: unknown field(s) {', '.join(sorted(unknown))}")
+        shown = ", ".join(repr(key[:40]) for key in sorted(unknown)[:5])
+        raise HmaError(400, f"Invalid metadata: unknown field(s) {shown}")
     if metadata.get("content_uri") is not None and not isinstance(metadata["content_uri"], str):
         raise HmaError(400, "Invalid metadata: content_uri must be a string")
     if metadata.get("json") is not None and not isinstance(metadata["json"], dict):
@@ -181,7 +182,7 @@ def _form_metadata(text: object) -> object:
         return None
     try:
         return json.loads(str(text))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise HmaError(400, "metadata form field must be valid JSON") from None
 
 
