@@ -85,9 +85,10 @@ class HmaClient:
         query_string: dict[str, Any] | None = None,
     ) -> HmaResponse:
         files: dict[str, tuple[str, bytes, str]] = {}
-        for field, (name, path_or_file, mime) in (data or {}).items():
-            # Flask takes (file, filename, mime); HMA passes the file's own path as the file
-            files[field] = (name, Path(path_or_file).read_bytes(), mime)
+        for field, (file_path, filename, mime) in (data or {}).items():
+            # Flask takes (file, filename, mime) and opens a file given as a path, as HMA's
+            # tests give it
+            files[field] = (filename, Path(file_path).read_bytes(), mime)
         params = {
             k: str(v).lower() if isinstance(v, bool) else v for k, v in (query_string or {}).items()
         }
