@@ -423,6 +423,7 @@ class Lykta:
         external_id: str | None = None,
         kinds: Iterable[str] = MEDIA_KINDS,
         added_by: str = "",
+        note: str | None = None,
     ) -> AddedMedia:
         """Hash one photo or video (its bytes, an open file, or a path whose stem is the
         default external id) and add its hashes of `kinds` to `bank` in one transaction;
@@ -446,6 +447,7 @@ class Lykta:
             else:
                 exact = self.hash_media(data, wanted)
                 item = ContentItem(tuple(ItemHash(k, v) for k, v in exact.items()), external_id)
+        item.note = note
         summary = self.banks.add_content(bank, [item], added_by=added_by)
         first = {h.kind: h.value for h in reversed(item.hashes)}
         return AddedMedia(

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
@@ -134,6 +135,14 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        # An unknown route or method answers in both shapes: HMA's clients read `message`.
+        body = {"detail": error.detail}
+        if error.status_code in (404, 405):
+            body["message"] = str(error.detail)
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     for module in (status, matching, banks, streams, hma):
         app.include_router(module.router)
