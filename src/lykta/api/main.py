@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, hma, matching, status
+from lykta.api import banks, docs, hma, matching, status
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
@@ -105,6 +105,9 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         description="Match photos and hashes against banks of known material. "
         "Every route but /health needs a bearer token (`lykta token create`).",
         lifespan=lifespan,
+        # Served by lykta.api.docs from installed files instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.core = core
     app.state.tokens = tokens
@@ -123,8 +126,9 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
-    for module in (status, matching, banks, hma):
+    for module in (status, matching, banks, hma, docs):
         app.include_router(module.router)
+    app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 
     def openapi() -> dict[str, Any]:
         schema = FastAPI.openapi(app)  # built once, then cached by FastAPI

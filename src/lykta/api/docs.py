@@ -1,0 +1,58 @@
+"""The API documentation pages, /docs (Swagger UI) and /redoc, served from files installed
+with Lykta.
+
+FastAPI's own pages load their scripts from a public CDN, which leaves a blank page on the
+air-gapped servers Lykta is meant for; these load the same scripts from `static/`
+(see `static/README.md` for their versions and licences).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from lykta import __version__
+
+STATIC = Path(__file__).parent / "static"
+STATIC_PATH = "/static"
+
+router = APIRouter(include_in_schema=False)
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC)
+
+
+def _prefix(request: Request) -> str:
+    """The path the app is mounted under (behind a proxy with a prefix), for links."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+@router.get("/docs")
+async def swagger_ui(request: Request) -> HTMLResponse:
+    base = _prefix(request)
+    return get_swagger_ui_html(
+        openapi_url=f"{base}/openapi.json",
+        title=f"Lykta {__version__} API",
+        swagger_js_url=f"{base}{STATIC_PATH}/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{base}{STATIC_PATH}/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{base}{STATIC_PATH}/swagger-ui/favicon-32x32.png",
+        # No call to the public validator service, which an air-gapped server cannot reach.
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
+    )
+
+
+@router.get("/redoc")
+async def redoc(request: Request) -> HTMLResponse:
+    base = _prefix(request)
+    return get_redoc_html(
+        openapi_url=f"{base}/openapi.json",
+        title=f"Lykta {__version__} API",
+        redoc_js_url=f"{base}{STATIC_PATH}/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{base}{STATIC_PATH}/swagger-ui/favicon-32x32.png",
+        with_google_fonts=False,
+    )
