@@ -30,7 +30,14 @@ from lykta.matching.results import VideoMatch
 from lykta.matching.video import QueryFrame, aggregate
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
-from lykta.store.db import make_engine, migrate, session_factory
+from lykta.stats import Tally
+from lykta.store.db import (
+    current_state,
+    make_engine,
+    migrate,
+    schema_revisions,
+    session_factory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,21 @@ class ScannedFile:
     hashes: PhotoHashes | None = None
     result: LookupResult | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether this core can answer look-ups: what `/readyz` and `lykta doctor` report."""
+
+    database: bool  # reachable
+    migrations: bool  # the schema is the one this version of Lykta expects
+    index: bool  # the indexes are loaded
+    lag: int | None  # change-log revisions the indexes are behind (None: unknown)
+    problems: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True)
@@ -83,6 +105,8 @@ class Lykta:
         self.banks = BankService(self.sessions, on_change=self._after_write)
         self.tokens = TokenRepository(self.sessions)
         self.hooks = plugin_manager().hook
+        # Look-ups, matched look-ups and matches, for /metrics: counted without a lock.
+        self.stats = Tally()
 
     @classmethod
     def open(
@@ -119,7 +143,13 @@ class Lykta:
         self._announce("lykta_bank_changed", bank=bank, change=change)
 
     def _found(self, content: Any, result: LookupResult) -> LookupResult:
+        stats = self.stats
+        stats.add("lookups")
+        if result.suppressed_by:
+            stats.add("suppressed")
         if result.matches:
+            stats.add("matched")
+            stats.add("matches", len(result.matches))
             self._announce("lykta_match_found", content=content, result=result)
         return result
 
@@ -408,6 +438,31 @@ class Lykta:
         if missing:
             raise NotFound(f"no bank named {', '.join(repr(n) for n in sorted(missing))}")
         return wanted
+
+    def readiness(self) -> Readiness:
+        """Check the database, its schema and the indexes (reads the database: call it off
+        an event loop)."""
+        problems = []
+        database = self.database_ok()
+        migrations, lag = False, None
+        if not database:
+            problems.append("database: not reachable")
+        else:
+            try:
+                current, heads = schema_revisions(self.engine)
+                migrations = current == heads
+                if not migrations:
+                    problems.append(
+                        f"migrations: the database is at {sorted(current) or 'no revision'}, "
+                        f"this Lykta expects {sorted(heads)}"
+                    )
+                with self.sessions() as session:
+                    lag = max(current_state(session).revision - self.matcher.revision, 0)
+            except Exception as error:
+                problems.append(f"database: {str(error).splitlines()[0]}")
+        if not self.live:
+            problems.append("index: not loaded")
+        return Readiness(database, migrations, self.live, lag, tuple(problems))
 
     def database_ok(self) -> bool:
         try:

@@ -37,6 +37,8 @@ class Settings:
     video_check_interval: float = 1.0
     snapshot_index: bool = True
     log_level: str = "info"
+    log_format: str = "text"
+    access_log: bool = False
     hma_fetch_urls: str = ""
 
     @property
@@ -75,6 +77,8 @@ HELP: dict[str, str] = {
     "(banked videos are sampled densely, so time-shifted copies still match)",
     "snapshot_index": "keep memory-mappable index snapshots in the data folder for fast restarts",
     "log_level": "log level of `lykta serve` (debug, info, warning, error)",
+    "log_format": "log lines of `lykta serve`: `text`, or `json` (one object per line)",
+    "access_log": "log every HTTP request (method, path, status, milliseconds)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
     "hosts with public addresses only, or a comma list of host names to allow",
 }

@@ -13,12 +13,13 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, docs, hma, matching, status
+from lykta.api import banks, docs, hma, matching, metrics, status
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
 from lykta.app import Lykta
 from lykta.errors import LyktaError
+from lykta.stats import Tally
 
 # Multipart framing around an upload of exactly max_upload_bytes.
 BODY_SLACK = 1024 * 1024
@@ -111,6 +112,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
     )
     app.state.core = core
     app.state.tokens = tokens
+    app.state.request_tally = request_tally = Tally()
 
     @app.exception_handler(LyktaError)
     async def lykta_error(_: Request, error: LyktaError) -> JSONResponse:
@@ -126,7 +128,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
-    for module in (status, matching, banks, hma, docs):
+    for module in (status, matching, banks, hma, docs, metrics):
         app.include_router(module.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 
@@ -138,4 +140,6 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=core.settings.max_upload_bytes + BODY_SLACK)
     app.add_middleware(HotLookups, core=core, tokens=tokens)
+    # Outermost, so the hot look-ups are timed too.
+    app.add_middleware(metrics.RequestMetrics, tally=request_tally)
     return app

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from lykta import __version__
 from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
+from lykta.cli.logs import LOG_FORMATS, logging_config
 from lykta.errors import InvalidInput
 from lykta.settings import describe, load_settings
 
@@ -34,6 +35,10 @@ def serve(
             f"unknown log level {settings.log_level!r} (LYKTA_LOG_LEVEL); "
             "use debug, info, warning or error"
         ) from None
+    if settings.log_format not in LOG_FORMATS:
+        raise InvalidInput(
+            f"unknown log format {settings.log_format!r} (LYKTA_LOG_FORMAT); use text or json"
+        )
     # Migrate, load the index and snapshot it once, so workers start by mapping the snapshot.
     started = time.perf_counter()
     core = open_core(matching=True, settings=settings)
@@ -74,7 +79,8 @@ def serve(
         workers=settings.workers,
         websockets=False,
         log_level=log_level,
-        log_access=False,
+        log_dictconfig=logging_config(settings.log_format, log_level.value),
+        log_access=settings.access_log,
         respawn_failed_workers=True,
     ).serve()
 

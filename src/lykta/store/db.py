@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,27 @@ def migrate(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         if session.get(SyncState, 1) is None:
             session.add(SyncState(id=1, revision=0, instance_id=str(uuid.uuid4())))
+
+
+def schema_revisions(engine: Engine) -> tuple[set[str], frozenset[str]]:
+    """(the database's Alembic revisions, the newest this Lykta knows): equal when the
+    schema is current. They differ when a newer Lykta has migrated the database under a
+    running older one, or a database was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current, _known_heads()
+
+
+@cache
+def _known_heads() -> frozenset[str]:
+    """The newest revisions of the installed migrations (read once: they cannot change)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
