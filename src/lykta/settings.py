@@ -40,6 +40,7 @@ class Settings:
     log_format: str = "text"
     access_log: bool = False
     hma_fetch_urls: str = ""
+    home_banks: bool = True
 
     @property
     def resolved_database_url(self) -> str:
@@ -81,6 +82,7 @@ HELP: dict[str, str] = {
     "access_log": "log every HTTP request (method, path, status, milliseconds)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
     "hosts with public addresses only, or a comma list of host names to allow",
+    "home_banks": "list bank names and sizes on the home page (`/`), which needs no token",
 }
 
 # Names whose values must never be printed or logged.

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, docs, hma, matching, metrics, status
+from lykta.api import banks, docs, hma, home, matching, metrics, status
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
@@ -128,7 +128,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
-    for module in (status, matching, banks, hma, docs, metrics):
+    for module in (status, matching, banks, hma, docs, metrics, home):
         app.include_router(module.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 
