@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import time
 from typing import Annotated
 
@@ -28,6 +30,11 @@ def serve(
     from granian.log import LogLevels
 
     settings = load_settings({"host": host, "port": port, "workers": workers})
+    if settings.workers < 1:
+        raise InvalidInput(
+            f"workers (--workers, LYKTA_WORKERS) must be at least 1, got {settings.workers}"
+        )
+    address = listen_address(settings.host, settings.port)
     try:
         log_level = LogLevels(settings.log_level.lower())
     except ValueError:
@@ -74,7 +81,7 @@ def serve(
         "lykta.api.asgi:create_app_from_env",
         factory=True,
         interface=Interfaces.ASGI,
-        address=settings.host,
+        address=address,
         port=settings.port,
         workers=settings.workers,
         websockets=False,
@@ -83,6 +90,36 @@ def serve(
         log_access=settings.access_log,
         respawn_failed_workers=True,
     ).serve()
+
+
+def listen_address(host: str, port: int) -> str:
+    """The IP address to listen on, once sure that `port` on it can be bound, so that a
+    bad port or host, or a port in use, is one line before the index is loaded rather than
+    a traceback from the server after it."""
+    if not 1 <= port <= 65535:
+        raise InvalidInput(f"port {port} (--port, LYKTA_PORT) must be between 1 and 65535")
+    try:
+        # The server takes an IP address; a host name is resolved here, once.
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InvalidInput(
+            f"cannot listen on host {host!r} (--host, LYKTA_HOST): {reason}"
+        ) from None
+    family, _, _, _, sockaddr = found[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the server binds: a port whose old connections linger in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise InvalidInput(
+                    f"port {port} on {host} is already in use (another lykta serve?); "
+                    "stop it or choose another with --port"
+                ) from None
+            raise InvalidInput(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return str(sockaddr[0])
 
 
 @friendly
