@@ -22,7 +22,7 @@ from lykta.banks.service import BankService, ImportSummary
 from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.files import hash_files
 from lykta.hashing.photo import PhotoHashes, hash_photo
-from lykta.hashing.registry import check_stored_kinds, get_hasher
+from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
 from lykta.hashing.video import FrameVariant, VideoHashes, hash_video
 from lykta.matching import LookupResult, Matcher, QueryHash
 from lykta.matching.owners import video_lengths
@@ -162,8 +162,15 @@ class Lykta:
             log.exception("a plugin failed in %s; the core carries on", hook)
 
     def close(self) -> None:
+        """Stop the change-log follower and close the database connections."""
         self.matcher.stop()
         self.engine.dispose()
+
+    def __enter__(self) -> Lykta:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # --- content ---------------------------------------------------------------------
 
@@ -476,7 +483,28 @@ class Lykta:
 def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
     """A hash given as text (any case, whitespace around it) as the matcher's query."""
     hasher = get_hasher(kind)
-    return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
+    try:
+        return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
+    except InvalidInput as error:
+        raise InvalidInput(error.message + _other_kind_hint(hasher.name, value)) from None
+
+
+def _other_kind_hint(kind: str, value: str) -> str:
+    """When a hash is not of the kind asked for but is a valid one of other kinds (an MD5
+    looked up as the default PDQ), say which, and how to ask for it."""
+    fits = []
+    for other in hashers():
+        if other.name == kind:
+            continue
+        try:
+            other.to_code(value)
+        except InvalidInput:
+            continue
+        fits.append(other.name)
+    if not fits:
+        return ""
+    options = " or ".join(f"kind={name}" for name in fits)
+    return f"; this looks like a hash of kind {' or '.join(fits)}: pass {options}"
 
 
 def by_kind(hashes: PhotoHashes) -> dict[str, str]:

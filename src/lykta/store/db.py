@@ -42,7 +42,9 @@ def make_engine(url: str, *, wait: float) -> Engine:
         return engine
     try:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    except Exception as error:  # a bad URL or a missing driver
+    except ImportError as error:  # the URL names a driver that is not installed
+        raise LyktaError(missing_driver(url, error.name or str(error))) from None
+    except Exception as error:  # a bad URL
         raise LyktaError(f"cannot use database URL: {error}") from None
 
     @event.listens_for(engine, "connect")
@@ -55,6 +57,17 @@ def make_engine(url: str, *, wait: float) -> Engine:
 
     _refuse_when_busy(engine, wait)
     return engine
+
+
+def missing_driver(url: str, module: str) -> str:
+    """What to install (or write) when the database URL's driver is missing."""
+    if url.startswith("postgresql"):
+        scheme = url.split("://", 1)[0]
+        hint = "pip install 'lykta[postgres]'"
+        if scheme != "postgresql+psycopg":
+            hint += f" and write the URL as postgresql+psycopg://... (not {scheme}://)"
+        return f"PostgreSQL needs the psycopg driver ({module} is not installed): {hint}"
+    return f"the database URL needs the Python module {module}, which is not installed"
 
 
 def _refuse_when_busy(engine: Engine, wait: float) -> None:
