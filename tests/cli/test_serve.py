@@ -83,3 +83,18 @@ def test_two_workers_start_and_stop_cleanly(tmp_path: Path) -> None:
     assert "Started worker-1" in output and "Started worker-2" in output
     for sign in ("died", "Traceback", "crash", "ERROR"):
         assert sign not in output, output
+
+
+def test_settings_show_sources_and_warn_of_misspelt_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    monkeypatch.setenv("LYKTA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LYKTA_WORKRES", "4")
+    result = CliRunner().invoke(app, ["settings", "--json"])
+    assert result.exit_code == 0, result.stderr
+    rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert rows["home"]["source"] == "env" and rows["port"]["source"] == "default"
+    assert "LYKTA_WORKRES is not a Lykta setting" in result.stderr
+    assert "did you mean LYKTA_WORKERS?" in result.stderr

@@ -15,7 +15,7 @@ from lykta import __version__
 from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
 from lykta.cli.logs import LOG_FORMATS, logging_config
 from lykta.errors import InvalidInput
-from lykta.settings import describe, load_settings
+from lykta.settings import describe, load_settings, setting_sources, unknown_variables
 
 
 @friendly
@@ -30,6 +30,7 @@ def serve(
     from granian.log import LogLevels
 
     settings = load_settings({"host": host, "port": port, "workers": workers})
+    warn_of_unknown_variables()
     if settings.workers < 1:
         raise InvalidInput(
             f"workers (--workers, LYKTA_WORKERS) must be at least 1, got {settings.workers}"
@@ -124,13 +125,29 @@ def listen_address(host: str, port: int) -> str:
 
 @friendly
 def show_settings(as_json: JsonFlag = False) -> None:
-    """Print every setting, its value (secrets redacted) and what it does."""
+    """Print every setting, its value (secrets redacted), where the value comes from
+    (default, file, env or flag) and what it does; warn of unknown LYKTA_ variables."""
     rows = describe(load_settings())
+    sources = setting_sources()
+    warn_of_unknown_variables()
     if as_json:
         for name, value, help_text in rows:
-            emit({"name": name, "env": f"LYKTA_{name.upper()}", "value": value, "help": help_text})
+            emit(
+                {
+                    "name": name,
+                    "env": f"LYKTA_{name.upper()}",
+                    "value": value,
+                    "source": sources[name],
+                    "help": help_text,
+                }
+            )
         return
-    table = Table("setting", "value", "help")
+    table = Table("setting", "value", "source", "help")
     for name, value, help_text in rows:
-        table.add_row(f"LYKTA_{name.upper()}", value, help_text)
+        table.add_row(f"LYKTA_{name.upper()}", value, sources[name], help_text)
     out.print(table)
+
+
+def warn_of_unknown_variables() -> None:
+    for warning in unknown_variables():
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
