@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lykta import __version__
-from lykta.cli import banks, matching, plugins, serve, tokens
+from lykta.cli import banks, doctor, matching, plugins, serve, tokens
 from lykta.cli.common import out
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command("settings")(serve.show_settings)
 app.command("hash")(matching.hash_command)
 app.command("match")(matching.match_command)
 app.command("plugins")(plugins.plugins_command)
+app.command("doctor")(doctor.doctor)
 
 
 @app.callback(invoke_without_command=True)
