@@ -104,7 +104,8 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         title="Lykta",
         version=__version__,
         description="Match photos and hashes against banks of known material. "
-        "Every route but /health needs a bearer token (`lykta token create`).",
+        "Every route but the probes /health and /readyz needs a bearer token "
+        "(`lykta token create`); /metrics needs the metrics or admin scope.",
         lifespan=lifespan,
         # Served by lykta.api.docs from installed files instead of a CDN.
         docs_url=None,

@@ -64,7 +64,7 @@ def serve(
     if no_tokens:
         err.print(
             "no API tokens yet: create one with `lykta token create --scope matcher` "
-            "(every route but /health needs one)",
+            "(every route but the probes /health and /readyz needs one)",
             highlight=False,
         )
     if host:
