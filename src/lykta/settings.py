@@ -54,6 +54,11 @@ class Settings:
         return self.home.expanduser()
 
     @property
+    def metrics_dir(self) -> Path:
+        """Where the workers of one `lykta serve` share their request counts."""
+        return self.home_path / "metrics"
+
+    @property
     def index_dir(self) -> Path:
         return self.home_path / "index"
 

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
-from tests.conftest import Tokens
+from tests.conftest import Tokens, make_settings
 
 PDQ = "f" * 64
 
@@ -116,3 +119,31 @@ def test_metrics_show_the_change_log_lag(core: Lykta, client: TestClient, tokens
         next_revision(session)
     metrics = client.get("/metrics", headers=tokens.header("admin")).text
     assert _sample(metrics, "lykta_changelog_lag") == 2
+
+
+def test_workers_share_their_counts(tmp_path: Path) -> None:
+    """Two workers (two apps on one data folder, as `lykta serve --workers 2` runs them): a
+    scrape of either counts the look-ups both answered."""
+    from lykta.api.main import create_app
+
+    settings = make_settings(tmp_path / "home", workers=2)
+    with Lykta.open(settings) as first, Lykta.open(settings) as second:
+        token = first.tokens.create(Scope.ADMIN, "t")[1]
+        header = {"Authorization": f"Bearer {token}"}
+        with (
+            TestClient(create_app(first, follow_changes=False)) as one,
+            TestClient(create_app(second, follow_changes=False)) as two,
+        ):
+            for _ in range(3):
+                one.get("/api/v1/lookup", params={"hash": PDQ}, headers=header)
+            two.get("/api/v1/lookup", params={"hash": PDQ}, headers=header)
+            # Both publish every second: wait for the first one's file to hold its counts.
+            for _ in range(50):
+                scraped = two.get("/metrics", headers=header).text
+                if _sample(scraped, "lykta_lookups_total") == 4:
+                    break
+                time.sleep(0.1)
+    route = {"route": "/api/v1/lookup", "status": "2xx"}
+    assert _sample(scraped, "lykta_lookups_total") == 4
+    assert _sample(scraped, "lykta_http_requests_total", **route) == 4
+    assert len(list(settings.metrics_dir.glob(f"{os.getpid()}-*.json"))) == 2

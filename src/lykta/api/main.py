@@ -86,18 +86,28 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
     """The HTTP app. With `follow_changes`, the matcher tracks other replicas' changes."""
 
     tokens = TokenTable(core.tokens)
+    request_tally = Tally()
+    # One of several workers answers each scrape: they share their counts.
+    worker_counts = (
+        metrics.WorkerCounts(core.settings.metrics_dir, core, request_tally)
+        if core.settings.workers > 1
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if follow_changes:
             core.matcher.start(core.settings.sync_interval)
-        reloading = asyncio.create_task(tokens.keep_loaded())
+        background = [asyncio.create_task(tokens.keep_loaded())]
+        if worker_counts is not None:
+            background.append(asyncio.create_task(worker_counts.keep_publishing()))
         try:
             yield
         finally:
-            reloading.cancel()
-            with suppress(asyncio.CancelledError):
-                await reloading
+            for task in background:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             core.matcher.stop()
 
     app = FastAPI(
@@ -113,7 +123,8 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
     )
     app.state.core = core
     app.state.tokens = tokens
-    app.state.request_tally = request_tally = Tally()
+    app.state.request_tally = request_tally
+    app.state.worker_counts = worker_counts
 
     @app.exception_handler(LyktaError)
     async def lykta_error(_: Request, error: LyktaError) -> JSONResponse:

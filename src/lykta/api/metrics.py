@@ -8,14 +8,21 @@ Histogram take a lock on every update, which the look-up path must not. It is us
 than a hand-written renderer for the exposition format's escaping and for content
 negotiation (Prometheus text or OpenMetrics, as the scraper asks).
 
-Every worker process counts its own requests; see docs/operations.md.
+Every worker process counts its own requests; with several, they share their counts through
+files (`WorkerCounts`), off the request path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import os
 import time
+import uuid
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -30,6 +37,8 @@ from lykta.api.deps import MetricsReader
 from lykta.api.schemas import errors
 from lykta.app import Lykta
 from lykta.stats import Tally
+
+log = logging.getLogger(__name__)
 
 # Seconds. Look-ups by hash answer in well under a millisecond; photo uploads in tens.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -75,19 +84,76 @@ class RequestMetrics:
             tally.add(("seconds", path), elapsed)
 
 
-class LyktaCollector(Collector):
-    """Renders the counts of one core and its HTTP app at scrape time."""
+Counts = dict[Hashable, float]
 
-    def __init__(self, core: Lykta, tally: Tally, lag: int | None) -> None:
+
+def own_counts(core: Lykta, requests: Tally) -> Counts:
+    """This process's counts: the core's look-ups (string keys) and its HTTP requests
+    (tuple keys)."""
+    return {**core.stats.totals(), **requests.totals()}
+
+
+class WorkerCounts:
+    """With several worker processes, a scrape reaches one of them; so each writes its
+    counts to `<home>/metrics/<pid>-<random>.json` every PUBLISH_SECONDS, and the one scraped sums
+    them all with its own live counts. Files of workers that have ended stay (counters
+    never go down); `lykta serve` clears the folder when it starts."""
+
+    PUBLISH_SECONDS = 1.0
+
+    def __init__(self, folder: Path, core: Lykta, requests: Tally) -> None:
+        self.folder = folder
         self.core = core
-        self.tally = tally
+        self.requests = requests
+        # One file per app (a worker process holds one), named apart from any other's.
+        self.own = folder / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
+
+    def publish(self) -> None:
+        counts = own_counts(self.core, self.requests)
+        rows = [
+            [list(key) if isinstance(key, tuple) else key, value] for key, value in counts.items()
+        ]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.own.with_suffix(".partial")
+        partial.write_text(json.dumps(rows))
+        partial.replace(self.own)  # readers never see half a file
+
+    def totals(self) -> Counts:
+        total = own_counts(self.core, self.requests)
+        for path in self.folder.glob("*.json"):
+            if path == self.own:
+                continue
+            try:
+                rows = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # removed meanwhile; never half-written
+            for key, value in rows:
+                name = tuple(key) if isinstance(key, list) else key
+                total[name] = total.get(name, 0) + value
+        return total
+
+    async def keep_publishing(self) -> None:
+        while True:
+            try:
+                await run_in_threadpool(self.publish)
+            except OSError:
+                log.warning("could not write this worker's metrics to %s", self.folder)
+            await asyncio.sleep(self.PUBLISH_SECONDS)
+
+
+class LyktaCollector(Collector):
+    """Renders the counts of this process (or every worker's) and the core's gauges."""
+
+    def __init__(self, core: Lykta, counts: Counts, lag: int | None) -> None:
+        self.core = core
+        self.counts = counts
         self.lag = lag
 
     def collect(self) -> Iterator[Any]:
         info = GaugeMetricFamily("lykta_info", "Lykta's version", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
-        counts = self.core.stats.totals()
+        counts = self.counts
         for key, help_text in (
             ("lookups", "look-ups answered (each photo, hash, frame or video is one)"),
             ("matched", "look-ups that found at least one match"),
@@ -118,8 +184,9 @@ class LyktaCollector(Collector):
         )
         buckets: dict[str, list[float]] = {}
         seconds: dict[str, float] = {}
-        for key, value in sorted(self.tally.totals().items(), key=str):
-            assert isinstance(key, tuple)
+        for key, value in sorted(self.counts.items(), key=str):
+            if not isinstance(key, tuple):
+                continue  # the core's counts
             if key[0] == "requests":
                 requests.add_metric([key[1], key[2]], value)
             elif key[0] == "bucket":
@@ -153,7 +220,10 @@ async def metrics(request: Request, _: MetricsReader) -> Response:
     """Counters and gauges for Prometheus (token scope `metrics` or `admin`)."""
     core: Lykta = request.app.state.core
     readiness = await run_in_threadpool(core.readiness)
+    workers: WorkerCounts | None = request.app.state.worker_counts
+    requests: Tally = request.app.state.request_tally
+    counts = await run_in_threadpool(workers.totals) if workers else own_counts(core, requests)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LyktaCollector(core, request.app.state.request_tally, readiness.lag))
+    registry.register(LyktaCollector(core, counts, readiness.lag))
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encoder(registry), media_type=content_type)

@@ -67,10 +67,15 @@ def serve(
             "(every route but the probes /health and /readyz needs one)",
             highlight=False,
         )
+    # The workers' shared counts start again with the server, as Prometheus expects.
+    for stale in settings.metrics_dir.glob("*.json"):
+        stale.unlink(missing_ok=True)
     if host:
         os.environ["LYKTA_HOST"] = host
     if port:
         os.environ["LYKTA_PORT"] = str(port)
+    if workers:
+        os.environ["LYKTA_WORKERS"] = str(workers)  # so each worker knows it has peers
     err.print(
         f"Lykta {__version__}: {banks} bank(s), database {engine_name}, "
         f"listening on http://{settings.host}:{settings.port} (API docs at /docs)",
