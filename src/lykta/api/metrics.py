@@ -45,6 +45,7 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 # Paths answered before routing (api/hot.py), so they have no route to be labelled by.
 UNROUTED = frozenset({"/api/v1/lookup", "/m/raw_lookup"})
 OTHER = "other"  # a path no route matched: unbounded values must not become labels
+STATUS_CLASSES = ("0xx", "1xx", "2xx", "3xx", "4xx", "5xx")  # by status // 100, built once
 
 router = APIRouter(tags=["status"])
 
@@ -79,7 +80,7 @@ class RequestMetrics:
                 scope["path"] if scope["path"] in UNROUTED else OTHER
             )
             tally = self.tally
-            tally.add(("requests", path, f"{status // 100}xx"))
+            tally.add(("requests", path, STATUS_CLASSES[min(status // 100, 5)]))
             tally.add(("bucket", path, bisect_left(BUCKETS, elapsed)))
             tally.add(("seconds", path), elapsed)
 
