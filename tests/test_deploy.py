@@ -35,14 +35,20 @@ def _compose() -> dict:  # type: ignore[type-arg]
 def test_compose_runs_lykta_with_postgres_and_nats() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"lykta", "postgres", "nats"}
+    assert set(services) == {"lykta", "worker", "postgres", "nats"}
     lykta = services["lykta"]
     assert lykta["build"] == "."
     assert lykta["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "--jetstream" in services["nats"]["command"]
+    worker = services["worker"]
+    assert worker["command"] == ["lykta", "worker"] and worker["image"] == lykta["image"]
     environment = lykta["environment"]
-    # Every variable is a setting Lykta knows (a typo would be ignored at run time).
-    assert unknown_variables(environment) == []
+    # Every variable is a setting Lykta knows (a typo would be ignored at run time), and
+    # the server and its workers meet on one database and one NATS.
+    assert unknown_variables(environment) == unknown_variables(worker["environment"]) == []
+    for shared in ("LYKTA_DATABASE_URL", "LYKTA_NATS_URL"):
+        assert environment[shared] == worker["environment"][shared]
+    assert environment["LYKTA_NATS_URL"] == "nats://nats:4222"
     url = environment["LYKTA_DATABASE_URL"]
     assert (
         url.startswith("postgresql+psycopg://lykta:${LYKTA_DB_PASSWORD:?") and "@postgres:" in url

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
+from lykta.alerts import AlertRepository
 from lykta.auth.tokens import TokenRepository
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
@@ -38,6 +39,8 @@ from lykta.store.db import (
     schema_revisions,
     session_factory,
 )
+from lykta.streams import StreamSupervisor
+from lykta.workers.fleet import FleetStreams
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +107,12 @@ class Lykta:
         self.live = False
         self.banks = BankService(self.sessions, on_change=self._after_write)
         self.tokens = TokenRepository(self.sessions)
+        self.alerts = AlertRepository(self.sessions)
         self.hooks = plugin_manager().hook
         # Look-ups, matched look-ups and matches, for /metrics: counted without a lock.
         self.stats = Tally()
+        self._local_streams: StreamSupervisor | None = None
+        self._fleet: FleetStreams | None = None
 
     @classmethod
     def open(
@@ -161,8 +167,39 @@ class Lykta:
         except Exception:
             log.exception("a plugin failed in %s; the core carries on", hook)
 
+    @property
+    def local_streams(self) -> StreamSupervisor:
+        """The streams this process watches in its own threads (made on first use)."""
+        if self._local_streams is None:
+            self._local_streams = StreamSupervisor(
+                self.lookup_frame, alerts=self.alerts, webhook_secret=self.settings.webhook_secret
+            )
+        return self._local_streams
+
+    @property
+    def streams(self) -> StreamSupervisor | FleetStreams:
+        """The streams the API manages: this process's, or, with ``LYKTA_NATS_URL`` set,
+        the fleet of `lykta worker`s'."""
+        if not self.settings.nats_url:
+            return self.local_streams
+        if self._fleet is None:
+            settings = self.settings
+            self._fleet = FleetStreams(settings.nats_url, settings.fleet, self.lookup_frame)
+        return self._fleet
+
+    def stop_streams(self) -> None:
+        """Stop watching every stream here, and let go of the fleet (a later use of
+        `streams` starts afresh)."""
+        if self._local_streams is not None:
+            self._local_streams.close()
+            self._local_streams = None
+        if self._fleet is not None:
+            self._fleet.close()
+            self._fleet = None
+
     def close(self) -> None:
         """Stop the change-log follower and close the database connections."""
+        self.stop_streams()
         self.matcher.stop()
         self.engine.dispose()
 

@@ -19,6 +19,7 @@ from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.matching import LookupResult, Match
+from lykta.streams import StreamStatus
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -259,3 +260,32 @@ def scanned_file(file: ScannedFile) -> dict[str, Any]:
         # A scan without look-ups hashes the photo as given: variants would repeat the PDQ.
         record.update(HashesOut.of(file.hashes).model_dump(mode="json", exclude={"variants"}))
     return record
+
+
+class StreamOut(BaseModel):
+    """A watched stream and its live status."""
+
+    id: str
+    source: str
+    state: str = Field(
+        description="starting, waiting (for the source to start), watching, reconnecting, "
+        "ended (a file or pipe), failed (a file or pipe that cannot be read) or stopped"
+    )
+    subject: str | None = Field(description="the platform's id of the broadcaster")
+    viewers: list[str]
+    banks: list[str] | None = Field(description="the banks looked in; null = all")
+    frames_read: int
+    sampled: int
+    hashed: int
+    matches: int = Field(description="match episodes, each one alert and one webhook call")
+    lag_s: float = Field(description="seconds the newest frame was read behind real time")
+    position_s: float = Field(description="seconds of stream read, across reconnections")
+    reconnects: int
+    decode_errors: int = Field(description="packets that could not be decoded (skipped)")
+    last_error: str | None
+    started_at: Timestamp | None
+    last_frame_at: Timestamp | None
+
+    @classmethod
+    def of(cls, status: StreamStatus) -> StreamOut:
+        return cls.model_validate(status.as_json())

@@ -41,6 +41,9 @@ class Settings:
     log_format: str = "text"
     access_log: bool = False
     hma_fetch_urls: str = ""
+    webhook_secret: str = ""
+    nats_url: str = ""
+    fleet: str = "lykta"
     home_banks: bool = True
 
     @property
@@ -88,11 +91,18 @@ HELP: dict[str, str] = {
     "access_log": "log every HTTP request (method, path, status, milliseconds)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
     "hosts with public addresses only, or a comma list of host names to allow",
+    "webhook_secret": "key of the HMAC-SHA256 signature of stream match webhooks "
+    "(header X-Lykta-Signature); empty = calls go unsigned",
+    "nats_url": "NATS server (with JetStream) of a fleet of `lykta worker`s, e.g. "
+    "nats://127.0.0.1:4222; when set, the streams API hands streams to the fleet instead of "
+    "watching them in the server process",
+    "fleet": "name of the worker fleet on that NATS (its key-value buckets are named after it)",
     "home_banks": "list bank names and sizes on the home page (`/`), which needs no token",
 }
 
 # Names whose values must never be printed or logged.
-SECRET_NAMES = frozenset({"database_url"})
+# A NATS URL may carry a user and password.
+SECRET_NAMES = frozenset({"database_url", "webhook_secret", "nats_url"})
 
 
 def _parse(name: str, kind: type, raw: Any) -> Any:

@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, docs, hma, home, matching, metrics, status
+from lykta.api import banks, docs, hma, home, matching, metrics, status, streams
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
@@ -108,6 +109,8 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
+            # Watchers run in this process's threads; they stop with it.
+            await run_in_threadpool(core.stop_streams)
             core.matcher.stop()
 
     app = FastAPI(
@@ -140,7 +143,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
-    for module in (status, matching, banks, hma, docs, metrics, home):
+    for module in (status, matching, banks, streams, hma, docs, metrics, home):
         app.include_router(module.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 

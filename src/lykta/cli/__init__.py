@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lykta import __version__
-from lykta.cli import banks, doctor, matching, plugins, serve, tokens
+from lykta.cli import banks, doctor, matching, plugins, serve, streams, tokens, worker
 from lykta.cli.common import out
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app.command()(serve.serve)
 app.command("settings")(serve.show_settings)
 app.command("hash")(matching.hash_command)
 app.command("match")(matching.match_command)
+app.command("watch")(streams.watch_command)
+app.command("worker")(worker.worker_command)
 app.command("plugins")(plugins.plugins_command)
 app.command("doctor")(doctor.doctor)
 

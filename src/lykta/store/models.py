@@ -154,3 +154,37 @@ class ApiToken(Base):
     secret_sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class Alert(Base):
+    """One match found while watching something: a live stream now; uploaded videos and
+    photos later. Cases are built from alerts, so the row says all a reviewer needs to
+    find the moment again (source, offset) and whom it concerns (subject, viewers), and
+    keeps bank and content by name and id, as banks and their items may be deleted later.
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        Index("ix_alert_source", "source_kind", "source_id", "id"),
+        Index("ix_alert_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    # What was watched: "stream", "video" or "photo".
+    source_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The platform's or watcher's id of it (a stream id), and where it was read from.
+    source_id: Mapped[str] = mapped_column(String(512), nullable=False)
+    source_uri: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Seconds into the source of the matching frame; None for photos.
+    offset_s: Mapped[float | None] = mapped_column(Float)
+    bank: Mapped[str] = mapped_column(String(128), nullable=False)
+    content_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    external_id: Mapped[str | None] = mapped_column(String(512))
+    labels_json: Mapped[str] = mapped_column("labels", Text, nullable=False, default="[]")
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    distance: Mapped[int] = mapped_column(Integer, nullable=False)
+    transform: Mapped[str] = mapped_column(String(32), nullable=False, default="original")
+    # The platform's account ids: who broadcast or uploaded it, who was watching.
+    subject: Mapped[str | None] = mapped_column(String(512))
+    viewers_json: Mapped[str] = mapped_column("viewers", Text, nullable=False, default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
