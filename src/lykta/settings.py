@@ -31,11 +31,16 @@ class Settings:
     sync_interval: float = 0.5
     max_pixels: int = 100_000_000
     max_upload_bytes: int = 64 * 1024 * 1024
+    max_stream_upload_bytes: int = 16 * 1024**3
     max_batch_hashes: int = 10_000
     max_matches: int = 100
+    video_check_interval: float = 1.0
+    video_bank_interval: float = 0.2
+    video_dedupe_distance: int = 4
+    video_max_seconds: float = 6 * 3600.0
+    video_max_frames: int = 1_000_000
     dihedral: bool = True
     trim: bool = True
-    video_check_interval: float = 1.0
     snapshot_index: bool = True
     log_level: str = "info"
     log_format: str = "text"
@@ -78,13 +83,21 @@ HELP: dict[str, str] = {
     "sync_interval": "seconds between checks of the change log for other replicas' bank changes",
     "max_pixels": "largest image (width x height) Lykta will decode; larger ones are refused",
     "max_upload_bytes": "largest upload the HTTP API accepts",
+    "max_stream_upload_bytes": "largest video the streamed upload route accepts (spooled to "
+    "the data folder as it arrives, never held in memory)",
     "max_batch_hashes": "most hashes one batch look-up may carry",
     "max_matches": "most matches a look-up returns per content (the closest; the result "
     "says when it was capped)",
+    "video_check_interval": "seconds between the frames of a video that is checked "
+    "(looked up); 0 = every frame",
+    "video_bank_interval": "seconds between the frames of a video added to a bank; 0 = every "
+    "frame (denser than checks, so time-shifted copies still meet a banked frame)",
+    "video_dedupe_distance": "a banked video's frame within this PDQ distance of the last "
+    "frame kept is dropped, so a still scene costs one hash; -1 keeps every sampled frame",
+    "video_max_seconds": "longest video Lykta will decode; longer ones are refused",
+    "video_max_frames": "most frames Lykta will decode of one video; more are refused",
     "dihedral": "look up all 8 rotations and flips of a photo by default",
     "trim": "trim uniform borders (letterboxing, padding) before hashing by default",
-    "video_check_interval": "seconds between the frames sampled from a video to check it "
-    "(banked videos are sampled densely, so time-shifted copies still match)",
     "snapshot_index": "keep memory-mappable index snapshots in the data folder for fast restarts",
     "log_level": "log level of `lykta serve` (debug, info, warning, error)",
     "log_format": "log lines of `lykta serve`: `text`, or `json` (one object per line)",

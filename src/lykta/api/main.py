@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
@@ -30,24 +31,33 @@ class BodyTooLarge(Exception):
     pass
 
 
+def is_streamed_upload(path: str) -> bool:
+    """The route that takes a raw body of gigabytes (a video), spooling it to disk."""
+    return path.startswith("/api/v1/banks/") and path.endswith("/content/stream")
+
+
 class BodyLimitMiddleware:
     """Refuse request bodies over a limit before they are buffered or spooled to disk.
 
     The declared Content-Length is checked up front; bodies without one (chunked) are
-    counted as they arrive.
+    counted as they arrive. The streamed upload route has its own, larger limit.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, streamed_limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.limits = {
+            False: (limit, "LYKTA_MAX_UPLOAD_BYTES"),
+            True: (streamed_limit, "LYKTA_MAX_STREAM_UPLOAD_BYTES"),
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.limits[is_streamed_upload(scope["path"])]
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, limit, setting)
             return
         received = 0
         too_large = False
@@ -56,7 +66,7 @@ class BodyLimitMiddleware:
             nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 too_large = True
                 raise BodyTooLarge
             return message
@@ -69,11 +79,11 @@ class BodyLimitMiddleware:
         with suppress(BodyTooLarge):
             await self.app(scope, counted, unless_refused)
         if too_large:
-            await self._refuse(send)
+            await self._refuse(send, limit, setting)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int, setting: str) -> None:
         response = JSONResponse(
-            {"detail": f"request body is larger than {self.limit} bytes (LYKTA_MAX_UPLOAD_BYTES)"},
+            {"detail": f"request body is larger than {limit} bytes ({setting})"},
             status_code=413,
         )
         await response({"type": "http"}, _no_body, send)
@@ -143,6 +153,14 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        # An unknown route or method answers in both shapes: HMA's clients read `message`.
+        body = {"detail": error.detail}
+        if error.status_code in (404, 405):
+            body["message"] = str(error.detail)
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
     for module in (status, matching, banks, streams, hma, docs, metrics, home):
         app.include_router(module.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
@@ -153,7 +171,11 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodyLimitMiddleware, limit=core.settings.max_upload_bytes + BODY_SLACK)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=core.settings.max_upload_bytes + BODY_SLACK,
+        streamed_limit=core.settings.max_stream_upload_bytes,
+    )
     app.add_middleware(HotLookups, core=core, tokens=tokens)
     # Outermost, so the hot look-ups are timed too.
     app.add_middleware(metrics.RequestMetrics, tally=request_tally)

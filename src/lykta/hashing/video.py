@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -97,45 +98,114 @@ class VideoHashes:
     frames: tuple[SampledFrame, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class VideoLimits:
+    """What a video may cost before it is refused: a hostile file can claim or hold hours of
+    frames, or frames of billions of pixels."""
+
+    max_seconds: float = 6 * 3600.0
+    max_frames: int = 1_000_000
+    max_pixels: int = 100_000_000
+
+
 def hash_video(
     source: str | Path | BinaryIO,
     *,
     interval: float | None = 1.0,
     trim: bool = True,
     mirror: bool = False,
+    dedupe: int | None = None,
+    min_quality: int = 0,
+    limits: VideoLimits = VideoLimits(),  # frozen: one shared default is safe
 ) -> VideoHashes:
     """Hash a video file: a frame every ``interval`` seconds (every frame when None or 0),
-    and the MD5 and SHA-256 of the file's bytes. Raises ``MediaError`` when it cannot be
-    decoded."""
+    and the MD5 and SHA-256 of the file's bytes.
+
+    With ``dedupe`` a sampled frame whose PDQ is within that distance of the last frame kept
+    is dropped, so a still scene costs one hash; a frame whose quality is below
+    ``min_quality`` is dropped too. Raises ``MediaError`` when the file cannot be decoded or
+    is past ``limits``."""
     digests = _Digests(source)
     try:
         with av.open(digests.file, mode="r") as container:
             if not container.streams.video:
                 raise MediaError("the file has no video stream")
             stream = container.streams.video[0]
+            # Frame threads as well as slice threads: the decoder is the slow part.
             stream.thread_type = "AUTO"
+            _check_declared(container, stream, limits)
             frames: list[SampledFrame] = []
             next_at = 0.0
             last = 0.0
+            decoded = 0
+            kept: int | None = None  # the last kept frame's PDQ, as an integer
             for frame in container.decode(stream):
+                decoded += 1
                 seconds = float(frame.time) if frame.time is not None else last
                 last = seconds
+                _check_frame(frame, seconds, decoded, limits)
                 if interval and seconds + 1e-6 < next_at:
-                    continue
-                frames.append(
-                    SampledFrame(round(seconds, 3), hash_frame(frame, trim=trim, mirror=mirror))
-                )
+                    continue  # not sampled: no scaling, no hashing
                 if interval:
-                    next_at = (seconds // interval + 1) * interval
+                    # The next tick after this frame's; floored with a little slack, since
+                    # 0.4 // 0.2 is 1.0 in floating point and would sample 0.4 s twice.
+                    next_at = (math.floor(seconds / interval + 1e-6) + 1) * interval
+                variants = hash_frame(frame, trim=trim, mirror=mirror)
+                if variants[0].quality < min_quality:
+                    continue
+                code = int(variants[0].pdq, 16)
+                if dedupe is not None and kept is not None and (code ^ kept).bit_count() <= dedupe:
+                    continue
+                kept = code
+                frames.append(SampledFrame(round(seconds, 3), variants))
             duration = _duration(container, stream, last)
         md5, sha256 = digests.hexdigests()
     except av.FFmpegError as error:
         raise MediaError(f"cannot decode the video: {error}") from None
     finally:
         digests.close()
-    if not frames:
+    if not decoded:
         raise MediaError("the video has no frames")
     return VideoHashes(md5, sha256, duration, tuple(frames))
+
+
+def _check_declared(
+    container: av.container.InputContainer, stream: av.VideoStream, limits: VideoLimits
+) -> None:
+    """Refuse before decoding what the file itself says is too long or too large."""
+    declared = None
+    if stream.duration is not None and stream.time_base is not None:
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        declared = container.duration / av.time_base
+    if declared is not None and declared > limits.max_seconds:
+        raise MediaError(
+            f"the video is {declared:.0f} s long; at most {limits.max_seconds:.0f} s "
+            "(LYKTA_VIDEO_MAX_SECONDS)"
+        )
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > limits.max_pixels:
+        raise MediaError(
+            f"the video's frames are {width}x{height}; at most {limits.max_pixels} pixels "
+            "(LYKTA_MAX_PIXELS)"
+        )
+
+
+def _check_frame(frame: av.VideoFrame, seconds: float, decoded: int, limits: VideoLimits) -> None:
+    """Refuse what the file turns out to hold, whatever its header said."""
+    if decoded > limits.max_frames:
+        raise MediaError(
+            f"the video has more than {limits.max_frames} frames (LYKTA_VIDEO_MAX_FRAMES)"
+        )
+    if seconds > limits.max_seconds:
+        raise MediaError(
+            f"the video runs past {limits.max_seconds:.0f} s (LYKTA_VIDEO_MAX_SECONDS)"
+        )
+    if frame.width * frame.height > limits.max_pixels:
+        raise MediaError(
+            f"a frame is {frame.width}x{frame.height}; at most {limits.max_pixels} pixels "
+            "(LYKTA_MAX_PIXELS)"
+        )
 
 
 def _duration(container: av.container.InputContainer, stream: av.VideoStream, last: float) -> float:
