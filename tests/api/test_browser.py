@@ -144,6 +144,13 @@ def test_swagger_ui_shows_the_routes_offline(page, server: Server) -> None:  # t
     assert blocked == [] and errors == []
 
 
+def test_hma_spec_in_swagger_ui_offline(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    tab, blocked, errors = page
+    tab.goto(f"{server.url}/openapi/swagger")
+    tab.locator(".opblock-summary-path[data-path='/m/raw_lookup']").first.wait_for(timeout=30_000)
+    assert blocked == [] and errors == []
+
+
 def test_redoc_renders_offline(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     tab, blocked, errors = page
     tab.goto(f"{server.url}/redoc")

@@ -29,7 +29,7 @@ def _assets(html: str) -> list[str]:
     return re.findall(r'(?:src|href)="([^"]+)"', html)
 
 
-@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/openapi/swagger", "/openapi/redoc"])
 def test_docs_pages_load_only_local_files(client: TestClient, page: str) -> None:
     answer = client.get(page)
     assert answer.status_code == 200
@@ -40,7 +40,9 @@ def test_docs_pages_load_only_local_files(client: TestClient, page: str) -> None
         served = client.get(asset)
         assert served.status_code == 200 and len(served.content) > 100, asset
     assert "googleapis" not in answer.text and "cdn." not in answer.text
-    assert "/openapi.json" in answer.text
+    spec = "/openapi/openapi.json" if page.startswith("/openapi/") else "/openapi.json"
+    assert f"'{spec}'" in answer.text or f'"{spec}"' in answer.text
+    assert client.get(spec).status_code == 200
 
 
 def test_docs_links_follow_a_proxy_prefix(client: TestClient) -> None:

@@ -47,13 +47,20 @@ def _prefix(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-@router.get("/docs")
-async def swagger_ui(request: Request) -> HTMLResponse:
+# Lykta's own spec, and HMA's (its routes under HMA's title, where HMA serves its docs).
+SPECS = {
+    "": ("/openapi.json", f"Lykta {__version__} API"),
+    "/openapi": ("/openapi/openapi.json", "Open Media Match API (HMA-compatible routes)"),
+}
+
+
+def _swagger_ui(request: Request, spec: str) -> HTMLResponse:
     base = _prefix(request)
+    openapi_url, title = SPECS[spec]
     return _confined(
         get_swagger_ui_html(
-            openapi_url=f"{base}/openapi.json",
-            title=f"Lykta {__version__} API",
+            openapi_url=f"{base}{openapi_url}",
+            title=title,
             swagger_js_url=f"{base}{STATIC_PATH}/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url=f"{base}{STATIC_PATH}/swagger-ui/swagger-ui.css",
             swagger_favicon_url=f"{base}{STATIC_PATH}/swagger-ui/favicon-32x32.png",
@@ -63,15 +70,36 @@ async def swagger_ui(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/redoc")
-async def redoc(request: Request) -> HTMLResponse:
+def _redoc(request: Request, spec: str) -> HTMLResponse:
     base = _prefix(request)
+    openapi_url, title = SPECS[spec]
     return _confined(
         get_redoc_html(
-            openapi_url=f"{base}/openapi.json",
-            title=f"Lykta {__version__} API",
+            openapi_url=f"{base}{openapi_url}",
+            title=title,
             redoc_js_url=f"{base}{STATIC_PATH}/redoc/redoc.standalone.js",
             redoc_favicon_url=f"{base}{STATIC_PATH}/swagger-ui/favicon-32x32.png",
             with_google_fonts=False,
         )
     )
+
+
+@router.get("/docs")
+async def swagger_ui(request: Request) -> HTMLResponse:
+    return _swagger_ui(request, "")
+
+
+@router.get("/redoc")
+async def redoc(request: Request) -> HTMLResponse:
+    return _redoc(request, "")
+
+
+@router.get("/openapi/swagger")
+async def hma_swagger_ui(request: Request) -> HTMLResponse:
+    """Where HMA (flask-openapi3) serves its Swagger UI."""
+    return _swagger_ui(request, "/openapi")
+
+
+@router.get("/openapi/redoc")
+async def hma_redoc(request: Request) -> HTMLResponse:
+    return _redoc(request, "/openapi")
