@@ -290,10 +290,11 @@ class Lykta:
         ]
         exact = self.matcher.lookup(digests, wanted)
         for match in exact.matches + exact.suppressed_by:
-            # The very file: every frame matches, whatever the frames alone found.
-            whole = VideoMatch(1.0, 1.0, ())
+            # The very file: all of both match, whatever the frames alone found (black or
+            # low-quality frames count for nothing there); the frames still locate it.
             held = matches.get(match.content_id)
-            matches[match.content_id] = replace(match, video=held.video if held else whole)
+            segments = held.video.segments if held and held.video else ()
+            matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
         return self._found(hashes, self.matcher.result_of(matches.values()))
 
     def lookup_hash(
