@@ -11,6 +11,7 @@ import pytest
 from lykta.app import Lykta
 from lykta.errors import InvalidInput, MediaError, NotFound
 from tests.conftest import make_photo
+from tests.videogen import still_video
 
 
 @pytest.fixture
@@ -112,3 +113,59 @@ def test_unknown_banks_are_an_error_unless_ignored(sqlite_core: Lykta) -> None:
     assert {m.bank for m in found.matches} == {"b"}
     with pytest.raises(InvalidInput):  # a bad hash is refused whatever the banks
         sqlite_core.lookup_hash("md5", "xyz", banks=["nope"], ignore_unknown_banks=True)
+
+
+def test_a_video_is_one_content_item_of_its_kept_frames(sqlite_core: Lykta, tmp_path: Path) -> None:
+    sqlite_core.banks.create("v")
+    clip = still_video(tmp_path / "clip-7.mp4", [1, 1, 2, 3], fps=10)
+    added = sqlite_core.add_media("v", clip)
+    assert added.video is not None and added.summary.added == 1
+    [item] = sqlite_core.banks.export("v")
+    assert (item.external_id, item.media_kind) == ("clip-7", "video")
+    assert item.duration is not None and 3.9 <= item.duration <= 4.1
+    frames = [h for h in item.hashes if h.kind == "pdq"]
+    # Sampled every 0.2 s (20 frames), a still scene kept once: about one frame a scene.
+    assert 3 <= len(frames) <= 6
+    assert all(h.seconds is not None and h.quality is not None for h in frames)
+    assert {h.kind for h in item.hashes} == {"pdq", "md5", "sha256"}
+    assert added.hashes["md5"] == hashlib.md5(clip.read_bytes()).hexdigest()
+    # The same file again, as bytes or an open file, is a duplicate of that item.
+    assert sqlite_core.add_media("v", clip.read_bytes()).summary.duplicates == 1
+    with clip.open("rb") as file:
+        assert sqlite_core.add_media("v", file).content_id == added.content_id
+
+
+def test_a_letterboxed_video_keeps_each_frame_with_and_without_its_bars(
+    sqlite_core: Lykta, tmp_path: Path
+) -> None:
+    sqlite_core.banks.create("v")
+    clip = still_video(tmp_path / "boxed.mp4", [4], fps=5, size=(320, 240), bars=40)
+    sqlite_core.add_media("v", clip)
+    [item] = sqlite_core.banks.export("v")
+    frames = [h for h in item.hashes if h.kind == "pdq"]
+    assert len(frames) == 2 and frames[0].seconds == frames[1].seconds == 0.0
+
+
+def test_the_banks_quality_floor_drops_flat_frames(sqlite_core: Lykta, tmp_path: Path) -> None:
+    sqlite_core.banks.create("v", pdq_min_quality=50)
+    added = sqlite_core.add_media("v", still_video(tmp_path / "flat.mp4", [None], fps=5))
+    [item] = sqlite_core.banks.export("v")
+    assert added.video is not None and added.video.frames == ()
+    assert {h.kind for h in item.hashes} == {"md5", "sha256"}
+
+
+def test_a_scan_for_a_bank_hashes_photos_and_videos(sqlite_core: Lykta, tmp_path: Path) -> None:
+    sqlite_core.banks.create("b")
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "photo.jpg").write_bytes(make_photo(30))
+    still_video(folder / "clip.mp4", [1, 2], fps=5)
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
+    scanned = {f.path.name: f for f in sqlite_core.scan([folder], for_bank="b")}
+    assert scanned["photo.jpg"].hashes is not None and scanned["photo.jpg"].video is None
+    assert scanned["clip.mp4"].video is not None and scanned["clip.mp4"].hashes is None
+    assert scanned["broken.mp4"].error is not None
+    summary = sqlite_core.add_scanned("b", scanned.values())
+    assert summary.added == 2
+    kinds = {item.external_id: item.media_kind for item in sqlite_core.banks.export("b")}
+    assert kinds == {"photo": "photo", "clip": "video"}

@@ -6,6 +6,7 @@ reach into each other.
 
 from __future__ import annotations
 
+import io
 import logging
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,17 +24,25 @@ from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
 from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
-from lykta.hashing.files import hash_files
+from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.photo import PhotoHashes, hash_photo
-from lykta.hashing.registry import check_stored_kinds, get_hasher
-from lykta.hashing.video import FrameVariant, VideoHashes, hash_video
+from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
+from lykta.hashing.video import FrameVariant, VideoHashes, VideoLimits, hash_video
 from lykta.matching import LookupResult, Matcher, QueryHash
 from lykta.matching.owners import video_lengths
 from lykta.matching.results import VideoMatch
 from lykta.matching.video import QueryFrame, aggregate
+from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
-from lykta.store.db import make_engine, migrate, session_factory
+from lykta.stats import Tally
+from lykta.store.db import (
+    current_state,
+    make_engine,
+    migrate,
+    schema_revisions,
+    session_factory,
+)
 from lykta.streams import StreamSupervisor
 from lykta.workers.fleet import FleetStreams
 
@@ -58,15 +67,33 @@ class ScannedFile:
     hashes: PhotoHashes | None = None
     result: LookupResult | None = None
     error: str | None = None
+    video: VideoHashes | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether this core can answer look-ups: what `/readyz` and `lykta doctor` report."""
+
+    database: bool  # reachable
+    migrations: bool  # the schema is the one this version of Lykta expects
+    index: bool  # the indexes are loaded
+    lag: int | None  # change-log revisions the indexes are behind (None: unknown)
+    problems: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True)
 class AddedMedia:
-    """What adding one file did: its hashes by kind, and the bank's summary, whose one
-    content id is the item's, whether added now or already there."""
+    """What adding one file did: its hashes by kind (a video's first frame's PDQ), the
+    video's hashes when it was one, and the bank's summary, whose one content id is the
+    item's, whether added now or already there."""
 
     hashes: dict[str, str]
     summary: ImportSummary
+    video: VideoHashes | None = None
 
     @property
     def content_id(self) -> int:
@@ -98,6 +125,8 @@ class Lykta:
         # Every alert, from any source, joins its case in the transaction that records it.
         self.alerts = AlertRepository(self.sessions, listeners=[self.cases.attach])
         self.hooks = plugin_manager().hook
+        # Look-ups, matched look-ups and matches, for /metrics: counted without a lock.
+        self.stats = Tally()
         self._local_streams: StreamSupervisor | None = None
         self._fleet: FleetStreams | None = None
 
@@ -146,9 +175,15 @@ class Lykta:
         """Tell the plugins of a look-up's matches and, when the caller named a subject
         (``source``), record them as alerts first: a failure to record is the caller's
         to hear (they asked for it), so it is raised, not logged."""
+        stats = self.stats
+        stats.add("lookups")
+        if result.suppressed_by:
+            stats.add("suppressed")
         if result.matches:
             if source is not None:
                 self.alerts.record_many(alerts_of(source_kind, source, source_id, result))
+            stats.add("matched")
+            stats.add("matches", len(result.matches))
             self._announce("lykta_match_found", content=content, result=result)
         return result
 
@@ -191,9 +226,16 @@ class Lykta:
             self._fleet = None
 
     def close(self) -> None:
+        """Stop the change-log follower and close the database connections."""
         self.stop_streams()
         self.matcher.stop()
         self.engine.dispose()
+
+    def __enter__(self) -> Lykta:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # --- content ---------------------------------------------------------------------
 
@@ -206,6 +248,9 @@ class Lykta:
             trim=self.settings.trim if trim is None else trim,
             max_pixels=self.settings.max_pixels,
         )
+
+    def video_limits(self) -> VideoLimits:
+        return video_limits(self.settings)
 
     def lookup_photo(
         self,
@@ -235,13 +280,12 @@ class Lykta:
         self, source: Path | BinaryIO, *, interval: float | None = None, mirror: bool = True
     ) -> VideoHashes:
         """Hash a video to check it: a frame every ``interval`` seconds (the settings'
-        check interval when None), with mirrored and bar-trimmed variants."""
-        return hash_video(
-            source,
-            interval=self.settings.video_check_interval if interval is None else interval,
-            trim=self.settings.trim,
-            mirror=mirror,
-        )
+        check interval when None), with mirrored and bar-trimmed variants, within the
+        settings' limits."""
+        sampling = video_sampling(self.settings, for_bank=False)
+        if interval is not None:
+            sampling["interval"] = interval
+        return hash_video(source, **(sampling | {"mirror": mirror}))
 
     def lookup_video(
         self,
@@ -276,10 +320,11 @@ class Lykta:
         ]
         exact = self.matcher.lookup(digests, wanted)
         for match in exact.matches + exact.suppressed_by:
-            # The very file: every frame matches, whatever the frames alone found.
-            whole = VideoMatch(1.0, 1.0, ())
+            # The very file: all of both match, whatever the frames alone found (black or
+            # low-quality frames count for nothing there); the frames still locate it.
             held = matches.get(match.content_id)
-            matches[match.content_id] = replace(match, video=held.video if held else whole)
+            segments = held.video.segments if held and held.video else ()
+            matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
         result = self.matcher.result_of(matches.values())
         return self._found(hashes, result, source, "video", f"sha256:{hashes.sha256}")
 
@@ -409,24 +454,31 @@ class Lykta:
         banks: Iterable[str] | None = None,
         dihedral: bool | None = None,
         trim: bool | None = None,
+        for_bank: str | None = None,
         progress: Callable[[int, int], None] | None = None,
         source: MatchSource | None = None,
     ) -> Iterator[ScannedFile]:
-        """Hash files (folders walked recursively) on all cores and, with `lookup`, look each
-        up in `banks`. A file that cannot be read or hashed comes back with its `error` and
-        the scan goes on; `progress(done, total)` is told after each file. With ``source``,
-        matches are recorded as alerts, each file (by path) a source of its own."""
+        """Hash photos and videos (folders walked recursively) on all cores and, with
+        `lookup`, look each up in `banks`. Videos are sampled for a check, or, ``for_bank``,
+        as that bank keeps them. A file that cannot be read or hashed comes back with its
+        `error` and the scan goes on; `progress(done, total)` is told after each file. With
+        ``source``, matches are recorded as alerts, each file (by path) a source of its own."""
         wanted = self._known_banks(banks) if lookup else None
         hashed = hash_files(
             paths,
             dihedral=self.settings.dihedral if dihedral is None else dihedral,
             trim=self.settings.trim if trim is None else trim,
             max_pixels=self.settings.max_pixels,
+            video=self._video_sampling(for_bank),
             progress=progress,
         )
         for path, hashes in hashed:
             if isinstance(hashes, str):
                 yield ScannedFile(path, error=hashes)
+            elif isinstance(hashes, VideoHashes):
+                each = replace(source, source_id=source.source_id or str(path)) if source else None
+                found = self.lookup_video(hashes, banks=wanted, source=each) if lookup else None
+                yield ScannedFile(path, video=hashes, result=found)
             elif lookup:
                 found = self.matcher.lookup(queries_for_photo(hashes), wanted)
                 yield ScannedFile(
@@ -435,40 +487,68 @@ class Lykta:
             else:
                 yield ScannedFile(path, hashes)
 
+    def _video_sampling(self, for_bank: str | None) -> dict[str, Any]:
+        """`hash_video`'s arguments for a check, or for adding to bank ``for_bank``."""
+        if for_bank is None:
+            return video_sampling(self.settings, for_bank=False)
+        return video_sampling(self.settings, True, self._min_quality(for_bank))
+
+    def _min_quality(self, bank: str) -> int:
+        """The bank's PDQ quality floor: frames below it would never match, so are not kept."""
+        rule = self.banks.get(bank).thresholds.get("pdq")
+        return 0 if rule is None or rule.min_quality is None else rule.min_quality
+
     def add_media(
         self,
         bank: str,
-        media: bytes | Path,
+        media: bytes | Path | BinaryIO,
         *,
         external_id: str | None = None,
         kinds: Iterable[str] = MEDIA_KINDS,
         added_by: str = "",
+        note: str | None = None,
     ) -> AddedMedia:
-        """Hash one file (its bytes, or a path whose stem is the default external id) and add
-        its hashes of `kinds` to `bank` in one transaction; hashes the bank already holds
-        are counted as duplicates and keep their ids."""
+        """Hash one photo or video (its bytes, an open file, or a path whose stem is the
+        default external id) and add its hashes of `kinds` to `bank` in one transaction;
+        hashes the bank already holds are counted as duplicates and keep their ids. A video
+        (told by its container) is sampled as `LYKTA_VIDEO_BANK_INTERVAL` says and hashed
+        as it is read, never held in memory whole."""
         self.banks.get(bank)  # a missing bank is reported before the file is hashed
         if isinstance(media, Path):
             external_id = media.stem if external_id is None else external_id
-            media = media.read_bytes()
         wanted = [get_hasher(kind).name for kind in kinds]
-        if "pdq" in wanted:
-            photo = self.hash_photo(media, dihedral=False, trim=False)
-            item = photo_item(photo, external_id, wanted)
+        video = None
+        if "pdq" in wanted and _is_video(media):
+            source = io.BytesIO(media) if isinstance(media, bytes) else media
+            video = hash_video(source, **self._video_sampling(bank))
+            item = video_item(video, external_id, wanted)
         else:
-            exact = self.hash_media(media, wanted)
-            item = ContentItem(tuple(ItemHash(k, v) for k, v in exact.items()), external_id)
+            data = _read_all(media)
+            if "pdq" in wanted:
+                photo = self.hash_photo(data, dihedral=False, trim=False)
+                item = photo_item(photo, external_id, wanted)
+            else:
+                exact = self.hash_media(data, wanted)
+                item = ContentItem(tuple(ItemHash(k, v) for k, v in exact.items()), external_id)
+        item.note = note
         summary = self.banks.add_content(bank, [item], added_by=added_by)
-        return AddedMedia({h.kind: h.value for h in item.hashes}, summary)
+        first = {h.kind: h.value for h in reversed(item.hashes)}
+        return AddedMedia(
+            dict(sorted(first.items(), key=lambda kv: wanted.index(kv[0]))), summary, video
+        )
 
     def add_scanned(
         self, bank: str, files: Iterable[ScannedFile], *, added_by: str = ""
     ) -> ImportSummary:
         """Add the hashes of files a scan hashed (those it could) to `bank`, each under its
-        file stem, in one transaction: `add_media` for a folder, hashed on all cores."""
-        items = [
-            photo_item(file.hashes, file.path.stem) for file in files if file.hashes is not None
-        ]
+        file stem, in one transaction: `add_media` for a folder, hashed on all cores (scan
+        with ``for_bank`` so videos are sampled as the bank keeps them)."""
+        items = []
+        for file in files:
+            if file.hashes is not None:
+                items.append(photo_item(file.hashes, file.path.stem))
+            elif file.video is not None:
+                items.append(video_item(file.video, file.path.stem))
         return self.banks.add_content(bank, items, added_by=added_by)
 
     def _known_banks(
@@ -490,6 +570,31 @@ class Lykta:
             raise NotFound(f"no bank named {', '.join(repr(n) for n in sorted(missing))}")
         return wanted
 
+    def readiness(self) -> Readiness:
+        """Check the database, its schema and the indexes (reads the database: call it off
+        an event loop)."""
+        problems = []
+        database = self.database_ok()
+        migrations, lag = False, None
+        if not database:
+            problems.append("database: not reachable")
+        else:
+            try:
+                current, heads = schema_revisions(self.engine)
+                migrations = current == heads
+                if not migrations:
+                    problems.append(
+                        f"migrations: the database is at {sorted(current) or 'no revision'}, "
+                        f"this Lykta expects {sorted(heads)}"
+                    )
+                with self.sessions() as session:
+                    lag = max(current_state(session).revision - self.matcher.revision, 0)
+            except Exception as error:
+                problems.append(f"database: {str(error).splitlines()[0]}")
+        if not self.live:
+            problems.append("index: not loaded")
+        return Readiness(database, migrations, self.live, lag, tuple(problems))
+
     def database_ok(self) -> bool:
         try:
             with self.engine.connect() as connection:
@@ -499,10 +604,57 @@ class Lykta:
             return False
 
 
+def video_limits(settings: Settings) -> VideoLimits:
+    """What the settings let one video cost."""
+    return VideoLimits(settings.video_max_seconds, settings.video_max_frames, settings.max_pixels)
+
+
+def video_sampling(settings: Settings, for_bank: bool, min_quality: int = 0) -> dict[str, Any]:
+    """`hash_video`'s arguments for a check (a frame every check interval, mirrored and
+    without bars too) or, ``for_bank``, for a bank (denser, near-repeats and frames below
+    ``min_quality`` dropped, each frame kept as given and without its bars)."""
+    if not for_bank:
+        return {
+            "interval": settings.video_check_interval,
+            "trim": settings.trim,
+            "mirror": True,
+            "limits": video_limits(settings),
+        }
+    dedupe = settings.video_dedupe_distance
+    return {
+        "interval": settings.video_bank_interval,
+        "trim": True,
+        "dedupe": None if dedupe < 0 else dedupe,
+        "min_quality": min_quality,
+        "limits": video_limits(settings),
+    }
+
+
 def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
     """A hash given as text (any case, whitespace around it) as the matcher's query."""
     hasher = get_hasher(kind)
-    return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
+    try:
+        return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
+    except InvalidInput as error:
+        raise InvalidInput(error.message + _other_kind_hint(hasher.name, value)) from None
+
+
+def _other_kind_hint(kind: str, value: str) -> str:
+    """When a hash is not of the kind asked for but is a valid one of other kinds (an MD5
+    looked up as the default PDQ), say which, and how to ask for it."""
+    fits = []
+    for other in hashers():
+        if other.name == kind:
+            continue
+        try:
+            other.to_code(value)
+        except InvalidInput:
+            continue
+        fits.append(other.name)
+    if not fits:
+        return ""
+    options = " or ".join(f"kind={name}" for name in fits)
+    return f"; this looks like a hash of kind {' or '.join(fits)}: pass {options}"
 
 
 def by_kind(hashes: PhotoHashes) -> dict[str, str]:
@@ -521,6 +673,45 @@ def photo_item(
         if kind in wanted
     ]
     return ContentItem(tuple(found), external_id, media_kind="photo")
+
+
+def video_item(
+    hashes: VideoHashes, external_id: str | None, kinds: Iterable[str] = MEDIA_KINDS
+) -> ContentItem:
+    """A video as one bank content item: its file digests and, per kept frame, the PDQ of
+    each variant (as given and, with bars, without) with its quality and time."""
+    wanted = set(kinds)
+    found = [
+        ItemHash(kind, value)
+        for kind, value in (("md5", hashes.md5), ("sha256", hashes.sha256))
+        if kind in wanted
+    ]
+    if "pdq" in wanted:
+        found += [
+            ItemHash("pdq", variant.pdq, variant.quality, frame.seconds)
+            for frame in hashes.frames
+            for variant in frame.variants
+        ]
+    return ContentItem(tuple(found), external_id, media_kind="video", duration=hashes.duration)
+
+
+def _is_video(media: bytes | Path | BinaryIO) -> bool:
+    if isinstance(media, bytes):
+        return looks_like_video(media[:SNIFF_BYTES])
+    if isinstance(media, Path):
+        return is_video_file(media)
+    start = media.tell()
+    head = media.read(SNIFF_BYTES)
+    media.seek(start)
+    return looks_like_video(head)
+
+
+def _read_all(media: bytes | Path | BinaryIO) -> bytes:
+    if isinstance(media, bytes):
+        return media
+    if isinstance(media, Path):
+        return media.read_bytes()
+    return media.read()
 
 
 def _sampling_interval(hashes: VideoHashes) -> float:

@@ -21,6 +21,7 @@ from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
 from lykta.cases import CaseDetail, CaseInfo, ContextInfo, MisfireInfo
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
+from lykta.hashing.video import VideoHashes
 from lykta.matching import LookupResult, Match
 from lykta.streams import StreamStatus
 
@@ -56,6 +57,36 @@ class HashesOut(BaseModel):
             variants=[
                 VariantOut(transform=v.transform, pdq=v.pdq, quality=v.quality)
                 for v in hashes.variants
+            ],
+        )
+
+
+class FrameOut(BaseModel):
+    seconds: float = Field(description="where in the video the frame is")
+    transform: str = Field(description="original, or trimmed (without its bars)")
+    pdq: str
+    quality: int
+
+
+class VideoHashesOut(BaseModel):
+    media_kind: str = "video"
+    md5: str
+    sha256: str
+    duration: float | None
+    frames: list[FrameOut] = Field(
+        description="PDQ of each sampled frame, and of the frame without its bars when it has any"
+    )
+
+    @classmethod
+    def of(cls, hashes: VideoHashes) -> VideoHashesOut:
+        return cls(
+            md5=hashes.md5,
+            sha256=hashes.sha256,
+            duration=hashes.duration,
+            frames=[
+                FrameOut(seconds=frame.seconds, transform=v.transform, pdq=v.pdq, quality=v.quality)
+                for frame in hashes.frames
+                for v in frame.variants
             ],
         )
 
@@ -253,7 +284,7 @@ class ImportOut(BaseModel):
 def scanned_file(file: ScannedFile) -> dict[str, Any]:
     """One file of a scan: `{"path", "error"}` when it could not be hashed, else its path
     with its look-up (`matches`, `suppressed_by`, ...) or, when none was asked for, its
-    hashes."""
+    hashes (a video's with `"media_kind": "video"` and its frames)."""
     record: dict[str, Any] = {"path": str(file.path)}
     if file.error is not None:
         record["error"] = file.error
@@ -262,6 +293,8 @@ def scanned_file(file: ScannedFile) -> dict[str, Any]:
     elif file.hashes is not None:
         # A scan without look-ups hashes the photo as given: variants would repeat the PDQ.
         record.update(HashesOut.of(file.hashes).model_dump(mode="json", exclude={"variants"}))
+    elif file.video is not None:
+        record.update(VideoHashesOut.of(file.video).model_dump(mode="json"))
     return record
 
 

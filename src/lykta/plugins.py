@@ -39,7 +39,7 @@ class LyktaHooks:
     def lykta_bank_changed(self, core: Any, bank: str, change: str) -> None:
         """A bank was created, updated, deleted or had content added or removed
         (``change`` is one of ``created``, ``updated``, ``deleted``, ``content_added``,
-        ``content_removed``), after the change committed."""
+        ``content_removed``, ``content_updated``), after the change committed."""
 
 
 _manager: pluggy.PluginManager | None = None

@@ -2,11 +2,12 @@
 
 Values come from an optional TOML file (`LYKTA_CONFIG`), overridden by `LYKTA_<NAME>`
 environment variables, overridden by CLI flags. `lykta settings` prints them with secrets
-redacted.
+redacted and where each came from, and warns of `LYKTA_` variables that are no setting.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -30,19 +31,27 @@ class Settings:
     sync_interval: float = 0.5
     max_pixels: int = 100_000_000
     max_upload_bytes: int = 64 * 1024 * 1024
+    max_stream_upload_bytes: int = 16 * 1024**3
     max_batch_hashes: int = 10_000
     max_matches: int = 100
+    video_check_interval: float = 1.0
+    video_bank_interval: float = 0.2
+    video_dedupe_distance: int = 4
+    video_max_seconds: float = 6 * 3600.0
+    video_max_frames: int = 1_000_000
     dihedral: bool = True
     trim: bool = True
-    video_check_interval: float = 1.0
     snapshot_index: bool = True
     log_level: str = "info"
+    log_format: str = "text"
+    access_log: bool = False
     hma_fetch_urls: str = ""
     webhook_secret: str = ""
     nats_url: str = ""
     fleet: str = "lykta"
     case_bank_order: str = ""
     quarantine_after: int = 3
+    home_banks: bool = True
 
     @property
     def resolved_database_url(self) -> str:
@@ -57,6 +66,11 @@ class Settings:
     @property
     def home_path(self) -> Path:
         return self.home.expanduser()
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where the workers of one `lykta serve` share their request counts."""
+        return self.home_path / "metrics"
 
     @property
     def index_dir(self) -> Path:
@@ -75,15 +89,25 @@ HELP: dict[str, str] = {
     "sync_interval": "seconds between checks of the change log for other replicas' bank changes",
     "max_pixels": "largest image (width x height) Lykta will decode; larger ones are refused",
     "max_upload_bytes": "largest upload the HTTP API accepts",
+    "max_stream_upload_bytes": "largest video the streamed upload route accepts (spooled to "
+    "the data folder as it arrives, never held in memory)",
     "max_batch_hashes": "most hashes one batch look-up may carry",
     "max_matches": "most matches a look-up returns per content (the closest; the result "
     "says when it was capped)",
+    "video_check_interval": "seconds between the frames of a video that is checked "
+    "(looked up); 0 = every frame",
+    "video_bank_interval": "seconds between the frames of a video added to a bank; 0 = every "
+    "frame (denser than checks, so time-shifted copies still meet a banked frame)",
+    "video_dedupe_distance": "a banked video's frame within this PDQ distance of the last "
+    "frame kept is dropped, so a still scene costs one hash; -1 keeps every sampled frame",
+    "video_max_seconds": "longest video Lykta will decode; longer ones are refused",
+    "video_max_frames": "most frames Lykta will decode of one video; more are refused",
     "dihedral": "look up all 8 rotations and flips of a photo by default",
     "trim": "trim uniform borders (letterboxing, padding) before hashing by default",
-    "video_check_interval": "seconds between the frames sampled from a video to check it "
-    "(banked videos are sampled densely, so time-shifted copies still match)",
     "snapshot_index": "keep memory-mappable index snapshots in the data folder for fast restarts",
     "log_level": "log level of `lykta serve` (debug, info, warning, error)",
+    "log_format": "log lines of `lykta serve`: `text`, or `json` (one object per line)",
+    "access_log": "log every HTTP request (method, path, status, milliseconds)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
     "hosts with public addresses only, or a comma list of host names to allow",
     "webhook_secret": "key of the HMAC-SHA256 signature of stream match webhooks "
@@ -96,6 +120,7 @@ HELP: dict[str, str] = {
     "source kind and distance, those matching a bank listed earlier come first in the queue",
     "quarantine_after": "false positives after which a bank item is quarantined (its matches "
     "no longer open or join cases); 0 = never",
+    "home_banks": "list bank names and sizes on the home page (`/`), which needs no token",
 }
 
 # Names whose values must never be printed or logged.
@@ -125,12 +150,17 @@ def _parse(name: str, kind: type, raw: Any) -> Any:
         ) from None
 
 
-def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
-    """Build settings from the environment, the optional config file and `overrides`."""
-    env = os.environ if environ is None else environ
+# Variables Lykta reads that are not settings: the config file, and the test suite's own.
+OTHER_VARIABLES = frozenset({"LYKTA_CONFIG"})
+TEST_VARIABLE_PREFIX = "LYKTA_TEST"
+
+
+def _gather(
+    overrides: Mapping[str, Any] | None, env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The raw values given, and where each came from: `file`, `env` or `flag`."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     config_file = env.get("LYKTA_CONFIG")
     if config_file:
         try:
@@ -141,11 +171,24 @@ def load_settings(
         if in_file:
             names = ", ".join(f"LYKTA_{name.upper()}" for name in in_file)
             raise InvalidInput(f"{config_file}: secrets come from the environment only ({names})")
+        sources.update(dict.fromkeys(values, "file"))
     for field in fields(Settings):
         key = f"LYKTA_{field.name.upper()}"
         if key in env:
             values[field.name] = env[key]
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+            sources[field.name] = "env"
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(given)
+    sources.update(dict.fromkeys(given, "flag"))
+    return values, sources
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from the environment, the optional config file and `overrides`."""
+    env = os.environ if environ is None else environ
+    values, _ = _gather(overrides, env)
     known = {field.name: field for field in fields(Settings)}
     unknown = set(values) - set(known)
     if unknown:
@@ -155,6 +198,33 @@ def load_settings(
         kind = type(known[name].default)
         parsed[name] = _parse(name, Path if kind.__name__.endswith("Path") else kind, raw)
     return Settings(**parsed)
+
+
+def setting_sources(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Where each setting's value comes from: `default`, `file` (LYKTA_CONFIG), `env` or
+    `flag`, as `load_settings` with the same arguments resolves it."""
+    env = os.environ if environ is None else environ
+    _, sources = _gather(overrides, env)
+    return {field.name: sources.get(field.name, "default") for field in fields(Settings)}
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each `LYKTA_` variable that is no setting (a misspelt one would
+    otherwise be ignored without a word), with the setting it was likely meant to be."""
+    env = os.environ if environ is None else environ
+    known = {f"LYKTA_{field.name.upper()}" for field in fields(Settings)} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith("LYKTA_") or name in known:
+            continue
+        if name.startswith(TEST_VARIABLE_PREFIX):
+            continue
+        guess = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f"; did you mean {guess[0]}?" if guess else " (see `lykta settings`)"
+        warnings.append(f"{name} is not a Lykta setting and is ignored{hint}")
+    return warnings
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

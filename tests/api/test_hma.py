@@ -305,7 +305,11 @@ def test_add_photo_as_coop_uploads_it(env: Env) -> None:
     response = env.client.post(
         f"/c/bank/{bank}/content",
         files={"photo": ("x.jpg", photo, "image/jpeg")},
-        data={"content_id": "item-42", "metadata": '{"a": 1}', "note": "seen in report 7"},
+        data={
+            "content_id": "item-42",
+            "metadata": '{"content_uri": "https://example.org/7"}',
+            "note": "seen in report 7",
+        },
         headers=env.curator,
     )
     assert response.status_code == 200, response.text
@@ -314,6 +318,7 @@ def test_add_photo_as_coop_uploads_it(env: Env) -> None:
     assert len(body["signals"]["pdq"]) == 64
     content = env.core.banks.get_content(bank, body["id"])
     assert content.external_id == "item-42"
+    assert content.note == "seen in report 7"
     assert [h.value for h in content.item.hashes] == [body["signals"]["pdq"]]
 
     # a lookup of that photo finds the same content id
@@ -748,3 +753,151 @@ def test_url_fetching_has_a_total_deadline(
         )
         assert response.status_code == 400, response.text
         assert "took longer than 0.5 s" in response.json()["message"]
+
+
+# --- HMA drop-in: partial matching, content state, probes, compare --------------------------
+
+
+def test_partial_enabled_ratio_is_a_coin_flip_per_lookup(env: Env) -> None:
+    half = env.client.post(
+        "/c/banks", json={"name": "HALF", "enabled_ratio": 0.5}, headers=env.curator
+    ).json()
+    assert half == {"name": "HALF", "matching_enabled_ratio": 0.5}
+    env.add_signal("HALF", {"pdq": PDQ_A})
+    env.add_signal(env.make_bank("FULL"), {"pdq": PDQ_A})
+    seen: dict[bool, int] = {True: 0, False: 0}
+    for seed in range(40):
+        params = {"signal_type": "pdq", "signal": PDQ_A, "seed": str(seed)}
+        found = env.client.get("/m/lookup", params=params, headers=env.matcher).json()
+        assert "FULL" in found
+        seen["HALF" in found] += 1
+        # the same seed flips the same way; bypass_coinflip searches every bank
+        again = env.client.get("/m/lookup", params=params, headers=env.matcher).json()
+        assert again == found
+        every = env.client.get(
+            "/m/lookup", params={**params, "bypass_coinflip": "true"}, headers=env.matcher
+        ).json()
+        assert set(every) == {"HALF", "FULL"}
+    assert seen[True] and seen[False]
+    # `enabled` puts the bank back to every look-up; the native API shows it enabled
+    put = env.client.put("/c/bank/HALF", json={"enabled": True}, headers=env.curator)
+    assert put.json()["matching_enabled_ratio"] == 1.0
+    assert env.core.banks.get("HALF").enabled is True
+
+
+def test_hma_bank_names_are_upper_with_underscore(env: Env) -> None:
+    for name in ("lower", "1_LEADING_DIGIT", "HAS-DASH", "A" * 129):
+        response = env.client.post("/c/banks", json={"name": name}, headers=env.curator)
+        assert response.status_code == 400, name
+        assert "UPPER_WITH_UNDERSCORE" in response.json()["message"]
+    # banks made through Lykta's own API keep its names and stay reachable here
+    env.core.banks.create("native-name.v1")
+    shown = env.client.get("/c/bank/native-name.v1", headers=env.curator)
+    assert shown.json()["name"] == "native-name.v1"
+    renamed = env.client.put("/c/bank/native-name.v1", json={"enabled": False}, headers=env.curator)
+    assert renamed.status_code == 200
+
+
+def test_metadata_and_notes_are_checked_like_hma(env: Env) -> None:
+    bank = env.make_bank()
+    photo = make_photo(5)
+    for data in (
+        {"metadata": '{"unknown": 1}'},
+        {"metadata": "not json"},
+        {"metadata": "[" * 100_000},
+        {"metadata": '{"json": "not an object"}'},
+        {"note": "x" * 256},
+    ):
+        response = env.client.post(
+            f"/c/bank/{bank}/content",
+            files={"photo": ("x.jpg", photo, "image/jpeg")},
+            data=data,
+            headers=env.curator,
+        )
+        assert response.status_code == 400, data
+        assert response.json()["message"]
+    for body in ({"pdq": PDQ_A, "note": 5}, {"pdq": PDQ_A, "note": "y" * 256}):
+        response = env.client.post(f"/c/bank/{bank}/signal", json=body, headers=env.curator)
+        assert response.status_code == 400, body
+    assert env.core.banks.get(bank).content_count == 0
+
+
+def test_content_update_checks_its_fields(env: Env) -> None:
+    bank = env.make_bank()
+    content_id = env.add_signal(bank, {"pdq": PDQ_A})
+    path = f"/c/bank/{bank}/content/{content_id}"
+    for body in (
+        {"disable_until_ts": -1},
+        {"disable_until_ts": "soon"},
+        {"disable_until_ts": 1.5},
+        {"note": "z" * 256},
+        ["note"],
+    ):
+        response = env.client.put(path, json=body, headers=env.curator)
+        assert response.status_code == 400, body
+    assert (
+        env.client.put(f"/c/bank/{bank}/content/999", json={}, headers=env.curator).status_code
+        == 404
+    )
+    assert env.client.put("/c/bank/NOPE/content/1", json={}, headers=env.curator).status_code == 404
+    disabled = env.client.put(path, json={"disable_until_ts": 0}, headers=env.curator)
+    assert disabled.json()["disable_until_ts"] == 0
+    assert env.core.banks.get_content(bank, content_id).disable_until_ts == 0
+
+
+def test_status_live_needs_no_token(env: Env) -> None:
+    response = env.client.get("/status/live")
+    assert (response.status_code, response.text) == (200, "I-AM-ALIVE")
+
+
+def test_hma_spec_holds_the_hma_routes(env: Env) -> None:
+    spec = env.client.get("/openapi/openapi.json").json()
+    assert spec["info"]["title"] == "Open Media Match API"
+    assert "/c/banks" in spec["paths"] and "/m/compare" in spec["paths"]
+    assert not [path for path in spec["paths"] if path.startswith("/api/")]
+
+
+def test_unknown_routes_answer_in_hmas_shape(env: Env) -> None:
+    response = env.client.get("/c/no/such/route", headers=env.curator)
+    assert response.status_code == 404
+    assert response.json()["message"] and response.json()["detail"]
+    wrong_method = env.client.patch("/c/banks", headers=env.curator)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["message"]
+
+
+def test_compare_exact_and_unknown_types(env: Env) -> None:
+    same = env.client.post(
+        "/m/compare", json={"video_md5": [MD5, MD5.upper()]}, headers=env.matcher
+    )
+    assert same.json() == {"video_md5": [True, {"distance": 0}]}
+    far = env.client.post("/m/compare", json={"pdq": [PDQ_A, PDQ_FAR]}, headers=env.matcher)
+    assert far.json() == {"pdq": [False, {"distance": 256}]}
+    for body in ({"tmk": [MD5, MD5]}, {"pdq": [PDQ_A, 5]}, "text"):
+        response = env.client.post("/m/compare", json=body, headers=env.matcher)
+        assert response.status_code == 400, body
+    assert env.client.post("/m/compare", json={"pdq": [PDQ_A, PDQ_A]}).status_code == 401
+
+
+def test_disabled_content_does_not_match_until_its_time(env: Env) -> None:
+    bank = env.make_bank()
+    content_id = env.add_signal(bank, {"pdq": PDQ_A})
+    path = f"/c/bank/{bank}/content/{content_id}"
+    lookup = {"signal_type": "pdq", "signal": PDQ_A}
+
+    def found() -> dict[str, object]:
+        return dict(env.client.get("/m/lookup", params=lookup, headers=env.matcher).json())
+
+    assert bank in found()
+    env.client.put(path, json={"disable_until_ts": 0}, headers=env.curator)
+    assert found() == {}
+    assert env.core.lookup_hash("pdq", PDQ_A).matches == []  # Lykta's own look-ups too
+    later = int(time.time()) + 3600
+    env.client.put(path, json={"disable_until_ts": later}, headers=env.curator)
+    assert found() == {}
+    past = int(time.time()) - 1
+    env.client.put(path, json={"disable_until_ts": str(past)}, headers=env.curator)
+    assert bank in found()
+    env.client.put(path, json={"disable_until_ts": 0}, headers=env.curator)
+    env.client.put(path, json={"disable_until_ts": 1}, headers=env.curator)
+    assert bank in found()

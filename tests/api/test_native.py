@@ -4,12 +4,16 @@ banks and content, import and export, and a clear 4xx (never a 500) for bad inpu
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from lykta.api.main import create_app
 from lykta.app import Lykta
-from tests.conftest import Tokens, make_photo
+from tests.conftest import Tokens, make_photo, make_settings
+from tests.videogen import still_video
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -349,3 +353,72 @@ def test_vpdq_export_says_what_it_left_out(client: TestClient, tokens: Tokens) -
     )
     csv = client.get("/api/v1/banks/a/export?format=csv", headers=h)
     assert "X-Lykta-Export-Skipped" not in csv.headers and MD5 in csv.text
+
+
+def test_a_video_is_added_by_upload_or_streamed_body(
+    client: TestClient, tokens: Tokens, tmp_path: Path
+) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "v"}, headers=h)
+    clip = still_video(tmp_path / "clip.mp4", [1, 2], fps=5).read_bytes()
+    uploaded = client.post(
+        "/api/v1/banks/v/content/media", files={"file": ("clip-1.mp4", clip)}, headers=h
+    )
+    assert uploaded.status_code == 201 and uploaded.json()["added"] == 1
+    [content] = client.get("/api/v1/banks/v/content", headers=h).json()
+    assert (content["external_id"], content["media_kind"]) == ("clip-1", "video")
+    assert sorted({x["seconds"] for x in content["hashes"] if x["kind"] == "pdq"}) == [0.0, 1.0]
+
+    def chunks() -> Iterator[bytes]:  # sent chunked, as a client streams a large file
+        for start in range(0, len(clip), 1000):
+            yield clip[start : start + 1000]
+
+    streamed = client.post(
+        "/api/v1/banks/v/content/stream?external_id=again", content=chunks(), headers=h
+    )
+    assert streamed.status_code == 201, streamed.text
+    assert streamed.json()["duplicates"] == 1  # the same video: every hash already held
+    other = still_video(tmp_path / "other.mp4", [3], fps=5).read_bytes()
+    streamed = client.post("/api/v1/banks/v/content/stream", content=other, headers=h)
+    assert streamed.json()["added"] == 1
+    photo = client.post("/api/v1/banks/v/content/stream", content=make_photo(5), headers=h)
+    assert photo.status_code == 201 and photo.json()["added"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("/api/v1/banks/v/content/stream", b"", 422, "empty"),
+        ("/api/v1/banks/v/content/stream", b"\x00\x00\x00\x18ftypisom" + bytes(99), 422, "video"),
+        ("/api/v1/banks/nope/content/stream", b"x", 404, "nope"),
+    ],
+)
+def test_streamed_uploads_say_what_is_wrong(
+    client: TestClient, tokens: Tokens, path: str, body: bytes, status: int, says: str
+) -> None:
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "v"}, headers=h)
+    response = client.post(path, content=body, headers=h)
+    assert response.status_code == status, response.text
+    assert says in response.json()["detail"]
+    assert client.post(path, content=body, headers=tokens.header("matcher")).status_code == 403
+
+
+def test_streamed_uploads_have_their_own_limit(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path / "home", max_upload_bytes=2_000, max_stream_upload_bytes=200_000
+    )
+    core = Lykta.open(settings)
+    with TestClient(create_app(core, follow_changes=False)) as c:
+        h = Tokens(core).header("curator")
+        c.post("/api/v1/banks", json={"name": "v"}, headers=h)
+        clip = still_video(tmp_path / "clip.mp4", [1], fps=5).read_bytes()
+        assert 2_000 < len(clip) < 200_000
+        assert c.post("/api/v1/banks/v/content/stream", content=clip, headers=h).status_code == 201
+        photo = c.post("/api/v1/banks/v/content/stream", content=make_photo(6), headers=h)
+        assert photo.status_code == 413 and "only videos" in photo.json()["detail"]
+        big = c.post("/api/v1/banks/v/content/stream", content=bytes(200_001), headers=h)
+        assert big.status_code == 413 and "LYKTA_MAX_STREAM_UPLOAD_BYTES" in big.json()["detail"]
+        media = c.post("/api/v1/banks/v/content/media", files={"file": ("c.mp4", clip)}, headers=h)
+        assert media.status_code == 413
+    core.close()

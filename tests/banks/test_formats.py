@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import io
+import sys
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import pytest
 
@@ -196,3 +199,76 @@ def test_threatexchange_format_speaks_the_librarys_signal_type_names() -> None:
     parsed = parse_text(fmt, exported, "pdq")
     assert parsed.errors == []
     assert parsed.rows == rows
+
+
+PDQ3 = "a" * 64
+VIDEO = ContentItem(
+    (
+        ItemHash("pdq", PDQ, 100, 0.0),
+        ItemHash("pdq", PDQ3, 90, 0.0),  # the same frame without its bars
+        ItemHash("pdq", PDQ2, 98, 1.2),
+        ItemHash("md5", MD5),
+    ),
+    "clip-1",
+    ("a", "b"),
+    "video",
+    2.5,
+)
+OTHER = ContentItem((ItemHash("pdq", PDQ2, 70, 0.4),), "clip, 2", (), "video", 0.4)
+
+
+def test_a_vpdq_export_of_videos_reads_back_as_those_videos() -> None:
+    fmt = get_format("vpdq")
+    text = "".join(fmt.render([VIDEO, OTHER, one("pdq", PDQ)]))
+    assert text.splitlines()[:2] == [
+        '# video {"id": "clip-1", "labels": ["a", "b"], "duration": 2.5}',
+        f"0,100,{PDQ},0.000",
+    ]
+    result = parse_text(fmt, text, "pdq", "export")
+    assert result.errors == []
+    video, other, bare = result.rows
+    assert video == ContentItem(VIDEO.hashes[:3], "clip-1", ("a", "b"), "video", 2.5)
+    assert other == OTHER
+    # A bare hash has no header: it reads back as a frame (its frame number restarts at 0).
+    assert bare.hashes == (ItemHash("pdq", PDQ, 100, 0.0),) and bare.external_id is None
+
+
+def test_vpdq_headers_are_checked() -> None:
+    data = f'# video {{nope\n0,100,{PDQ},0\n# video {{"id": 5}}\n# video {{"duration": -1}}\n'
+    result = parse_text(get_format("vpdq"), data, "pdq", "clip")
+    assert [e.line for e in result.errors] == [1, 3, 4]
+    [frame] = result.rows
+    assert frame.external_id is None  # after a bad header, the item is not named by it
+
+
+def test_threatexchange_vpdq_signal_is_read_and_written_as_that_library_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # python-threatexchange's own serialisation, importable without its native vpdq module
+    # (only its hashing needs it; the name is read when the module is imported).
+    native = ModuleType("vpdq")
+    native.VpdqFeature = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vpdq", native)
+    vpdq_util = importlib.import_module("threatexchange.extensions.vpdq.vpdq_util")
+    reference = vpdq_util.vpdq_to_json([
+        vpdq_util.VpdqCompactFeature(PDQ, 100, 0.0),
+        vpdq_util.VpdqCompactFeature(PDQ2, 98, 0.033),
+        vpdq_util.VpdqCompactFeature(PDQ3, 50, 123.456),
+    ])  # fmt: skip
+    fmt = get_format("threatexchange")
+    [video] = parse_text(fmt, f"vpdq {reference} label\n", "pdq").rows
+    assert video.media_kind == "video" and video.labels == ("label",)
+    # The library keeps three significant digits of a timestamp: 123.456 is 123.
+    assert [(h.value, h.quality, h.seconds) for h in video.hashes] == [
+        (PDQ, 100, 0.0), (PDQ2, 98, 0.033), (PDQ3, 50, 123.0),
+    ]  # fmt: skip
+    written = "".join(fmt.render([video]))
+    assert written == f"vpdq {reference} label\n"
+    signal = "".join(fmt.render([VIDEO])).splitlines()
+    assert signal[1] == f"video_md5 {MD5} a b"
+    features = vpdq_util.json_to_vpdq(signal[0].removeprefix("vpdq ").removesuffix(" a b"))
+    assert [(f.pdq_hex, f.quality, f.timestamp) for f in features] == [
+        (PDQ, 100, 0.0), (PDQ3, 90, 0.0), (PDQ2, 98, 1.2),
+    ]  # fmt: skip
+    bad = parse_text(fmt, 'vpdq []\nvpdq ["x,1,0"]\nvpdq ["' + PDQ + ',101,0"]\nvpdq {\n', "pdq")
+    assert [e.line for e in bad.errors] == [1, 2, 3, 4]

@@ -123,3 +123,32 @@ def test_log_is_read_completely_across_pages_and_revisions(
         found = [m.external_id for m in fresh.lookup_hash("pdq", value).matches if m.distance == 0]
         assert found == ([] if number in (0, 9, 21) else [value])
     fresh.close()
+
+
+def test_disabled_content_follows_to_the_other_replica(
+    tmp_path: Path, postgres_schema_url: str
+) -> None:
+    """HMA's per-content switch (`disable_until_ts`) travels through the change log too."""
+    first = Lykta.open(
+        make_settings(tmp_path / "a", database_url=postgres_schema_url, sync_interval=0.2)
+    )
+    second = Lykta.open(
+        make_settings(tmp_path / "b", database_url=postgres_schema_url, sync_interval=0.2)
+    )
+    second.matcher.start(0.2)
+    try:
+        first.banks.create("a")
+        [content_id] = first.banks.add_content(
+            "a", [ContentItem.of_hash("pdq", PDQ, "x")]
+        ).content_ids
+        eventually(lambda: len(second.lookup_hash("pdq", PDQ).matches) == 1)
+        updated = first.banks.update_content("a", content_id, disable_until_ts=0, note="why")
+        assert (updated.disable_until_ts, updated.note) == (0, "why")
+        assert first.lookup_hash("pdq", PDQ).matches == []
+        eventually(lambda: second.lookup_hash("pdq", PDQ).matches == [])
+        first.banks.update_content("a", content_id, disable_until_ts=1)
+        eventually(lambda: len(second.lookup_hash("pdq", PDQ).matches) == 1)
+        assert second.banks.get_content("a", content_id).note == "why"
+    finally:
+        first.close()
+        second.close()

@@ -266,3 +266,22 @@ def test_update_returns_the_bank_with_its_content_count(core: Lykta) -> None:
     updated = core.banks.update("a", name="b", pdq_distance=20)
     assert (updated.name, updated.thresholds["pdq"].distance, updated.content_count) == ("b", 20, 2)
     assert updated == core.banks.get("b")
+
+
+def test_content_notes_and_switch_are_stored_and_checked(core: Lykta) -> None:
+    core.banks.create("b")
+    item = ContentItem.of_hash("md5", "d41d8cd98f00b204e9800998ecf8427e")
+    item.note = "from report 7"
+    [content_id] = core.banks.add_content("b", [item]).content_ids
+    assert core.banks.get_content("b", content_id).note == "from report 7"
+    assert core.banks.get_content("b", content_id).disable_until_ts is None
+    bad_note = ContentItem.of_hash("md5", "0" * 32)
+    bad_note.note = "nul\x00"
+    with pytest.raises(InvalidInput):
+        core.banks.add_content("b", [bad_note])
+    with pytest.raises(InvalidInput):
+        core.banks.update_content("b", content_id, labels=["x"])
+    with pytest.raises(NotFound):
+        core.banks.update_content("b", content_id + 1, note="x")
+    core.banks.update_content("b", content_id, note=None)
+    assert core.banks.get_content("b", content_id).note is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from lykta.cli import app
 from tests.conftest import make_photo
+from tests.videogen import still_video, write_video
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
@@ -207,3 +209,48 @@ def test_vpdq_export_warns_about_what_it_left_out(run, photos: Path) -> None:  #
         "export as csv to keep every kind"
     ]
     assert run("bank", "export", "a", "--format", "csv").stderr == ""
+
+
+def test_hash_and_bank_add_take_videos(run, photos: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    clip = still_video(photos / "clip-3.mp4", [1, 2], fps=5, bars=30)
+    [record] = lines(run("hash", str(clip), "--json").stdout)
+    assert record["media_kind"] == "video"
+    assert record["md5"] == hashlib.md5(clip.read_bytes()).hexdigest()
+    frames = record["frames"]
+    assert isinstance(frames, list)
+    # One frame a second (LYKTA_VIDEO_CHECK_INTERVAL), each with and without its bars.
+    assert [(f["seconds"], f["transform"]) for f in frames] == [
+        (0.0, "original"), (0.0, "trimmed"), (1.0, "original"), (1.0, "trimmed"),
+    ]  # fmt: skip
+    assert set(frames[0]) == {"seconds", "transform", "pdq", "quality"}
+    text = run("hash", str(clip)).stdout.splitlines()
+    assert text[0].split()[1:4] == ["video", "duration=2.000", "frames=2"]
+    assert text[1].split()[1] == "seconds=0.000" and text[1].split()[-1] == "transform=original"
+    run("bank", "create", "known")
+    [added] = [r for r in lines(run("bank", "add", "known", str(photos), "--json").stdout)
+               if "bank" in r]  # fmt: skip
+    assert (added["added"], added["failed"]) == (3, 2)  # two photos and the video
+    summary = lines(run("bank", "add", "known", str(photos), "--json").stdout)[-1]
+    assert (summary["added"], summary["duplicates"], summary["failed"]) == (0, 3, 2)
+    exported = run("bank", "export", "known", "--format", "csv").stdout
+    assert exported.count(",clip-3,") >= 4  # two scenes, each with and without bars
+
+
+def test_match_finds_an_excerpt_of_a_banked_video(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    banked = write_video(tmp_path / "banked.mp4", [41, 42, 43], scene_seconds=4)
+    excerpt = write_video(tmp_path / "excerpt.mp4", [41, 42, 43], scene_seconds=4, start=4, end=9)
+    unrelated = write_video(tmp_path / "unrelated.mp4", [51, 52], scene_seconds=4)
+    run("bank", "create", "videos")
+    run("bank", "add", "videos", str(banked))
+    records = {
+        Path(str(r["path"])).stem: r
+        for r in lines(run("match", str(excerpt), str(unrelated), "--json").stdout)
+    }
+    [match] = records["excerpt"]["matches"]  # type: ignore[misc]
+    assert (match["bank"], match["id"]) == ("videos", "banked")
+    assert match["query_share"] >= 0.8 and match["segments"]
+    segment = match["segments"][0]
+    assert abs(segment["bank_start"] - 4.0) <= 1.0  # located in the banked video
+    assert records["unrelated"]["matches"] == []
+    text = run("match", str(excerpt)).stdout
+    assert "MATCH bank=videos id=banked" in text and "query_share=" in text

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from PIL import Image
 
+from lykta.errors import MediaError
 from lykta.hashing.pdq import pdq_from_image
-from lykta.hashing.video import hash_frame, hash_luma, hash_video
+from lykta.hashing.video import VideoLimits, hash_frame, hash_luma, hash_video
+from lykta.media.video import frame_luma
 from tests.hashing.imagegen import make_photo
+from tests.videogen import still_video
 
 
 def _distance(a: str, b: str) -> int:
@@ -57,3 +61,60 @@ def test_a_video_file_is_sampled_by_time_and_its_digests_cover_every_byte(tmp_pa
     assert every_second.duration is not None and 3.4 <= every_second.duration <= 3.6
     with path.open("rb") as file:
         assert len(hash_video(file, interval=None).frames) == 35
+
+
+def test_dedupe_keeps_one_frame_of_a_still_scene(tmp_path: Path) -> None:
+    path = still_video(tmp_path / "three.mp4", [1, 1, 2, 3], fps=10)
+    every = hash_video(path, interval=None)
+    assert len(every.frames) == 40
+    kept = hash_video(path, interval=None, dedupe=4)
+    # One frame per scene (the first two seconds are one scene); a few encoder wobbles
+    # right after a cut may survive, but never most frames.
+    assert 3 <= len(kept.frames) <= 6
+    assert kept.frames[0].seconds == 0.0
+    assert any(1.9 <= f.seconds <= 2.1 for f in kept.frames)
+    assert any(2.9 <= f.seconds <= 3.1 for f in kept.frames)
+    # The bank interval samples first, then dedupes.
+    assert 3 <= len(hash_video(path, interval=0.2, dedupe=4).frames) <= 6
+
+
+def test_frames_below_the_quality_floor_are_dropped(tmp_path: Path) -> None:
+    path = still_video(tmp_path / "grey.mp4", [None, 5], fps=5)
+    hashed = hash_video(path, interval=None, min_quality=50)
+    assert hashed.frames and all(f.quality >= 50 for f in hashed.frames)
+    assert min(f.seconds for f in hashed.frames) >= 1.0
+    flat = still_video(tmp_path / "flat.mp4", [None], fps=5)
+    assert hash_video(flat, min_quality=50).frames == ()
+
+
+def test_hostile_videos_are_refused_with_a_reason(tmp_path: Path) -> None:
+    path = still_video(tmp_path / "clip.mp4", [1, 2], fps=10)
+    with pytest.raises(MediaError, match="more than 5 frames"):
+        hash_video(path, limits=VideoLimits(max_frames=5))
+    with pytest.raises(MediaError, match="LYKTA_VIDEO_MAX_SECONDS"):
+        hash_video(path, limits=VideoLimits(max_seconds=1.0))
+    with pytest.raises(MediaError, match="LYKTA_MAX_PIXELS"):
+        hash_video(path, limits=VideoLimits(max_pixels=320 * 239))
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(MediaError):
+        hash_video(not_video)
+
+
+def test_sampling_takes_one_frame_per_interval(tmp_path: Path) -> None:
+    path = still_video(tmp_path / "ten.mp4", [1, 2], fps=30)  # 2 s at 30 frames a second
+    seconds = [f.seconds for f in hash_video(path, interval=0.2).frames]
+    # Floating point must not sample a tick twice (0.4 // 0.2 == 1.0).
+    assert len(seconds) == 10 and seconds[:3] == [0.0, 0.2, 0.4]
+
+
+def test_luma_is_the_luma_plane_without_its_row_padding() -> None:
+    photo = make_photo(322, 242, seed=6)  # odd sizes: rows padded to the line size
+    frame = av.VideoFrame.from_ndarray(np.asarray(photo), format="rgb24").reformat(format="yuv420p")
+    assert frame.planes[0].line_size > frame.width
+    direct = frame_luma(frame)
+    converted = frame_luma(frame.reformat(format="rgb24"))  # through swscale's grey
+    assert direct.shape == converted.shape == (242, 322)
+    # The plane keeps video's limited range (16-235): the same picture, linearly rescaled.
+    assert np.corrcoef(direct.ravel(), converted.ravel())[0, 1] > 0.999
+    assert _distance(hash_luma(direct)[0].pdq, hash_luma(converted)[0].pdq) <= 4

@@ -55,7 +55,8 @@ def test_http_write_is_503_with_retry_after(busy_core: Lykta, database_url: str,
     tokens = Tokens(busy_core)
     app = create_app(busy_core, follow_changes=False)
     with TestClient(app, raise_server_exceptions=False) as client, write_locked(database_url):
-        response = client.post(path, json={"name": "a"}, headers=tokens.header("curator"))
+        # a name both APIs take (HMA's routes want UPPER_WITH_UNDERSCORE)
+        response = client.post(path, json={"name": "A"}, headers=tokens.header("curator"))
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"].isdigit()
     assert "busy" in response.json()["detail"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from lykta.app import Lykta
 from lykta.banks.items import ContentItem
@@ -111,3 +111,38 @@ def test_the_schema_matches_the_models(tmp_path, database_url: str) -> None:  # 
         d for d in differences if isinstance(d, tuple) and d[0].startswith(("add_", "remove_"))
     ]
     assert structural == [], structural
+
+
+def test_0005_adds_hma_content_state_and_takes_it_away_again(database_url: str) -> None:
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+        connection.execute(
+            text(
+                "INSERT INTO bank (id, name, description, source, licence, enabled, negative, "
+                "created_at, updated_at) VALUES (1, 'B', '', '', '', true, false, :now, :now)"
+            ),
+            {"now": datetime(2026, 1, 2, tzinfo=UTC)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO content (id, bank_id, labels, note, added_at, added_by, revision) "
+                "VALUES (7, 1, '[]', 'kept', :now, '', 1)"
+            ),
+            {"now": datetime(2026, 1, 2, tzinfo=UTC)},
+        )
+        command.upgrade(config, "0005")
+        row = connection.execute(text("SELECT note, disable_until_ts FROM content")).one()
+        assert tuple(row) == ("kept", None)
+        assert connection.execute(text("SELECT enabled_ratio FROM bank")).scalar_one() is None
+        connection.execute(text("UPDATE content SET disable_until_ts = 1700000000"))
+        connection.execute(text("UPDATE bank SET enabled_ratio = 0.5"))
+        command.downgrade(config, "0003")
+        columns = {c["name"] for c in inspect(connection).get_columns("content")}
+        assert "disable_until_ts" not in columns and "note" in columns
+        assert "enabled_ratio" not in {c["name"] for c in inspect(connection).get_columns("bank")}
+        assert connection.execute(text("SELECT note FROM content")).scalar_one() == "kept"
+    engine.dispose()

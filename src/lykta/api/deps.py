@@ -120,8 +120,9 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenInfo]]:
                 401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}
             )
         if not grants(info.scope, scope):
+            needed = "metrics' or 'admin" if scope is Scope.METRICS else scope
             raise HTTPException(
-                403, f"this token has scope '{info.scope}', this route needs '{scope}'"
+                403, f"this token has scope '{info.scope}', this route needs '{needed}'"
             )
         return info
 
@@ -131,6 +132,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenInfo]]:
 Matcher = Annotated[TokenInfo, Depends(require(Scope.MATCHER))]
 Curator = Annotated[TokenInfo, Depends(require(Scope.CURATOR))]
 Admin = Annotated[TokenInfo, Depends(require(Scope.ADMIN))]
+MetricsReader = Annotated[TokenInfo, Depends(require(Scope.METRICS))]
 Reviewer = Annotated[TokenInfo, Depends(require(Scope.REVIEWER))]
 
 

@@ -11,15 +11,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import audit, banks, cases, hma, matching, status, streams
+from lykta.api import audit, banks, cases, docs, hma, home, matching, metrics, status, streams
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
 from lykta.app import Lykta
 from lykta.errors import LyktaError
+from lykta.stats import Tally
 
 # Multipart framing around an upload of exactly max_upload_bytes.
 BODY_SLACK = 1024 * 1024
@@ -29,24 +31,33 @@ class BodyTooLarge(Exception):
     pass
 
 
+def is_streamed_upload(path: str) -> bool:
+    """The route that takes a raw body of gigabytes (a video), spooling it to disk."""
+    return path.startswith("/api/v1/banks/") and path.endswith("/content/stream")
+
+
 class BodyLimitMiddleware:
     """Refuse request bodies over a limit before they are buffered or spooled to disk.
 
     The declared Content-Length is checked up front; bodies without one (chunked) are
-    counted as they arrive.
+    counted as they arrive. The streamed upload route has its own, larger limit.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, streamed_limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.limits = {
+            False: (limit, "LYKTA_MAX_UPLOAD_BYTES"),
+            True: (streamed_limit, "LYKTA_MAX_STREAM_UPLOAD_BYTES"),
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.limits[is_streamed_upload(scope["path"])]
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, limit, setting)
             return
         received = 0
         too_large = False
@@ -55,7 +66,7 @@ class BodyLimitMiddleware:
             nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 too_large = True
                 raise BodyTooLarge
             return message
@@ -68,11 +79,11 @@ class BodyLimitMiddleware:
         with suppress(BodyTooLarge):
             await self.app(scope, counted, unless_refused)
         if too_large:
-            await self._refuse(send)
+            await self._refuse(send, limit, setting)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int, setting: str) -> None:
         response = JSONResponse(
-            {"detail": f"request body is larger than {self.limit} bytes (LYKTA_MAX_UPLOAD_BYTES)"},
+            {"detail": f"request body is larger than {limit} bytes ({setting})"},
             status_code=413,
         )
         await response({"type": "http"}, _no_body, send)
@@ -86,18 +97,28 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
     """The HTTP app. With `follow_changes`, the matcher tracks other replicas' changes."""
 
     tokens = TokenTable(core.tokens)
+    request_tally = Tally()
+    # One of several workers answers each scrape: they share their counts.
+    worker_counts = (
+        metrics.WorkerCounts(core.settings.metrics_dir, core, request_tally)
+        if core.settings.workers > 1
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if follow_changes:
             core.matcher.start(core.settings.sync_interval)
-        reloading = asyncio.create_task(tokens.keep_loaded())
+        background = [asyncio.create_task(tokens.keep_loaded())]
+        if worker_counts is not None:
+            background.append(asyncio.create_task(worker_counts.keep_publishing()))
         try:
             yield
         finally:
-            reloading.cancel()
-            with suppress(asyncio.CancelledError):
-                await reloading
+            for task in background:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             # Watchers run in this process's threads; they stop with it.
             await run_in_threadpool(core.stop_streams)
             core.matcher.stop()
@@ -106,11 +127,17 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         title="Lykta",
         version=__version__,
         description="Match photos and hashes against banks of known material. "
-        "Every route but /health needs a bearer token (`lykta token create`).",
+        "Every route but the probes /health and /readyz needs a bearer token "
+        "(`lykta token create`); /metrics needs the metrics or admin scope.",
         lifespan=lifespan,
+        # Served by lykta.api.docs from installed files instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.core = core
     app.state.tokens = tokens
+    app.state.request_tally = request_tally
+    app.state.worker_counts = worker_counts
 
     @app.exception_handler(LyktaError)
     async def lykta_error(_: Request, error: LyktaError) -> JSONResponse:
@@ -126,8 +153,17 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
         return JSONResponse({"detail": "; ".join(problems) or "bad request"}, status_code=422)
 
-    for module in (status, matching, banks, streams, cases, audit, hma):
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        # An unknown route or method answers in both shapes: HMA's clients read `message`.
+        body = {"detail": error.detail}
+        if error.status_code in (404, 405):
+            body["message"] = str(error.detail)
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+    for module in (status, matching, banks, streams, cases, audit, hma, docs, metrics, home):
         app.include_router(module.router)
+    app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 
     def openapi() -> dict[str, Any]:
         schema = FastAPI.openapi(app)  # built once, then cached by FastAPI
@@ -135,6 +171,12 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodyLimitMiddleware, limit=core.settings.max_upload_bytes + BODY_SLACK)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=core.settings.max_upload_bytes + BODY_SLACK,
+        streamed_limit=core.settings.max_stream_upload_bytes,
+    )
     app.add_middleware(HotLookups, core=core, tokens=tokens)
+    # Outermost, so the hot look-ups are timed too.
+    app.add_middleware(metrics.RequestMetrics, tally=request_tally)
     return app

@@ -25,15 +25,19 @@ class Scope(StrEnum):
     MATCHER = "matcher"  # hash and look up content, record alerts, attach context
     REVIEWER = "reviewer"  # alerts, cases, context and decisions on them
     CHILD_SAFETY = "child_safety"  # a reviewer who may also mark cases reported
+    METRICS = "metrics"  # read /metrics only
 
 
 # Two lines of trust: banks (matcher < curator) and review (reviewer < child_safety); a
-# reviewer need not manage banks, nor a curator read cases. Admin holds both.
+# reviewer need not manage banks, nor a curator read cases. Metrics stands apart. Admin
+# holds them all.
 INCLUDES: dict[Scope, frozenset[Scope]] = {
     Scope.MATCHER: frozenset({Scope.MATCHER}),
     Scope.CURATOR: frozenset({Scope.CURATOR, Scope.MATCHER}),
     Scope.REVIEWER: frozenset({Scope.REVIEWER}),
     Scope.CHILD_SAFETY: frozenset({Scope.CHILD_SAFETY, Scope.REVIEWER}),
+    # A monitoring system's token reads /metrics and nothing else.
+    Scope.METRICS: frozenset({Scope.METRICS}),
     Scope.ADMIN: frozenset(Scope),
 }
 

@@ -23,8 +23,8 @@ ALWAYS_PROBE = 20_000
 Key = tuple[str, bytes]
 
 _CONTENT_COLUMNS = (
-    "id", "bank_id", "external_id", "labels", "media_kind", "duration", "added_at", "added_by",
-    "revision",
+    "id", "bank_id", "external_id", "labels", "media_kind", "duration", "note", "added_at",
+    "added_by", "revision",
 )  # fmt: skip
 _HASH_COLUMNS = ("content_id", "bank_id", "kind", "value", "quality", "seconds", "revision")
 
@@ -141,7 +141,8 @@ class ContentWriter:
                 if labels is None:
                     labels = self._labels.setdefault(item.labels, json.dumps(list(item.labels)))
                 contents.append((content_id, bank_id, item.external_id, labels, item.media_kind,
-                                 item.duration, self._now, added_by, revision))  # fmt: skip
+                                 item.duration, item.note, self._now, added_by,
+                                 revision))  # fmt: skip
                 for hashed, (kind, value) in zip(item.hashes, keys, strict=True):
                     hashes.append(
                         (content_id, bank_id, kind, value, hashed.quality, hashed.seconds, revision)
@@ -202,6 +203,7 @@ def read_items(session: Session, rows: Sequence[Content]) -> list[ContentItem]:
             row.media_kind,
             row.duration,
             row.id,
+            row.note,
         )
         for row in rows
     ]

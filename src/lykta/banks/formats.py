@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
@@ -268,24 +269,43 @@ def _joined(rows: list[ContentItem]) -> Iterator[ContentItem]:
 
 class VpdqFormat(HashListFormat):
     """The vPDQ reference's per-frame output: `frame,quality,pdq,seconds` per line. A file is
-    one video: it becomes one item holding every frame."""
+    one video: it becomes one item holding every frame.
+
+    An export of a bank writes each video item after a header comment,
+    `# video {"id": ..., "labels": [...], "duration": ...}`, and numbers every item's frames
+    from 0; a header, or a frame number going back to 0, starts a new item, so an export
+    reads back as the items it came from. (Reference tools read one video without comments:
+    give them one item's lines.)"""
 
     name = "vpdq"
     description = "vPDQ frame hashes of one video: frame,quality,pdq,seconds"
     kinds = frozenset({"pdq"})
+    HEADER = "# video "
 
     def parse(
         self, lines: Iterable[str], default_kind: str, item_name: str | None = None
     ) -> Iterator[ContentItem | LineError]:
-        frames: list[ItemHash] = []
-        for number, line in _content_lines(lines):
+        video = _VideoBuilder(item_name)
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            if line.startswith(self.HEADER):
+                yield from video.finish()
+                header = _video_header(line[len(self.HEADER) :])
+                if isinstance(header, str):
+                    yield LineError(number, header)
+                    video = _VideoBuilder(None)
+                else:
+                    video = _VideoBuilder(*header)
+                continue
+            if not line or line.startswith("#"):
+                continue
             cells = [cell.strip() for cell in line.split(",")]
             if len(cells) != 4:
                 yield LineError(number, "expected frame,quality,pdq,seconds")
                 continue
             frame, quality, value, seconds = cells
             try:
-                int(frame)
+                frame_number = int(frame)
                 parsed_quality, parsed_seconds = int(quality), float(seconds)
             except ValueError:
                 yield LineError(number, "frame and quality must be integers, seconds a number")
@@ -297,33 +317,98 @@ class VpdqFormat(HashListFormat):
             if isinstance(checked, LineError):
                 yield checked
                 continue
-            frames.append(ItemHash("pdq", checked, parsed_quality, parsed_seconds))
-        if frames:
-            duration = max(frame.seconds or 0.0 for frame in frames)
-            yield ContentItem(tuple(frames), item_name, (), "video", duration)
+            if frame_number == 0 and video.frames:  # the next video of a several-item export
+                yield from video.finish()
+                video = _VideoBuilder(None)
+            video.frames.append(ItemHash("pdq", checked, parsed_quality, parsed_seconds))
+        yield from video.finish()
 
     def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
-        """Every item's PDQ hashes, frames numbered within each item; other kinds have no
-        place in this format and are left out (the doors say so: `skipped_kinds`)."""
+        """Every item's PDQ hashes after its header, frames numbered within each item; other
+        kinds have no place in this format and are left out (the doors say so:
+        `skipped_kinds`)."""
         for item in items:
             frames = [h for h in item.hashes if h.kind in self.kinds]
+            if not frames:
+                continue
+            if item.media_kind == "video":
+                header: dict[str, Any] = {"id": item.external_id, "labels": list(item.labels)}
+                if item.duration is not None:
+                    header["duration"] = item.duration
+                yield self.HEADER + json.dumps(header, ensure_ascii=False) + "\n"
             for number, frame in enumerate(frames):
                 quality = 100 if frame.quality is None else frame.quality
                 seconds = 0.0 if frame.seconds is None else frame.seconds
                 yield f"{number},{quality},{frame.value},{seconds:.3f}\n"
 
 
+@dataclass
+class _VideoBuilder:
+    """The frames of one video being read, and what its header said of it."""
+
+    external_id: str | None
+    labels: tuple[str, ...] = ()
+    duration: float | None = None
+    frames: list[ItemHash] = field(default_factory=list)
+
+    def finish(self) -> Iterator[ContentItem]:
+        if self.frames:
+            last = max(frame.seconds or 0.0 for frame in self.frames)
+            duration = last if self.duration is None else self.duration
+            yield ContentItem(tuple(self.frames), self.external_id, self.labels, "video", duration)
+
+
+def _video_header(text: str) -> tuple[str | None, tuple[str, ...], float | None] | str:
+    """A vPDQ export's item header as (id, labels, duration), or why it cannot be read."""
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError:
+        return 'a video header must be # video {"id": ..., "labels": [...], "duration": ...}'
+    if not isinstance(header, dict):
+        return "a video header must be a JSON object"
+    external_id, labels, duration = (
+        header.get("id"),
+        header.get("labels", []),
+        header.get("duration"),
+    )
+    if external_id is not None and (
+        not isinstance(external_id, str)
+        or len(external_id) > MAX_EXTERNAL_ID
+        or text_problem(external_id)
+    ):
+        return f"the header's id must be text of at most {MAX_EXTERNAL_ID} characters"
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        return "the header's labels must be a list of text"
+    if problem := labels_problem(labels):
+        return problem
+    if duration is not None and frame_problem(None, duration):
+        return "the header's duration must be a finite number of at least 0"
+    return external_id, tuple(labels), duration
+
+
 class ThreatExchangeFormat(HashListFormat):
     """python-threatexchange's signal lines: `<signal type> <hash> [extra words...]`, with
-    that library's names for each kind (`video_md5`, not `md5`)."""
+    that library's names for each kind (`video_md5`, not `md5`).
+
+    A video's frames are one `vpdq` line, as that library's `VPDQSignal` writes it: a JSON
+    list of `"<pdq>,<quality>,<timestamp>"` strings (timestamps as its
+    `VpdqCompactFeature` prints them: `{seconds:.3}`, three significant digits)."""
 
     name = "threatexchange"
-    description = "python-threatexchange signal lines: '<type> <hash>' (pdq, video_md5, ...)"
+    description = (
+        "python-threatexchange signal lines: '<type> <hash>' (pdq, video_md5, ...; "
+        "vpdq for a video's frames)"
+    )
+    VPDQ = "vpdq"
 
     def parse(
         self, lines: Iterable[str], default_kind: str, item_name: str | None = None
     ) -> Iterator[ContentItem | LineError]:
         for number, line in _content_lines(lines):
+            type_name, _, rest = line.partition(" ")
+            if type_name.lower() == self.VPDQ:
+                yield _vpdq_signal(rest.strip(), number)
+                continue
             words = line.split()
             if len(words) == 1:
                 kind, value, extra = default_kind, words[0], []
@@ -346,8 +431,47 @@ class ThreatExchangeFormat(HashListFormat):
     def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
         names = {hasher.name: hasher.foreign_name("threatexchange") for hasher in hashers()}
         for item in items:
+            frames = [h for h in item.hashes if h.kind == "pdq" and h.seconds is not None]
+            if frames:
+                signal = json.dumps([
+                    f"{h.value},{100 if h.quality is None else h.quality},{h.seconds:.3}"
+                    for h in frames
+                ])  # fmt: skip
+                yield " ".join((self.VPDQ, signal, *item.labels)) + "\n"
             for hashed in item.hashes:
+                if hashed.kind == "pdq" and hashed.seconds is not None:
+                    continue
                 yield " ".join((names[hashed.kind], hashed.value, *item.labels)) + "\n"
+
+
+def _vpdq_signal(text: str, line: int) -> ContentItem | LineError:
+    """A `vpdq` signal (a JSON list of "pdq,quality,timestamp") and any words after it, as
+    one video item; checked as python-threatexchange's `VpdqCompactFeature` checks it."""
+    try:
+        features, end = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError:
+        return LineError(line, 'a vpdq signal is a JSON list of "pdq,quality,timestamp"')
+    if not isinstance(features, list) or not features:
+        return LineError(line, 'a vpdq signal is a non-empty JSON list of "pdq,quality,timestamp"')
+    frames = []
+    for number, feature in enumerate(features):
+        parts = feature.split(",") if isinstance(feature, str) else []
+        try:
+            value, quality, seconds = parts
+            parsed_quality, parsed_seconds = int(quality), float(seconds)
+        except ValueError:
+            return LineError(line, f"vpdq frame {number}: expected pdq,quality,timestamp")
+        if problem := frame_problem(parsed_quality, parsed_seconds):
+            return LineError(line, f"vpdq frame {number}: {problem}")
+        checked = _validated("pdq", value, line)
+        if isinstance(checked, LineError):
+            return LineError(line, f"vpdq frame {number}: {checked.reason}")
+        frames.append(ItemHash("pdq", checked, parsed_quality, parsed_seconds))
+    labels = tuple(text[end:].split())
+    if problem := labels_problem(labels):
+        return LineError(line, problem)
+    duration = max(frame.seconds or 0.0 for frame in frames)
+    return ContentItem(tuple(frames), None, labels, "video", duration)
 
 
 def skipped_kinds(fmt: HashListFormat, counts: Mapping[str, int]) -> dict[str, int]:

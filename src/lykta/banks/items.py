@@ -35,6 +35,7 @@ class ContentItem:
     media_kind: str | None = None
     duration: float | None = None
     id: int | None = None
+    note: str | None = None
 
     @classmethod
     def of_hash(

@@ -34,7 +34,7 @@ Progress = Callable[[int, int], None]
 #: Told what changed after each committed write: (bank name, change).
 ChangeListener = Callable[[str, str], None]
 
-BANK_FIELDS = ("name", "description", "source", "licence", "enabled", "negative")
+BANK_FIELDS = ("name", "description", "source", "licence", "enabled", "negative", "enabled_ratio")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class BankInfo:
     thresholds: dict[str, Threshold]
     created_at: datetime | None
     content_count: int = 0
+    enabled_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class ContentInfo:
     added_at: datetime | None
     added_by: str
     item: ContentItem
+    note: str | None = None
+    disable_until_ts: int | None = None
 
 
 @dataclass
@@ -109,7 +112,7 @@ class BankService:
             content_count = _content_count(session, bank.id)
         return BankInfo(
             bank.id, bank.name, bank.description, bank.source, bank.licence, bank.enabled,
-            bank.negative, thresholds, bank.created_at, content_count,
+            bank.negative, thresholds, bank.created_at, content_count, bank.enabled_ratio,
         )  # fmt: skip
 
     def create(self, name: str, **fields: Any) -> BankInfo:
@@ -288,6 +291,28 @@ class BankService:
             [item] = read_items(session, [row])
             return _content_info(row, bank.name, item)
 
+    def update_content(self, bank_name: str, content_id: int, **changes: Any) -> ContentInfo:
+        """Change a content item's ``note`` or ``disable_until_ts`` (HMA's fields)."""
+        unknown = set(changes) - {"note", "disable_until_ts"}
+        if unknown:
+            raise InvalidInput(f"cannot set {', '.join(sorted(unknown))} of content")
+        if changes.get("note") is not None:
+            validate_text(changes["note"], "note")
+        with self._sessions() as session, session.begin():
+            # A new revision makes every replica's matcher re-read which content is disabled.
+            next_revision(session)
+            bank = self._bank(session, bank_name)
+            row = session.get(Content, content_id)
+            if row is None or row.bank_id != bank.id:
+                raise NotFound(f"bank {bank_name!r} has no content with id {content_id}")
+            for key, value in changes.items():
+                setattr(row, key, value)
+            session.flush()
+            [item] = read_items(session, [row])
+            info = _content_info(row, bank.name, item)
+        self._on_change(bank_name, "content_updated")
+        return info
+
     def list_content(
         self, bank_name: str, *, after_id: int = 0, limit: int = 100
     ) -> list[ContentInfo]:
@@ -356,6 +381,11 @@ def _bank_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     for flag in ("enabled", "negative"):
         if flag in values and not isinstance(values[flag], bool):
             raise InvalidInput(f"{flag} must be true or false, got {values[flag]!r}")
+    ratio = values.get("enabled_ratio")
+    if ratio is not None and (
+        isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1
+    ):
+        raise InvalidInput(f"enabled_ratio must be a number from 0 to 1, got {ratio!r}")
     return values
 
 
@@ -410,5 +440,5 @@ def _content_count(session: Session, bank_id: int) -> int:
 def _content_info(row: Content, bank_name: str, item: ContentItem) -> ContentInfo:
     return ContentInfo(
         row.id, bank_name, row.external_id, tuple(json.loads(row.labels_json)), row.media_kind,
-        row.duration, row.added_at, row.added_by, item,
+        row.duration, row.added_at, row.added_by, item, row.note, row.disable_until_ts,
     )  # fmt: skip

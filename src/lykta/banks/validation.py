@@ -104,6 +104,8 @@ def validate_item(item: ContentItem) -> ContentItem:
         problem = labels_problem(item.labels)
         if problem:
             raise InvalidInput(problem)
+    if item.note is not None:
+        validate_text(item.note, "note")
     return item
 
 

@@ -196,13 +196,15 @@ def bank_add(
     paths: Annotated[list[Path], typer.Argument(help="media files or folders")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Hash media files and add each (PDQ, MD5, SHA-256) with its file stem as external id."""
+    """Hash photos and videos and add each with its file stem as external id: a photo's PDQ,
+    MD5 and SHA-256; a video's MD5, SHA-256 and the PDQ of its frames (sampled every
+    LYKTA_VIDEO_BANK_INTERVAL seconds, still scenes kept once)."""
     core = open_core()
     core.banks.get(name)
     hashed: list[ScannedFile] = []
     failures = 0
     with hashing_progress() as progress:
-        for file in core.scan(paths, dihedral=False, trim=False, progress=progress):
+        for file in core.scan(paths, dihedral=False, trim=False, for_bank=name, progress=progress):
             if file.error is not None:
                 failures += 1
                 report_failure(file.path, file.error, as_json)

@@ -10,11 +10,12 @@ from typing import Annotated
 import typer
 
 from lykta.alerts import MatchSource
-from lykta.app import ScannedFile
+from lykta.app import ScannedFile, video_sampling
 from lykta.cli.common import JsonFlag, emit, friendly, open_core, out, progress_bar, report_failure
 from lykta.errors import InvalidInput
 from lykta.hashing.files import hash_files
-from lykta.matching import LookupResult
+from lykta.hashing.video import VideoHashes
+from lykta.matching import LookupResult, Match
 from lykta.outputs import scanned_file
 from lykta.settings import load_settings
 
@@ -31,16 +32,28 @@ def hashing_progress() -> Iterator[Callable[[int, int], None]]:
 
 @friendly
 def hash_command(paths: Paths, as_json: JsonFlag = False) -> None:
-    """Hash photos: PDQ (with quality), MD5, SHA-256."""
+    """Hash photos (PDQ with quality, MD5, SHA-256) and videos (MD5, SHA-256, duration, and
+    PDQ of a frame every LYKTA_VIDEO_CHECK_INTERVAL seconds, without bars too)."""
     # Hashing needs no banks, so no database either: the core is not opened.
     settings = load_settings()
     with hashing_progress() as progress:
         hashed = hash_files(
-            paths, dihedral=False, trim=False, max_pixels=settings.max_pixels, progress=progress
+            paths,
+            dihedral=False,
+            trim=False,
+            max_pixels=settings.max_pixels,
+            # The frames as they are (and without bars): mirrored copies are for look-ups.
+            video=video_sampling(settings, for_bank=False) | {"mirror": False},
+            progress=progress,
         )
         for path, hashes in hashed:
             if isinstance(hashes, str):
                 report_failure(path, hashes, as_json)
+            elif isinstance(hashes, VideoHashes):
+                if as_json:
+                    emit(scanned_file(ScannedFile(path, video=hashes)))
+                else:
+                    print_video(path, hashes)
             elif as_json:
                 emit(scanned_file(ScannedFile(path, hashes)))
             else:
@@ -49,6 +62,37 @@ def hash_command(paths: Paths, as_json: JsonFlag = False) -> None:
                     f"\tmd5={hashes.md5}\tsha256={hashes.sha256}",
                     highlight=False,
                 )
+
+
+def video_summary(match: Match) -> str:
+    """A video match's shares and its segments (query seconds -> bank seconds)."""
+    if match.video is None:
+        return ""
+    segments = ", ".join(
+        f"{s.query_start:g}-{s.query_end:g}s"
+        + ("" if s.bank_start is None else f" -> {s.bank_start:g}-{s.bank_end:g}s")
+        for s in match.video.segments
+    )
+    return f" query_share={match.video.query_share:.2f} bank_share={match.video.bank_share:.2f}" + (
+        f" segments={segments}" if segments else ""
+    )
+
+
+def print_video(path: Path, hashes: VideoHashes) -> None:
+    """A video's digests on one line, then a line per sampled frame and variant."""
+    duration = "unknown" if hashes.duration is None else f"{hashes.duration:.3f}"
+    out.print(
+        f"{path}\tvideo\tduration={duration}\tframes={len(hashes.frames)}"
+        f"\tmd5={hashes.md5}\tsha256={hashes.sha256}",
+        highlight=False,
+    )
+    for frame in hashes.frames:
+        for variant in frame.variants:
+            out.print(
+                f"{path}\tseconds={frame.seconds:.3f}\tpdq={variant.pdq}"
+                f"\tquality={variant.quality}\ttransform={variant.transform}",
+                highlight=False,
+            )
 
 
 @friendly
@@ -67,7 +111,7 @@ def match_command(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Match photos (folders walked recursively) against the banks."""
+    """Match photos and videos (folders walked recursively) against the banks."""
     source = recording_source(record, subject)
     core = open_core(matching=True)
     with hashing_progress() as progress:
@@ -100,7 +144,7 @@ def print_matches(path: Path, found: LookupResult) -> None:
     for m in found.matches:
         out.print(
             f"{path}\tMATCH bank={m.bank} id={m.external_id} "
-            f"distance={m.distance} transform={m.transform}",
+            f"distance={m.distance} transform={m.transform}{video_summary(m)}",
             highlight=False,
         )
     if found.suppressed_by:

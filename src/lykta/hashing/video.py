@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +20,7 @@ from PIL import Image
 from lykta.errors import MediaError
 from lykta.hashing.borders import find_content_box
 from lykta.hashing.pdq import pdq_dihedral_from_image, pdq_from_image
-from lykta.media.video import frame_luma
+from lykta.media.video import decode_for_sampling, frame_luma
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,45 +98,159 @@ class VideoHashes:
     frames: tuple[SampledFrame, ...]
 
 
+# From this sampling interval on, frames nothing refers to are not decoded (see
+# ``decode_for_sampling``): a sample then lands at most a frame or two after its tick.
+SPARSE_INTERVAL = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class VideoLimits:
+    """What a video may cost before it is refused: a hostile file can claim or hold hours of
+    frames, or frames of billions of pixels."""
+
+    max_seconds: float = 6 * 3600.0
+    max_frames: int = 1_000_000
+    max_pixels: int = 100_000_000
+
+
 def hash_video(
     source: str | Path | BinaryIO,
     *,
     interval: float | None = 1.0,
     trim: bool = True,
     mirror: bool = False,
+    dedupe: int | None = None,
+    min_quality: int = 0,
+    limits: VideoLimits = VideoLimits(),  # frozen: one shared default is safe
 ) -> VideoHashes:
     """Hash a video file: a frame every ``interval`` seconds (every frame when None or 0),
-    and the MD5 and SHA-256 of the file's bytes. Raises ``MediaError`` when it cannot be
-    decoded."""
+    and the MD5 and SHA-256 of the file's bytes.
+
+    With ``dedupe`` a sampled frame whose PDQ is within that distance of the last frame kept
+    is dropped, so a still scene costs one hash; a frame whose quality is below
+    ``min_quality`` is dropped too. Raises ``MediaError`` when the file cannot be decoded or
+    is past ``limits``."""
     digests = _Digests(source)
     try:
         with av.open(digests.file, mode="r") as container:
             if not container.streams.video:
                 raise MediaError("the file has no video stream")
             stream = container.streams.video[0]
+            # Frame threads as well as slice threads: the decoder is the slow part.
             stream.thread_type = "AUTO"
+            _check_declared(container, stream, limits)
             frames: list[SampledFrame] = []
-            next_at = 0.0
+            ticks = _Ticks(interval or 0.0)
             last = 0.0
-            for frame in container.decode(stream):
+            decoded = 0
+            kept: int | None = None  # the last kept frame's PDQ, as an integer
+            # Check samples (a second apart) may fall a frame later than the tick; bank
+            # samples (denser) stay on it.
+            sparse = ticks.interval >= SPARSE_INTERVAL
+            held = _Held(limits)
+            for frame in decode_for_sampling(
+                container, stream, ticks.due, skip_unreferenced=sparse, on_packet=held.count
+            ):
+                decoded += 1
                 seconds = float(frame.time) if frame.time is not None else last
                 last = seconds
-                if interval and seconds + 1e-6 < next_at:
+                _check_frame(frame, seconds, limits)
+                if not ticks.take(seconds):
+                    continue  # not sampled: no scaling, no hashing
+                variants = hash_frame(frame, trim=trim, mirror=mirror)
+                if variants[0].quality < min_quality:
                     continue
-                frames.append(
-                    SampledFrame(round(seconds, 3), hash_frame(frame, trim=trim, mirror=mirror))
-                )
-                if interval:
-                    next_at = (seconds // interval + 1) * interval
+                code = int(variants[0].pdq, 16)
+                if dedupe is not None and kept is not None and (code ^ kept).bit_count() <= dedupe:
+                    continue
+                kept = code
+                frames.append(SampledFrame(round(seconds, 3), variants))
             duration = _duration(container, stream, last)
         md5, sha256 = digests.hexdigests()
     except av.FFmpegError as error:
         raise MediaError(f"cannot decode the video: {error}") from None
     finally:
         digests.close()
-    if not frames:
+    if not decoded:
         raise MediaError("the video has no frames")
     return VideoHashes(md5, sha256, duration, tuple(frames))
+
+
+class _Ticks:
+    """When the next sample is due: every ``interval`` seconds (every frame when 0)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next_at = 0.0
+
+    def due(self) -> float:
+        return self.next_at
+
+    def take(self, seconds: float) -> bool:
+        """Whether the frame at ``seconds`` is sampled (then the next tick is set)."""
+        if not self.interval:
+            return True
+        if seconds + 1e-6 < self.next_at:
+            return False
+        # The next tick after this frame's; floored with a little slack, since 0.4 // 0.2
+        # is 1.0 in floating point and would sample 0.4 s twice.
+        self.next_at = (math.floor(seconds / self.interval + 1e-6) + 1) * self.interval
+        return True
+
+
+def _check_declared(
+    container: av.container.InputContainer, stream: av.VideoStream, limits: VideoLimits
+) -> None:
+    """Refuse before decoding what the file itself says is too long or too large."""
+    declared = None
+    if stream.duration is not None and stream.time_base is not None:
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        declared = container.duration / av.time_base
+    if declared is not None and declared > limits.max_seconds:
+        raise MediaError(
+            f"the video is {declared:.0f} s long; at most {limits.max_seconds:.0f} s "
+            "(LYKTA_VIDEO_MAX_SECONDS)"
+        )
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > limits.max_pixels:
+        raise MediaError(
+            f"the video's frames are {width}x{height}; at most {limits.max_pixels} pixels "
+            "(LYKTA_MAX_PIXELS)"
+        )
+
+
+class _Held:
+    """What the file turns out to hold, packet by packet, whatever its header said: more
+    frames or seconds than the limits is refused, decoded or not."""
+
+    def __init__(self, limits: VideoLimits) -> None:
+        self.limits = limits
+        self.packets = 0
+
+    def count(self, seconds: float | None) -> None:
+        self.packets += 1
+        if self.packets > self.limits.max_frames:
+            raise MediaError(
+                f"the video has more than {self.limits.max_frames} frames (LYKTA_VIDEO_MAX_FRAMES)"
+            )
+        if seconds is not None and seconds > self.limits.max_seconds:
+            raise MediaError(
+                f"the video runs past {self.limits.max_seconds:.0f} s (LYKTA_VIDEO_MAX_SECONDS)"
+            )
+
+
+def _check_frame(frame: av.VideoFrame, seconds: float, limits: VideoLimits) -> None:
+    """Refuse a decoded frame past the limits, whatever the header said."""
+    if seconds > limits.max_seconds:
+        raise MediaError(
+            f"the video runs past {limits.max_seconds:.0f} s (LYKTA_VIDEO_MAX_SECONDS)"
+        )
+    if frame.width * frame.height > limits.max_pixels:
+        raise MediaError(
+            f"a frame is {frame.width}x{frame.height}; at most {limits.max_pixels} pixels "
+            "(LYKTA_MAX_PIXELS)"
+        )
 
 
 def _duration(container: av.container.InputContainer, stream: av.VideoStream, last: float) -> float:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from lykta.index import HashIndex
 from lykta.matching.changelog import Changes, count_additions, read_changes
 from lykta.matching.owners import Owner, OwnerCache
 from lykta.matching.results import LookupResult, Match, QueryHash
-from lykta.matching.rules import BankRule, load_rules, search_radius
+from lykta.matching.rules import BankRule, is_disabled, load_disabled, load_rules, search_radius
 from lykta.matching.snapshots import SnapshotStore
 from lykta.store.db import current_state
 
@@ -45,6 +46,8 @@ class _Published:
     indexes: Mapping[str, HashIndex]
     rules: Mapping[int, BankRule]
     radius: Mapping[str, int]
+    # Content switched off by HMA's `disable_until_ts` (see rules.load_disabled).
+    disabled: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,14 @@ class Matcher:
     def bank_names(self) -> set[str]:
         return {rule.name for rule in self._published.rules.values()}
 
+    def partial_banks(self) -> dict[str, float]:
+        """Enabled banks that only a share of HMA look-ups search: name to share."""
+        return {
+            rule.name: rule.enabled_ratio
+            for rule in self._published.rules.values()
+            if rule.enabled and rule.enabled_ratio is not None
+        }
+
     # --- following the change log ---------------------------------------------------------
 
     def sync(self, progress: Callable[[int, int], None] | None = None) -> int:
@@ -124,6 +135,7 @@ class Matcher:
             if state.revision == current.revision and current is self._published:
                 return 0
             rules = load_rules(session)
+            disabled = load_disabled(session)
             total = 0
             if progress is not None and state.revision > current.revision:
                 total = count_additions(session, current.revision, state.revision)
@@ -155,7 +167,7 @@ class Matcher:
         for ids in changes.removed.values():
             self._owners.forget(ids.tolist())
         self._published = _Published(
-            state.instance_id, state.revision, indexes, rules, search_radius(rules)
+            state.instance_id, state.revision, indexes, rules, search_radius(rules), disabled
         )
         self._changes_since_snapshot += changes.count
         return changes.count
@@ -399,6 +411,8 @@ def _judge(
     """The match a candidate makes under its bank's rules, or None."""
     rule = state.rules.get(owner.bank_id)
     if rule is None or not rule.enabled:
+        return None
+    if state.disabled and is_disabled(state.disabled.get(owner.content_id), time.time()):
         return None
     query = candidate.query
     threshold = rule.thresholds.get(query.kind)

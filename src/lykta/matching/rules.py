@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lykta.banks.validation import Threshold, default_thresholds, threshold_of
 from lykta.hashing.registry import similarity_hashers
-from lykta.store.models import Bank, BankThreshold
+from lykta.store.models import Bank, BankThreshold, Content
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,8 @@ class BankRule:
     enabled: bool
     negative: bool
     thresholds: Mapping[str, Threshold]
+    # HMA's partial matching (the HMA routes apply it); None for every look-up.
+    enabled_ratio: float | None = None
 
 
 def load_rules(session: Session) -> dict[int, BankRule]:
@@ -35,9 +37,26 @@ def load_rules(session: Session) -> dict[int, BankRule]:
             bank.enabled,
             bank.negative,
             default_thresholds() | thresholds.get(bank.id, {}),
+            bank.enabled_ratio,
         )
         for bank in session.scalars(select(Bank))
     }
+
+
+def load_disabled(session: Session) -> dict[int, int]:
+    """Content switched off by HMA's `disable_until_ts`: content id to its value (0 for
+    good, else a Unix time). Few rows; a partial index finds them."""
+    rows = session.execute(
+        select(Content.id, Content.disable_until_ts).where(
+            Content.disable_until_ts.is_not(None), Content.disable_until_ts != 1
+        )
+    )
+    return {content_id: until for content_id, until in rows if until is not None}
+
+
+def is_disabled(until: int | None, now: float) -> bool:
+    """HMA's rule: 0 disabled, 1 (or none) enabled, a Unix time disabled until then."""
+    return until is not None and until != 1 and (until == 0 or until > now)
 
 
 def search_radius(rules: Mapping[int, BankRule]) -> dict[str, int]:

@@ -152,14 +152,20 @@ async def _fetch_within(
                     continue
                 if response.status_code >= 400:
                     raise InvalidInput(f"fetching {host!r} failed: HTTP {response.status_code}")
+                too_large = TooLarge(
+                    f"Content too large: media is larger than {max_bytes} bytes "
+                    "(LYKTA_MAX_UPLOAD_BYTES)"
+                )
+                # A declared length over the limit is refused before any body is read.
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise too_large
                 data = bytearray()
                 try:
                     async for chunk in response.aiter_bytes():
                         data += chunk
                         if len(data) > max_bytes:
-                            raise TooLarge(
-                                f"media is larger than {max_bytes} bytes (LYKTA_MAX_UPLOAD_BYTES)"
-                            )
+                            raise too_large
                 except httpx.HTTPError as error:  # cut short, a read timeout, bad encoding
                     raise InvalidInput(
                         f"fetching {host!r} failed: {type(error).__name__}"

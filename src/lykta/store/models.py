@@ -23,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -57,6 +58,9 @@ class Bank(Base):
     licence: Mapped[str] = mapped_column(Text, nullable=False, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     negative: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # HMA's partial matching: the share of look-ups through the HMA routes that search this
+    # bank (a coin flip per request); None means every one.
+    enabled_ratio: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -84,6 +88,13 @@ class Content(Base):
     __tablename__ = "content"
     __table_args__ = (
         Index("ix_content_bank", "bank_id", "id"),
+        # The few rows HMA's `disable_until_ts` switched off, read on every change-log move.
+        Index(
+            "ix_content_disabled",
+            "id",
+            postgresql_where=text("disable_until_ts IS NOT NULL"),
+            sqlite_where=text("disable_until_ts IS NOT NULL"),
+        ),
         # Never reuse the id of deleted content: HMA clients keep content ids.
         {"sqlite_autoincrement": True},
     )
@@ -96,6 +107,9 @@ class Content(Base):
     media_kind: Mapped[str | None] = mapped_column(String(16))
     duration: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(Text)
+    # HMA's per-content switch, a Unix time: 0 disabled, 1 (or None) enabled, a later time
+    # disabled until then. Kept and reported for HMA clients; see docs/hma.md.
+    disable_until_ts: Mapped[int | None] = mapped_column(BigInteger)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     added_by: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False)

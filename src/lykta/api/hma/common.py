@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 from typing import Annotated, Any, cast
 
 from fastapi import Path as PathParam
@@ -66,6 +67,22 @@ def bank_list(banks: str | None) -> list[str] | None:
     if not banks:
         return None
     return [b.strip() for b in banks.split(",") if b.strip()] or None
+
+
+def coinflip_banks(
+    core: Lykta, banks: list[str] | None, seed: str | None, bypass_coinflip: bool
+) -> list[str] | None:
+    """HMA's partial matching: one coin flip per look-up (repeatable with `seed`) leaves out
+    every bank whose `enabled_ratio` is below it, unless `bypass_coinflip`."""
+    partial = core.matcher.partial_banks()
+    if bypass_coinflip or not partial:
+        return banks
+    flip = random.Random(seed).random()
+    left_out = {name for name, ratio in partial.items() if ratio < flip}
+    if not left_out:
+        return banks
+    names = banks if banks is not None else sorted(core.matcher.bank_names())
+    return [name for name in names if name not in left_out]
 
 
 def content_type_named(name: str) -> str:

@@ -13,16 +13,21 @@ from lykta.api.hma.common import (
     Banks,
     Types,
     bank_list,
+    coinflip_banks,
     fetch_for_hashing,
     parse_bool,
     read_form,
     read_form_file,
+    read_json_body,
     signal_kind,
     signal_names,
     signal_names_of_index,
 )
 from lykta.api.hma.errors import HmaError, HmaRoute, hma_errors
 from lykta.app import Lykta
+from lykta.banks.validation import default_thresholds
+from lykta.errors import LyktaError
+from lykta.hashing.registry import get_hasher
 from lykta.matching import Match
 
 router = APIRouter(route_class=HmaRoute)
@@ -103,10 +108,9 @@ async def lookup_get(
     bypass_coinflip: str = "false",
 ) -> dict[str, Any]:
     """By hash: `{bank: [{"bank_content_id", "distance"}]}`. By url: the same keyed by signal
-    type, or unkeyed for the one `signal_type` given. `seed` and `bypass_coinflip` are
-    accepted and ignored: an enabled Lykta bank always matches."""
-    parse_bool(bypass_coinflip)
-    wanted = bank_list(banks)
+    type, or unkeyed for the one `signal_type` given. `seed` and `bypass_coinflip` steer
+    HMA's coin flip for banks with a partial `enabled_ratio`."""
+    wanted = coinflip_banks(core, bank_list(banks), seed, parse_bool(bypass_coinflip))
     if url:
         data, names = await fetch_for_hashing(core, url, content_type, types)
         found = await run_in_threadpool(_lookup_media, core, data, names, wanted)
@@ -130,13 +134,13 @@ async def lookup_post(
     bypass_coinflip: str = "false",
 ) -> dict[str, Any]:
     """Hash and look up one uploaded file: `{signal_type: {bank: [match, ...]}}`."""
-    parse_bool(bypass_coinflip)
+    wanted = coinflip_banks(core, bank_list(banks), seed, parse_bool(bypass_coinflip))
     found = await read_form_file(core, await read_form(request))
     if found is None:
         raise HmaError(400, "Missing multipart/form-data file upload")
     kind, data = found
     names = signal_names(kind, types)
-    return await run_in_threadpool(_lookup_media, core, data, names, bank_list(banks))
+    return await run_in_threadpool(_lookup_media, core, data, names, wanted)
 
 
 @router.get("/m/index/status", responses=hma_errors(400, 401))
@@ -155,3 +159,29 @@ def index_status(core: Core, _: Matcher, signal_type: str | None = None) -> dict
         }
         for name in names
     }
+
+
+@router.post("/m/compare", responses=hma_errors(400, 401, 413))
+async def compare(request: Request, _: Matcher) -> dict[str, Any]:
+    """Compare pairs of hashes: `{signal_type: [a, b]}` gives `{signal_type: [match,
+    {"distance": n}]}`, a match being within the kind's default threshold."""
+    body = await read_json_body(request)
+    if not isinstance(body, dict):
+        raise HmaError(400, "Request input was not a dict")
+    thresholds = default_thresholds()
+    results: dict[str, Any] = {}
+    for name, pair in body.items():
+        if not isinstance(pair, list):
+            raise HmaError(400, f"Comparison hashes for {name} was not a list")
+        if len(pair) != 2:
+            raise HmaError(400, "Comparison hash list length must be exactly 2")
+        kind = signal_kind(name)
+        hasher = get_hasher(kind)
+        try:
+            left, right = (hasher.validate(value) for value in pair)
+        except (LyktaError, TypeError, AttributeError) as error:
+            raise HmaError(400, f"Invalid {name} hash: {error}") from None
+        distance = hasher.distance(left, right)
+        rule = thresholds.get(kind)
+        results[name] = [distance <= (rule.distance if rule else 0), {"distance": distance}]
+    return results

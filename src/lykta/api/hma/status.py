@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from lykta.api.deps import Core, Matcher
@@ -32,3 +34,25 @@ def hma_status(core: Core, _: Matcher) -> PlainTextResponse:
     if not core.database_ok():
         return PlainTextResponse("DATABASE-UNAVAILABLE", 503)
     return PlainTextResponse("I-AM-ALIVE")
+
+
+@router.get("/status/live", response_class=PlainTextResponse)
+def hma_status_live() -> PlainTextResponse:
+    """HMA's liveness probe: `I-AM-ALIVE` while the process answers. Like /health it needs
+    no token, and it tells nothing but that the process is up."""
+    return PlainTextResponse("I-AM-ALIVE")
+
+
+@router.get("/openapi/openapi.json", include_in_schema=False)
+def hma_openapi(request: Request) -> dict[str, Any]:
+    """HMA's spec location: the HMA-compatible routes of Lykta's spec under HMA's title.
+    Public like Lykta's own /openapi.json."""
+    spec: dict[str, Any] = request.app.openapi()
+    paths = {
+        path: operations
+        for path, operations in spec["paths"].items()
+        if any("hma" in op.get("tags", ()) for op in operations.values())
+    }
+    info = {**spec["info"], "title": "Open Media Match API"}
+    info["description"] = "HMA-compatible routes served by Lykta; see Lykta's docs/hma.md."
+    return {**spec, "info": info, "paths": paths}
