@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 from lykta.alerts import AlertRepository, MatchSource, alerts_of
 from lykta.audit import AuditLog
 from lykta.auth.tokens import TokenRepository
+from lykta.auth.users import UserRepository
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
 from lykta.cases import CaseService
@@ -115,6 +116,13 @@ class Lykta:
         self.banks = BankService(self.sessions, on_change=self._after_write)
         self.audit = AuditLog(self.sessions)
         self.tokens = TokenRepository(self.sessions, self.audit)
+        self.users = UserRepository(
+            self.sessions,
+            self.audit,
+            max_failures=settings.login_max_failures,
+            lockout_seconds=settings.login_lockout_seconds,
+            session_seconds=settings.session_seconds,
+        )
         self.cases = CaseService(
             self.sessions,
             self.audit,

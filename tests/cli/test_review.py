@@ -75,3 +75,23 @@ def test_an_operator_works_a_case_and_verifies_the_log(home: Path) -> None:
     finally:
         core.close()
     assert "broken at entry 2: it was edited" in run("audit", "verify", code=1)
+
+
+def test_user_create_reads_the_password_from_stdin(home: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["user", "create", "rita", "--role", "reviewer", "--password-stdin", "--json"],
+        input="correct horse battery\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["role"] == "reviewer"
+    again = CliRunner().invoke(
+        app, ["user", "create", "rita", "--role", "reviewer", "--password-stdin"], input="x" * 12
+    )
+    assert again.exit_code == 1 and "exists already" in again.stderr
+    short = CliRunner().invoke(
+        app, ["user", "create", "bob", "--role", "admin", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code == 1 and "a password is 12 to" in short.stderr
+    role = CliRunner().invoke(app, ["user", "create", "eve", "--role", "root", "--password-stdin"])
+    assert role.exit_code == 1 and "unknown role 'root'" in role.stderr

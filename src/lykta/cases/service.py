@@ -240,6 +240,9 @@ class CaseService:
         offset: int = 0,
     ) -> list[CaseInfo]:
         """Cases by priority (highest first), then oldest first."""
+        for name, text in (("bank", bank), ("assignee", assignee), ("subject", subject)):
+            if text is not None:
+                check_text(f"the {name} filter", text, MAX_SUBJECT)
         query = select(Case).order_by(Case.priority.desc(), Case.id).limit(limit).offset(offset)
         if state is not None:
             query = query.where(Case.state == parse_state(state))
