@@ -17,8 +17,8 @@ from lykta.store.models import Alert
 SOURCE_KINDS = ("stream", "video", "photo")
 MAX_TEXT = 512
 
-# Told of each alert row inside the transaction that writes it (cases attach it there), so
-# an alert is never recorded without joining its case.
+# Told of each alert row, before it is written, inside the transaction that writes it
+# (cases attach it there), so an alert is never recorded without joining its case.
 AlertListener = Callable[[Session, Alert], None]
 
 
@@ -143,12 +143,12 @@ class AlertRepository:
                     viewers_json=json.dumps(list(alert.viewers)), created_at=now,
                     query_hash=alert.query_hash,
                 )  # fmt: skip
-                session.add(row)
-                # Written first: on SQLite the transaction's first statement must be a
-                # write, or a concurrent writer makes its read snapshot stale.
-                session.flush()
+                # Told before the row is written, so what a listener sets (its case) goes
+                # in with the insert. A listener's first statement must be a write: on
+                # SQLite a transaction that reads first can be refused its write later.
                 for listener in self.listeners:
                     listener(session, row)
+                session.add(row)
                 rows.append(row)
             session.flush()
             return [alert_info(row) for row in rows]

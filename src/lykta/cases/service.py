@@ -121,20 +121,21 @@ def context_info(row: ContextItem) -> ContextInfo:
     )  # fmt: skip
 
 
-# Alerts are recorded on the look-up's path: these statements are built once, so joining a
-# case costs only their execution (building them each time cost more than running them).
+# Alerts are recorded on the look-up's path, so joining a case is one statement, built
+# once (building statements per alert cost more than running them): it adds the alert to
+# the subject's open case unless its bank item is quarantined, with the counters as SQL
+# expressions, so concurrent recorders never lose each other's. It is a write, so on SQLite
+# the transaction takes the write lock at once.
 QUARANTINED = select(Misfire.bank).where(
     Misfire.bank == bindparam("bank"),
     Misfire.content_id == bindparam("content_id"),
     Misfire.quarantined_at.is_not(None),
 )
-OPEN_CASE = select(Case.id).where(Case.open_key == bindparam("key"))
-# Counters as SQL expressions: concurrent recorders must not lose each other's.
 _RANK = bindparam("rank", type_=BigInteger)
 _DISTANCE = bindparam("distance", type_=Integer)
-JOIN_CASE = (
+JOIN_OPEN_CASE = (
     update(Case)
-    .where(Case.id == bindparam("case"))
+    .where(Case.open_key == bindparam("key"), ~QUARANTINED.exists())
     .values(
         alert_count=Case.alert_count + 1,
         priority=when((Case.priority < _RANK, _RANK), else_=Case.priority),
@@ -144,6 +145,7 @@ JOIN_CASE = (
         min_distance=when((Case.min_distance > _DISTANCE, _DISTANCE), else_=Case.min_distance),
         updated_at=bindparam("now", type_=DateTime(timezone=True)),
     )
+    .returning(Case.id)
 )
 
 
@@ -177,24 +179,22 @@ class CaseService:
     # --- grouping: an alert listener ----------------------------------------------------
 
     def attach(self, session: Session, alert: Alert) -> None:
-        """Put a new alert into its subject's open case, opening one if there is none;
-        a quarantined bank item's match joins no case."""
+        """Put a new alert (not yet written) into its subject's open case, opening one if
+        there is none; a quarantined bank item's match joins no case."""
         connection = session.connection()
-        item = {"bank": alert.bank, "content_id": alert.content_id}
-        if connection.execute(QUARANTINED, item).first() is not None:
-            return
         key = group_key(alert)
         rank = priority(alert.source_kind, alert.distance, alert.bank, self.bank_order)
-        case_id = connection.execute(OPEN_CASE, {"key": key}).scalar()
+        params = {
+            "key": key, "bank": alert.bank, "content_id": alert.content_id, "rank": rank,
+            "kind": alert.source_kind, "distance": alert.distance, "now": datetime.now(UTC),
+        }  # fmt: skip
+        case_id = connection.execute(JOIN_OPEN_CASE, params).scalar()
         if case_id is None:
+            if connection.execute(QUARANTINED, params).first() is not None:
+                return
             case_id = self._open(session, alert, key, rank)
         if case_id is None:  # another recorder opened it first
-            case_id = connection.execute(OPEN_CASE, {"key": key}).scalar()
-        joined = {
-            "case": case_id, "rank": rank, "kind": alert.source_kind,
-            "distance": alert.distance, "now": datetime.now(UTC),
-        }  # fmt: skip
-        connection.execute(JOIN_CASE, joined)
+            case_id = connection.execute(JOIN_OPEN_CASE, params).scalar()
         alert.case_id = case_id
 
     def _open(self, session: Session, alert: Alert, key: str, rank: int) -> int | None:
@@ -204,7 +204,7 @@ class CaseService:
                 row = Case(
                     subject=alert.subject, group_key=key, open_key=key, state=CaseState.NEW,
                     priority=rank, top_source_kind=alert.source_kind,
-                    min_distance=alert.distance, alert_count=0, created_at=now,
+                    min_distance=alert.distance, alert_count=1, created_at=now,
                     updated_at=now,
                 )  # fmt: skip
                 session.add(row)
