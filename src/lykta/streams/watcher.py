@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import av
 
 from lykta.errors import LyktaError
-from lykta.hashing.video import hash_frame
+from lykta.hashing.video import SPARSE_INTERVAL, hash_frame
 from lykta.streams.base import (
     FINAL_STATES,
     FrameLookup,
@@ -171,15 +171,30 @@ class StreamWatcher:
         base = position  # the position of this connection's first frame
         last_time: float | None = None
         next_sample = position
+
+        def due() -> float:
+            # The next sample in the stream's own time: packets before it may go undecoded.
+            if first_time is None:
+                return float("-inf")  # the first frame sets the clock: decode it
+            return next_sample - base + first_time - SAMPLE_TOLERANCE_SECONDS
+
+        def packet(_seconds: float | None) -> None:
+            with self._lock:
+                self._status.frames_read += 1
+
+        def undecodable() -> None:
+            with self._lock:
+                self._status.decode_errors += 1
+
         try:
-            for item in opened.frames():
+            for seconds, frame in opened.frames(
+                due,
+                skip_unreferenced=self.spec.interval >= SPARSE_INTERVAL,
+                on_packet=packet,
+                on_undecodable=undecodable,
+            ):
                 if self._stop.is_set():
                     return position, False
-                if item is None:
-                    with self._lock:
-                        self._status.decode_errors += 1
-                    continue
-                seconds, frame = item
                 now = time.monotonic()
                 if seconds is None:  # no timestamps: count frames at the stream's rate
                     rate = float(opened.stream.average_rate or 25)
@@ -200,7 +215,6 @@ class StreamWatcher:
                 position = base + max(0.0, elapsed)
                 lag = max(0.0, (time.monotonic() - first_wall) - elapsed)
                 with self._lock:
-                    self._status.frames_read += 1
                     self._status.position_s = position
                     self._status.lag_s = lag
                     self._status.last_frame_at = datetime.now(UTC)
