@@ -178,9 +178,16 @@ class StreamWatcher:
                 return float("-inf")  # the first frame sets the clock: decode it
             return next_sample - base + first_time - SAMPLE_TOLERANCE_SECONDS
 
-        def packet(_seconds: float | None) -> None:
+        def packet(seconds: float | None) -> None:
+            # Lag is taken as packets arrive, not as frames decode: frames held back for a
+            # sample decode late by design, yet the stream is being read on time.
+            lag = None
+            if first_time is not None and seconds is not None:
+                lag = max(0.0, (time.monotonic() - first_wall) - (seconds - first_time))
             with self._lock:
                 self._status.frames_read += 1
+                if lag is not None:
+                    self._status.lag_s = lag
 
         def undecodable() -> None:
             with self._lock:
@@ -213,10 +220,8 @@ class StreamWatcher:
                     if delay > 0 and self._stop.wait(delay):
                         return position, False
                 position = base + max(0.0, elapsed)
-                lag = max(0.0, (time.monotonic() - first_wall) - elapsed)
                 with self._lock:
                     self._status.position_s = position
-                    self._status.lag_s = lag
                     self._status.last_frame_at = datetime.now(UTC)
                 if position + SAMPLE_TOLERANCE_SECONDS >= next_sample:
                     # On the grid of interval steps (no drift), unless the stream jumped.
