@@ -25,6 +25,7 @@ from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
 from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
+from lykta.evidence import BlobStore, EvidenceService
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
@@ -130,6 +131,15 @@ class Lykta:
             bank_order=settings.bank_order,
             quarantine_after=settings.quarantine_after,
         )
+        self.evidence = EvidenceService(
+            self.sessions,
+            self.audit,
+            self.cases,
+            BlobStore(settings.evidence_path, settings.evidence_key),
+            retention_days=settings.evidence_retention_days,
+            keep_uploads=settings.evidence_keep_uploads,
+        )
+        self.cases.decision_listeners.append(self.evidence.on_decision)
         # Every alert, from any source, joins its case in the transaction that records it.
         self.alerts = AlertRepository(self.sessions, listeners=[self.cases.attach])
         self.hooks = plugin_manager().hook
@@ -274,6 +284,8 @@ class Lykta:
         hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
         result = self.matcher.lookup(queries_for_photo(hashes), banks)
         found = self._found(hashes, result, source, "photo", f"sha256:{hashes.sha256}")
+        if source is not None and found.matches:
+            self.evidence.keep_upload(data)
         return ContentLookup(hashes, found)
 
     def lookup_frame(

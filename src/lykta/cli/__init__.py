@@ -13,6 +13,7 @@ from lykta import __version__
 from lykta.cli import (
     banks,
     doctor,
+    evidence,
     matching,
     plugins,
     review,
@@ -34,6 +35,7 @@ app.add_typer(banks.app, name="bank")
 app.add_typer(review.cases, name="case")
 app.add_typer(review.audit, name="audit")
 app.add_typer(users.app, name="user")
+app.add_typer(evidence.app, name="evidence")
 app.command()(serve.serve)
 app.command("settings")(serve.show_settings)
 app.command("hash")(matching.hash_command)
