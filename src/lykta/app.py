@@ -36,6 +36,7 @@ from lykta.matching.results import VideoMatch
 from lykta.matching.video import QueryFrame, aggregate
 from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.plugins import plugin_manager
+from lykta.reports import CyberTiplineClient, ReportService
 from lykta.settings import Settings, load_settings
 from lykta.stats import Tally
 from lykta.store.db import (
@@ -140,6 +141,15 @@ class Lykta:
             keep_uploads=settings.evidence_keep_uploads,
         )
         self.cases.decision_listeners.append(self.evidence.on_decision)
+        self.reports = ReportService(
+            self.sessions,
+            self.audit,
+            self.cases,
+            self.evidence,
+            reporter_name=settings.cybertipline_reporter_name,
+            reporter_email=settings.cybertipline_reporter_email,
+            auto_report_banks=settings.auto_report_bank_names,
+        )
         # Every alert, from any source, joins its case in the transaction that records it.
         self.alerts = AlertRepository(self.sessions, listeners=[self.cases.attach])
         self.hooks = plugin_manager().hook
@@ -165,6 +175,14 @@ class Lykta:
         if sync:
             core.load_index()
         return core
+
+    def cybertipline(self) -> CyberTiplineClient:
+        """A client of the CyberTipline this deployment reports to (LYKTA_CYBERTIPLINE_*)."""
+        settings = self.settings
+        return CyberTiplineClient(
+            settings.cybertipline_url, settings.cybertipline_username,
+            settings.cybertipline_password,
+        )  # fmt: skip
 
     def load_index(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Bring the indexes up to date and keep them so after this core's own writes."""

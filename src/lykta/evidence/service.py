@@ -183,6 +183,10 @@ class EvidenceService:
         with self._sessions() as session:
             return self._info(session, case_id)
 
+    def info_in(self, session: Session, case_id: int) -> EvidenceInfo:
+        """``info`` in the caller's transaction."""
+        return self._info(session, case_id)
+
     def _info(self, session: Session, case_id: int) -> EvidenceInfo:
         row = session.scalars(select(Evidence).where(Evidence.case_id == case_id)).first()
         if row is None:
