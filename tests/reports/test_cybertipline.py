@@ -226,3 +226,35 @@ def test_an_unfinished_report_can_be_retracted(
     info = review.reports.retract(case_id, client(url), actor="user:cara")
     assert info.step == "retracted"
     assert state.reports[info.ncmec_report_id or ""].state == "retracted"
+
+
+def test_an_export_holds_json_and_csv_and_media_only_when_authorised(
+    review: Lykta, photo: bytes
+) -> None:
+    import csv
+    import io
+    import json
+    import zipfile
+
+    case_id = confirmed_case(review, photo)
+    with pytest.raises(Forbidden, match="child_safety"):
+        review.reports.export(case_id, viewer="user:rita", media=True, may_view_media=False)
+    plain = zipfile.ZipFile(io.BytesIO(review.reports.export(case_id, viewer="user:rita")))
+    assert sorted(plain.namelist()) == ["alerts.csv", "case.json"]
+    record = json.loads(plain.read("case.json"))
+    assert record["case"]["subject"] == "user:42"
+    assert record["classification"] == {"state": "confirmed", "labels": ["A1"]}
+    rows = list(csv.DictReader(io.StringIO(plain.read("alerts.csv").decode())))
+    assert {row["source_kind"] for row in rows} == {"photo", "stream"}
+    assert all(row["subject"] == "user:42" and row["created_at"] for row in rows)
+    assert PDQ in {row["query_hash"] for row in rows}
+    full = zipfile.ZipFile(
+        io.BytesIO(review.reports.export(case_id, viewer="user:cara", media=True,
+                                         may_view_media=True))
+    )  # fmt: skip
+    media = [name for name in full.namelist() if name.startswith("media/")]
+    assert [full.read(name) for name in media] == [photo]
+    exports = review.audit.list(action="case.export")
+    assert [(e.actor, e.detail["media"]) for e in exports] == [
+        ("user:cara", True), ("user:rita", False),
+    ]  # fmt: skip

@@ -16,6 +16,7 @@ from lykta.cli import (
     evidence,
     matching,
     plugins,
+    reports,
     review,
     serve,
     streams,
@@ -36,6 +37,8 @@ app.add_typer(review.cases, name="case")
 app.add_typer(review.audit, name="audit")
 app.add_typer(users.app, name="user")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(reports.app, name="report")
+app.command("export")(reports.export)
 app.command()(serve.serve)
 app.command("settings")(serve.show_settings)
 app.command("hash")(matching.hash_command)

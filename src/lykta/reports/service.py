@@ -31,6 +31,7 @@ from lykta.errors import Conflict, Forbidden, NotFound
 from lykta.evidence import EvidenceService
 from lykta.evidence.service import MEDIA, REPORT_XML
 from lykta.reports.client import CyberTiplineClient
+from lykta.reports.export import export_case
 from lykta.reports.xml import FileFacts, IpCapture, ReportFacts, file_details_xml, report_xml
 from lykta.store.models import Alert, Case, CyberTipReport
 
@@ -335,6 +336,15 @@ class ReportService:
         self._audit.record(actor, "report.retract", f"case:{case_id}",
                            {"report": report_id, "ncmec_report_id": ncmec_id})  # fmt: skip
         return report_info(self._load(report_id))
+
+    def export(
+        self, case_id: int, *, viewer: str, media: bool = False, may_view_media: bool = False
+    ) -> bytes:
+        """The case as a zip for police and hotlines (see ``reports.export``)."""
+        return export_case(
+            self._sessions, self._cases, self._evidence, self._audit, case_id, viewer=viewer,
+            media=media, may_view_media=may_view_media,
+        )  # fmt: skip
 
     def status(self, case_id: int) -> list[ReportInfo]:
         """The case's reports, newest first; an unfinished one past 24 h says it is lost."""
