@@ -57,7 +57,7 @@ def confirmed_case() -> int:
                 6,
                 "original",
                 subject="user:9",
-            )  # fmt: skip
+            )
         )
         assert alert.case_id is not None
         core.cases.decide(alert.case_id, "confirmed", actor="user:rita")
