@@ -26,6 +26,7 @@ from lykta.api import (
     home,
     matching,
     metrics,
+    reports,
     status,
     streams,
 )
@@ -200,6 +201,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         banks,
         streams,
         cases,
+        reports,
         audit,
         hma,
         docs,

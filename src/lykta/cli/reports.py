@@ -13,6 +13,7 @@ from lykta.app import Lykta
 from lykta.auth.users import UserInfo
 from lykta.cli.common import JsonFlag, cli_actor, emit, err, friendly, open_core, out
 from lykta.errors import Forbidden
+from lykta.outputs import ReportOut
 from lykta.reports import ReportInfo
 
 app = typer.Typer(help="Reports of cases to NCMEC's CyberTipline.", no_args_is_help=True)
@@ -39,15 +40,6 @@ def _print(info: ReportInfo) -> None:
     )
 
 
-def _json(info: ReportInfo) -> dict[str, object]:
-    return {
-        "id": info.id, "case_id": info.case_id, "step": info.step,
-        "ncmec_report_id": info.ncmec_report_id, "endpoint": info.endpoint,
-        "actor": info.actor, "xml_sha256": info.xml_sha256, "files": info.files,
-        "created_at": info.created_at, "submitted_at": info.submitted_at, "lost": info.lost,
-    }  # fmt: skip
-
-
 @app.command("cybertipline")
 @friendly
 def report_cybertipline(case_id: CaseId, who: AsUser, as_json: JsonFlag = False) -> None:
@@ -60,7 +52,7 @@ def report_cybertipline(case_id: CaseId, who: AsUser, as_json: JsonFlag = False)
     finally:
         client.close()
     if as_json:
-        emit(_json(info))
+        emit(ReportOut.of(info).model_dump(mode="json"))
     else:
         err.print(f"case {case_id} reported: NCMEC report {info.ncmec_report_id}")
 
@@ -86,7 +78,7 @@ def report_status(case_id: CaseId, as_json: JsonFlag = False) -> None:
     found = open_core().reports.status(case_id)
     for info in found:
         if as_json:
-            emit(_json(info))
+            emit(ReportOut.of(info).model_dump(mode="json"))
         else:
             _print(info)
     if not found and not as_json:
