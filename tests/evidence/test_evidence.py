@@ -124,3 +124,28 @@ def test_purge_deletes_what_is_past_retention_unless_held(review: Lykta) -> None
     review.evidence.hold(kept, False, actor="lawyer")
     assert review.evidence.purge(now=later).cases == [kept]
     assert review.audit.verify().ok
+
+
+def test_the_server_runs_the_purge_job_in_the_background(review: Lykta) -> None:
+    import asyncio
+
+    from sqlalchemy import update
+
+    from lykta.api.main import purge_evidence
+    from lykta.store.models import Evidence
+
+    case_id = confirmed_case(review, "user:7")
+    with review.sessions() as session, session.begin():
+        session.execute(update(Evidence).values(retain_until=datetime.now(UTC) - timedelta(days=1)))
+
+    async def run_briefly() -> None:
+        job = asyncio.create_task(purge_evidence(review, 0.01))
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if review.evidence.info(case_id).purged_at is not None:
+                break
+        job.cancel()
+
+    asyncio.run(run_briefly())
+    assert review.evidence.info(case_id).purged_at is not None
+    assert [e.target for e in review.audit.list(action="evidence.purge")] == [f"case:{case_id}"]
