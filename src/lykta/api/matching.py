@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import io
+from typing import Annotated, BinaryIO
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from lykta.api.deps import Core, Matcher, read_upload
+from lykta.api.deps import RAW_BODY, Core, Matcher, read_upload, spooled_upload
 from lykta.api.schemas import (
     BatchLookupIn,
     BatchLookupOut,
@@ -15,7 +16,8 @@ from lykta.api.schemas import (
     ContentLookupOut,
     errors,
 )
-from lykta.outputs import HashesOut, LookupOut
+from lykta.app import Lykta, is_video
+from lykta.outputs import HashesOut, LookupOut, VideoHashesOut
 
 router = APIRouter(prefix="/api/v1", tags=["matching"], responses=errors(401, 422))
 # A body may be unparseable (400) or too large (413).
@@ -24,6 +26,8 @@ BODY = (400, 413)
 Banks = Annotated[list[str] | None, Query(alias="bank", description="only these banks")]
 Dihedral = Annotated[bool | None, Query(description="also try all rotations and flips")]
 Trim = Annotated[bool | None, Query(description="also try with uniform borders trimmed")]
+# The look-up that takes the file as the raw body, spooled to disk (a video of gigabytes).
+STREAMED_LOOKUP = "/api/v1/lookup/stream"
 
 
 @router.post("/hash", response_model=HashesOut, responses=errors(*BODY))
@@ -49,13 +53,56 @@ async def lookup_upload(
     dihedral: Dihedral = None,
     trim: Trim = None,
 ) -> ContentLookupOut:
+    """Hash an uploaded photo or video and look it up. A video (told by its container) is
+    sampled as LYKTA_VIDEO_CHECK_INTERVAL says and its matches carry `query_share`,
+    `bank_share` and `segments`; `dihedral` and `trim` apply to photos. Uploads here are
+    limited to LYKTA_MAX_UPLOAD_BYTES; send larger videos to `/lookup/stream`."""
     data = await read_upload(core, file)
-    found = await run_in_threadpool(
-        core.lookup_photo, data, banks=bank, dihedral=dihedral, trim=trim
-    )
+    if is_video(data):
+        return await run_in_threadpool(_lookup_video, core, io.BytesIO(data), bank)
+    return await run_in_threadpool(_lookup_photo, core, data, bank, dihedral, trim)
+
+
+@router.post(
+    "/lookup/stream",
+    response_model=ContentLookupOut,
+    responses=errors(404, *BODY),
+    openapi_extra=RAW_BODY,
+)
+async def lookup_streamed(
+    request: Request,
+    core: Core,
+    _: Matcher,
+    bank: Banks = None,
+    dihedral: Dihedral = None,
+    trim: Trim = None,
+) -> ContentLookupOut:
+    """`POST /lookup` for a photo or video sent as the raw request body (a video of
+    gigabytes, up to LYKTA_MAX_STREAM_UPLOAD_BYTES; a photo up to LYKTA_MAX_UPLOAD_BYTES).
+    The body is written to a file in the data folder as it arrives and hashed from there,
+    so it is never held in memory."""
+    for name in bank or ():
+        await run_in_threadpool(core.banks.get, name)  # a misspelt bank before gigabytes arrive
+    async with spooled_upload(request, core) as spooled:
+        if spooled.is_video:
+            return await run_in_threadpool(_lookup_video, core, spooled.file, bank)
+        data = await run_in_threadpool(spooled.file.read)
+    return await run_in_threadpool(_lookup_photo, core, data, bank, dihedral, trim)
+
+
+def _lookup_photo(
+    core: Lykta, data: bytes, banks: list[str] | None, dihedral: bool | None, trim: bool | None
+) -> ContentLookupOut:
+    found = core.lookup_photo(data, banks=banks, dihedral=dihedral, trim=trim)
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes), **LookupOut.of(found.result).model_dump()
     )
+
+
+def _lookup_video(core: Lykta, source: BinaryIO, banks: list[str] | None) -> ContentLookupOut:
+    hashes = core.hash_video(source)
+    result = core.lookup_video(hashes, banks=banks)
+    return ContentLookupOut(hashes=VideoHashesOut.of(hashes), **LookupOut.of(result).model_dump())
 
 
 @router.get("/lookup", response_model=LookupOut, responses=errors(404))
