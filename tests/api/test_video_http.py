@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,49 @@ def test_hma_banks_a_video_and_its_vpdq_signal(
     ]
     bad = client.post("/c/bank/VIDEOS/signal", json={"vpdq": "[]"}, headers=curator)
     assert bad.status_code == 400 and "vpdq" in bad.json()["message"]
+
+
+@pytest.fixture
+def video_server(clips: dict[str, bytes]) -> Iterator[str]:
+    """Serves the clips at /<name>.mp4 as video/mp4, on 127.0.0.1."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = clips.get(self.path.strip("/").removesuffix(".mp4"), b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_hma_hashes_and_looks_up_a_video_by_url(
+    tmp_path: Path, clips: dict[str, bytes], video_server: str
+) -> None:
+    core = Lykta.open(make_settings(tmp_path / "home", hma_fetch_urls="127.0.0.1"))
+    core.banks.create("VIDEOS")
+    banked = core.add_media("VIDEOS", clips["original"]).content_id
+    matcher = {"Authorization": f"Bearer {core.tokens.create(Scope.MATCHER)[1]}"}
+    with TestClient(create_app(core, follow_changes=False)) as client:
+        url = f"{video_server}/excerpt.mp4"
+        hashed = client.get("/h/hash", params={"url": url}, headers=matcher)
+        assert hashed.status_code == 200, hashed.text
+        assert list(hashed.json()) == ["video_md5", "vpdq"]
+        assert len(_frames(hashed.json()["vpdq"])) == 6
+        found = client.get("/m/lookup", params={"url": url}, headers=matcher)
+        assert found.json()["video_md5"] == {}
+        assert [m["bank_content_id"] for m in found.json()["vpdq"]["VIDEOS"]] == [banked]
+        unkeyed = client.get(
+            "/m/lookup", params={"url": url, "signal_type": "vpdq"}, headers=matcher
+        )
+        assert unkeyed.json() == found.json()["vpdq"]
+    core.close()
