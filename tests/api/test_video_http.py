@@ -5,6 +5,7 @@ for hashing, banking and look-ups."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -84,6 +85,21 @@ def test_a_video_is_looked_up_by_upload_and_by_streamed_body(
     very_file = client.post("/api/v1/lookup/stream", content=clips["original"], headers=h)
     [whole] = very_file.json()["matches"]
     assert whole["kind"] in {"md5", "sha256"} and whole["query_share"] == 1.0
+
+
+def test_a_video_is_hashed_by_upload(
+    client: TestClient, tokens: Tokens, core: Lykta, clips: dict[str, bytes]
+) -> None:
+    clip = clips["excerpt"]
+    hashed = client.post(
+        "/api/v1/hash", files={"file": ("x.mp4", clip)}, headers=tokens.header("matcher")
+    )
+    assert hashed.status_code == 200, hashed.text
+    answer = hashed.json()
+    assert answer["media_kind"] == "video" and answer["sha256"] == hashlib.sha256(clip).hexdigest()
+    assert {frame["transform"] for frame in answer["frames"]} == {"original"}
+    expected = core.hash_video(io.BytesIO(clip), mirror=False)
+    assert [frame["pdq"] for frame in answer["frames"]] == [f.pdq for f in expected.frames]
 
 
 def test_a_photo_is_looked_up_by_streamed_body_too(

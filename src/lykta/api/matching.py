@@ -30,15 +30,20 @@ Trim = Annotated[bool | None, Query(description="also try with uniform borders t
 STREAMED_LOOKUP = "/api/v1/lookup/stream"
 
 
-@router.post("/hash", response_model=HashesOut, responses=errors(*BODY))
+@router.post("/hash", response_model=HashesOut | VideoHashesOut, responses=errors(*BODY))
 async def hash_upload(
     core: Core,
     _: Matcher,
     file: Annotated[UploadFile, File()],
     dihedral: Dihedral = None,
     trim: Trim = None,
-) -> HashesOut:
+) -> HashesOut | VideoHashesOut:
+    """Hash an uploaded photo, or a video (told by its container) as `lykta hash` does: its
+    digests, duration and the PDQ of a frame every LYKTA_VIDEO_CHECK_INTERVAL seconds."""
     data = await read_upload(core, file)
+    if is_video(data):
+        video = await run_in_threadpool(core.hash_video, io.BytesIO(data), mirror=False)
+        return VideoHashesOut.of(video)
     # Decoding and hashing take milliseconds to seconds: keep them off the event loop.
     hashes = await run_in_threadpool(core.hash_photo, data, dihedral=dihedral, trim=trim)
     return HashesOut.of(hashes)
