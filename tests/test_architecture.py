@@ -13,7 +13,7 @@ ORDER = [
     "media", "index", "hashing", "store", "auth", "banks", "matching", "alerts", "streams",
     "workers", "app", "outputs", "api", "cli",
 ]  # fmt: skip
-SHARED = {"errors", "settings", "plugins", "__init__"}
+SHARED = {"errors", "settings", "plugins", "stats", "__init__"}
 DOORS = {"api", "cli", "web"}
 
 

@@ -24,7 +24,7 @@ from lykta.banks.service import BankService, ImportSummary
 from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.photo import PhotoHashes, hash_photo
-from lykta.hashing.registry import check_stored_kinds, get_hasher
+from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
 from lykta.hashing.video import FrameVariant, SampledFrame, VideoHashes, VideoLimits, hash_video
 from lykta.matching import LookupResult, Match, Matcher, QueryHash
 from lykta.matching.owners import video_lengths
@@ -33,7 +33,14 @@ from lykta.matching.video import QueryFrame, aggregate
 from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.plugins import plugin_manager
 from lykta.settings import Settings, load_settings
-from lykta.store.db import make_engine, migrate, session_factory
+from lykta.stats import Tally
+from lykta.store.db import (
+    current_state,
+    make_engine,
+    migrate,
+    schema_revisions,
+    session_factory,
+)
 from lykta.streams import StreamSupervisor
 from lykta.workers.fleet import FleetStreams
 
@@ -59,6 +66,21 @@ class ScannedFile:
     result: LookupResult | None = None
     error: str | None = None
     video: VideoHashes | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether this core can answer look-ups: what `/readyz` and `lykta doctor` report."""
+
+    database: bool  # reachable
+    migrations: bool  # the schema is the one this version of Lykta expects
+    index: bool  # the indexes are loaded
+    lag: int | None  # change-log revisions the indexes are behind (None: unknown)
+    problems: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,8 @@ class Lykta:
         self.tokens = TokenRepository(self.sessions)
         self.alerts = AlertRepository(self.sessions)
         self.hooks = plugin_manager().hook
+        # Look-ups, matched look-ups and matches, for /metrics: counted without a lock.
+        self.stats = Tally()
         self._local_streams: StreamSupervisor | None = None
         self._fleet: FleetStreams | None = None
 
@@ -130,7 +154,13 @@ class Lykta:
         self._announce("lykta_bank_changed", bank=bank, change=change)
 
     def _found(self, content: Any, result: LookupResult) -> LookupResult:
+        stats = self.stats
+        stats.add("lookups")
+        if result.suppressed_by:
+            stats.add("suppressed")
         if result.matches:
+            stats.add("matched")
+            stats.add("matches", len(result.matches))
             self._announce("lykta_match_found", content=content, result=result)
         return result
 
@@ -173,9 +203,16 @@ class Lykta:
             self._fleet = None
 
     def close(self) -> None:
+        """Stop the change-log follower and close the database connections."""
         self.stop_streams()
         self.matcher.stop()
         self.engine.dispose()
+
+    def __enter__(self) -> Lykta:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # --- content ---------------------------------------------------------------------
 
@@ -242,10 +279,11 @@ class Lykta:
         ]
         exact = self.matcher.lookup(digests, wanted)
         for match in exact.matches + exact.suppressed_by:
-            # The very file: every frame matches, whatever the frames alone found.
-            whole = VideoMatch(1.0, 1.0, ())
+            # The very file: all of both match, whatever the frames alone found (black or
+            # low-quality frames count for nothing there); the frames still locate it.
             held = matches.get(match.content_id)
-            matches[match.content_id] = replace(match, video=held.video if held else whole)
+            segments = held.video.segments if held and held.video else ()
+            matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
         return self._found(hashes, self.matcher.result_of(matches.values()))
 
     def lookup_video_frames(
@@ -511,6 +549,31 @@ class Lykta:
             raise NotFound(f"no bank named {', '.join(repr(n) for n in sorted(missing))}")
         return wanted
 
+    def readiness(self) -> Readiness:
+        """Check the database, its schema and the indexes (reads the database: call it off
+        an event loop)."""
+        problems = []
+        database = self.database_ok()
+        migrations, lag = False, None
+        if not database:
+            problems.append("database: not reachable")
+        else:
+            try:
+                current, heads = schema_revisions(self.engine)
+                migrations = current == heads
+                if not migrations:
+                    problems.append(
+                        f"migrations: the database is at {sorted(current) or 'no revision'}, "
+                        f"this Lykta expects {sorted(heads)}"
+                    )
+                with self.sessions() as session:
+                    lag = max(current_state(session).revision - self.matcher.revision, 0)
+            except Exception as error:
+                problems.append(f"database: {str(error).splitlines()[0]}")
+        if not self.live:
+            problems.append("index: not loaded")
+        return Readiness(database, migrations, self.live, lag, tuple(problems))
+
     def database_ok(self) -> bool:
         try:
             with self.engine.connect() as connection:
@@ -549,7 +612,28 @@ def video_sampling(settings: Settings, for_bank: bool, min_quality: int = 0) -> 
 def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
     """A hash given as text (any case, whitespace around it) as the matcher's query."""
     hasher = get_hasher(kind)
-    return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
+    try:
+        return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
+    except InvalidInput as error:
+        raise InvalidInput(error.message + _other_kind_hint(hasher.name, value)) from None
+
+
+def _other_kind_hint(kind: str, value: str) -> str:
+    """When a hash is not of the kind asked for but is a valid one of other kinds (an MD5
+    looked up as the default PDQ), say which, and how to ask for it."""
+    fits = []
+    for other in hashers():
+        if other.name == kind:
+            continue
+        try:
+            other.to_code(value)
+        except InvalidInput:
+            continue
+        fits.append(other.name)
+    if not fits:
+        return ""
+    options = " or ".join(f"kind={name}" for name in fits)
+    return f"; this looks like a hash of kind {' or '.join(fits)}: pass {options}"
 
 
 def by_kind(hashes: PhotoHashes) -> dict[str, str]:

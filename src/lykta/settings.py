@@ -2,11 +2,12 @@
 
 Values come from an optional TOML file (`LYKTA_CONFIG`), overridden by `LYKTA_<NAME>`
 environment variables, overridden by CLI flags. `lykta settings` prints them with secrets
-redacted.
+redacted and where each came from, and warns of `LYKTA_` variables that are no setting.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -42,10 +43,13 @@ class Settings:
     trim: bool = True
     snapshot_index: bool = True
     log_level: str = "info"
+    log_format: str = "text"
+    access_log: bool = False
     hma_fetch_urls: str = ""
     webhook_secret: str = ""
     nats_url: str = ""
     fleet: str = "lykta"
+    home_banks: bool = True
 
     @property
     def resolved_database_url(self) -> str:
@@ -56,6 +60,11 @@ class Settings:
     @property
     def home_path(self) -> Path:
         return self.home.expanduser()
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where the workers of one `lykta serve` share their request counts."""
+        return self.home_path / "metrics"
 
     @property
     def index_dir(self) -> Path:
@@ -91,6 +100,8 @@ HELP: dict[str, str] = {
     "trim": "trim uniform borders (letterboxing, padding) before hashing by default",
     "snapshot_index": "keep memory-mappable index snapshots in the data folder for fast restarts",
     "log_level": "log level of `lykta serve` (debug, info, warning, error)",
+    "log_format": "log lines of `lykta serve`: `text`, or `json` (one object per line)",
+    "access_log": "log every HTTP request (method, path, status, milliseconds)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
     "hosts with public addresses only, or a comma list of host names to allow",
     "webhook_secret": "key of the HMAC-SHA256 signature of stream match webhooks "
@@ -99,6 +110,7 @@ HELP: dict[str, str] = {
     "nats://127.0.0.1:4222; when set, the streams API hands streams to the fleet instead of "
     "watching them in the server process",
     "fleet": "name of the worker fleet on that NATS (its key-value buckets are named after it)",
+    "home_banks": "list bank names and sizes on the home page (`/`), which needs no token",
 }
 
 # Names whose values must never be printed or logged.
@@ -128,12 +140,17 @@ def _parse(name: str, kind: type, raw: Any) -> Any:
         ) from None
 
 
-def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
-    """Build settings from the environment, the optional config file and `overrides`."""
-    env = os.environ if environ is None else environ
+# Variables Lykta reads that are not settings: the config file, and the test suite's own.
+OTHER_VARIABLES = frozenset({"LYKTA_CONFIG"})
+TEST_VARIABLE_PREFIX = "LYKTA_TEST"
+
+
+def _gather(
+    overrides: Mapping[str, Any] | None, env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The raw values given, and where each came from: `file`, `env` or `flag`."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     config_file = env.get("LYKTA_CONFIG")
     if config_file:
         try:
@@ -144,11 +161,24 @@ def load_settings(
         if in_file:
             names = ", ".join(f"LYKTA_{name.upper()}" for name in in_file)
             raise InvalidInput(f"{config_file}: secrets come from the environment only ({names})")
+        sources.update(dict.fromkeys(values, "file"))
     for field in fields(Settings):
         key = f"LYKTA_{field.name.upper()}"
         if key in env:
             values[field.name] = env[key]
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+            sources[field.name] = "env"
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(given)
+    sources.update(dict.fromkeys(given, "flag"))
+    return values, sources
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from the environment, the optional config file and `overrides`."""
+    env = os.environ if environ is None else environ
+    values, _ = _gather(overrides, env)
     known = {field.name: field for field in fields(Settings)}
     unknown = set(values) - set(known)
     if unknown:
@@ -158,6 +188,33 @@ def load_settings(
         kind = type(known[name].default)
         parsed[name] = _parse(name, Path if kind.__name__.endswith("Path") else kind, raw)
     return Settings(**parsed)
+
+
+def setting_sources(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Where each setting's value comes from: `default`, `file` (LYKTA_CONFIG), `env` or
+    `flag`, as `load_settings` with the same arguments resolves it."""
+    env = os.environ if environ is None else environ
+    _, sources = _gather(overrides, env)
+    return {field.name: sources.get(field.name, "default") for field in fields(Settings)}
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each `LYKTA_` variable that is no setting (a misspelt one would
+    otherwise be ignored without a word), with the setting it was likely meant to be."""
+    env = os.environ if environ is None else environ
+    known = {f"LYKTA_{field.name.upper()}" for field in fields(Settings)} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith("LYKTA_") or name in known:
+            continue
+        if name.startswith(TEST_VARIABLE_PREFIX):
+            continue
+        guess = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f"; did you mean {guess[0]}?" if guess else " (see `lykta settings`)"
+        warnings.append(f"{name} is not a Lykta setting and is ignored{hint}")
+    return warnings
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

@@ -90,7 +90,8 @@ def test_mirrored_and_letterboxed_copies_match(video_bank: Lykta, clips: dict[st
 def test_the_very_file_matches_by_its_digest_too(video_bank: Lykta, clips: dict[str, Path]) -> None:
     match = only_match(video_bank, clips["original"])
     assert match.kind in {"md5", "sha256"} and match.distance == 0
-    assert match.video is not None and match.video.query_share == 1.0
+    assert match.video is not None and match.video.query_share == match.video.bank_share == 1.0
+    assert match.video.segments  # located by its frames too
 
 
 def test_an_unrelated_clip_does_not_match(video_bank: Lykta, clips: dict[str, Path]) -> None:

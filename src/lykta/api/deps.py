@@ -124,8 +124,9 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenInfo]]:
                 401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}
             )
         if not grants(info.scope, scope):
+            needed = "metrics' or 'admin" if scope is Scope.METRICS else scope
             raise HTTPException(
-                403, f"this token has scope '{info.scope}', this route needs '{scope}'"
+                403, f"this token has scope '{info.scope}', this route needs '{needed}'"
             )
         return info
 
@@ -135,6 +136,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenInfo]]:
 Matcher = Annotated[TokenInfo, Depends(require(Scope.MATCHER))]
 Curator = Annotated[TokenInfo, Depends(require(Scope.CURATOR))]
 Admin = Annotated[TokenInfo, Depends(require(Scope.ADMIN))]
+MetricsReader = Annotated[TokenInfo, Depends(require(Scope.METRICS))]
 
 
 async def read_upload(core: Lykta, upload: UploadFile) -> bytes:

@@ -15,13 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, hma, matching, status, streams
+from lykta.api import banks, docs, hma, home, matching, metrics, status, streams
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
 from lykta.api.matching import STREAMED_LOOKUP
 from lykta.app import Lykta
 from lykta.errors import LyktaError
+from lykta.stats import Tally
 
 # Multipart framing around an upload of exactly max_upload_bytes.
 BODY_SLACK = 1024 * 1024
@@ -99,18 +100,28 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
     """The HTTP app. With `follow_changes`, the matcher tracks other replicas' changes."""
 
     tokens = TokenTable(core.tokens)
+    request_tally = Tally()
+    # One of several workers answers each scrape: they share their counts.
+    worker_counts = (
+        metrics.WorkerCounts(core.settings.metrics_dir, core, request_tally)
+        if core.settings.workers > 1
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if follow_changes:
             core.matcher.start(core.settings.sync_interval)
-        reloading = asyncio.create_task(tokens.keep_loaded())
+        background = [asyncio.create_task(tokens.keep_loaded())]
+        if worker_counts is not None:
+            background.append(asyncio.create_task(worker_counts.keep_publishing()))
         try:
             yield
         finally:
-            reloading.cancel()
-            with suppress(asyncio.CancelledError):
-                await reloading
+            for task in background:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             # Watchers run in this process's threads; they stop with it.
             await run_in_threadpool(core.stop_streams)
             core.matcher.stop()
@@ -119,11 +130,17 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         title="Lykta",
         version=__version__,
         description="Match photos and hashes against banks of known material. "
-        "Every route but /health needs a bearer token (`lykta token create`).",
+        "Every route but the probes /health and /readyz needs a bearer token "
+        "(`lykta token create`); /metrics needs the metrics or admin scope.",
         lifespan=lifespan,
+        # Served by lykta.api.docs from installed files instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.core = core
     app.state.tokens = tokens
+    app.state.request_tally = request_tally
+    app.state.worker_counts = worker_counts
 
     @app.exception_handler(LyktaError)
     async def lykta_error(_: Request, error: LyktaError) -> JSONResponse:
@@ -147,8 +164,9 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             body["message"] = str(error.detail)
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
-    for module in (status, matching, banks, streams, hma):
+    for module in (status, matching, banks, streams, hma, docs, metrics, home):
         app.include_router(module.router)
+    app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 
     def openapi() -> dict[str, Any]:
         schema = FastAPI.openapi(app)  # built once, then cached by FastAPI
@@ -162,4 +180,6 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         streamed_limit=core.settings.max_stream_upload_bytes,
     )
     app.add_middleware(HotLookups, core=core, tokens=tokens)
+    # Outermost, so the hot look-ups are timed too.
+    app.add_middleware(metrics.RequestMetrics, tally=request_tally)
     return app

@@ -145,3 +145,11 @@ class StatusOut(BaseModel):
     database: bool
     revision: int
     index_size: dict[str, int]
+
+
+class ReadinessOut(BaseModel):
+    ready: bool
+    database: bool = Field(description="the database answers")
+    migrations: bool = Field(description="its schema is the one this Lykta expects")
+    index: bool = Field(description="the indexes are loaded")
+    problems: list[str] = Field(description="why not ready, one line each")

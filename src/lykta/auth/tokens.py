@@ -17,11 +17,13 @@ TOKEN_PREFIX = "lykta_"
 
 
 class Scope(StrEnum):
-    """What a token may do. Each scope includes the ones below it."""
+    """What a token may do. Each of admin, curator, matcher includes the ones below it;
+    metrics stands apart (a monitoring system's token reads /metrics and nothing else)."""
 
-    ADMIN = "admin"  # tokens, settings, everything a curator may do
+    ADMIN = "admin"  # tokens, settings, everything a curator may do, and metrics
     CURATOR = "curator"  # banks and bank content, import/export, plus matching
     MATCHER = "matcher"  # hash and look up content
+    METRICS = "metrics"  # read /metrics only
 
 
 RANK = {Scope.MATCHER: 0, Scope.CURATOR: 1, Scope.ADMIN: 2}
@@ -36,6 +38,10 @@ def parse_scope(text: str) -> Scope:
 
 
 def grants(held: Scope, needed: Scope) -> bool:
+    if needed is Scope.METRICS:
+        return held in (Scope.METRICS, Scope.ADMIN)
+    if held is Scope.METRICS:
+        return False
     return RANK[held] >= RANK[needed]
 
 

@@ -16,7 +16,9 @@ app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=Tr
 @app.command("create")
 @friendly
 def token_create(
-    scope: Annotated[str, typer.Option(help="admin, curator or matcher")],
+    scope: Annotated[
+        str, typer.Option(help="admin, curator, matcher or metrics (reads /metrics only)")
+    ],
     name: Annotated[str, typer.Option(help="who or what the token is for")] = "",
     as_json: JsonFlag = False,
 ) -> None:

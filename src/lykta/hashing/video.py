@@ -20,7 +20,7 @@ from PIL import Image
 from lykta.errors import MediaError
 from lykta.hashing.borders import find_content_box
 from lykta.hashing.pdq import pdq_dihedral_from_image, pdq_from_image
-from lykta.media.video import frame_luma
+from lykta.media.video import decode_for_sampling, frame_luma
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,11 @@ class VideoHashes:
     frames: tuple[SampledFrame, ...]
 
 
+# From this sampling interval on, frames nothing refers to are not decoded (see
+# ``decode_for_sampling``): a sample then lands at most a frame or two after its tick.
+SPARSE_INTERVAL = 0.5
+
+
 @dataclass(frozen=True, slots=True)
 class VideoLimits:
     """What a video may cost before it is refused: a hostile file can claim or hold hours of
@@ -135,21 +140,23 @@ def hash_video(
             stream.thread_type = "AUTO"
             _check_declared(container, stream, limits)
             frames: list[SampledFrame] = []
-            next_at = 0.0
+            ticks = _Ticks(interval or 0.0)
             last = 0.0
             decoded = 0
             kept: int | None = None  # the last kept frame's PDQ, as an integer
-            for frame in container.decode(stream):
+            # Check samples (a second apart) may fall a frame later than the tick; bank
+            # samples (denser) stay on it.
+            sparse = ticks.interval >= SPARSE_INTERVAL
+            held = _Held(limits)
+            for frame in decode_for_sampling(
+                container, stream, ticks.due, skip_unreferenced=sparse, on_packet=held.count
+            ):
                 decoded += 1
                 seconds = float(frame.time) if frame.time is not None else last
                 last = seconds
-                _check_frame(frame, seconds, decoded, limits)
-                if interval and seconds + 1e-6 < next_at:
+                _check_frame(frame, seconds, limits)
+                if not ticks.take(seconds):
                     continue  # not sampled: no scaling, no hashing
-                if interval:
-                    # The next tick after this frame's; floored with a little slack, since
-                    # 0.4 // 0.2 is 1.0 in floating point and would sample 0.4 s twice.
-                    next_at = (math.floor(seconds / interval + 1e-6) + 1) * interval
                 variants = hash_frame(frame, trim=trim, mirror=mirror)
                 if variants[0].quality < min_quality:
                     continue
@@ -167,6 +174,28 @@ def hash_video(
     if not decoded:
         raise MediaError("the video has no frames")
     return VideoHashes(md5, sha256, duration, tuple(frames))
+
+
+class _Ticks:
+    """When the next sample is due: every ``interval`` seconds (every frame when 0)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next_at = 0.0
+
+    def due(self) -> float:
+        return self.next_at
+
+    def take(self, seconds: float) -> bool:
+        """Whether the frame at ``seconds`` is sampled (then the next tick is set)."""
+        if not self.interval:
+            return True
+        if seconds + 1e-6 < self.next_at:
+            return False
+        # The next tick after this frame's; floored with a little slack, since 0.4 // 0.2
+        # is 1.0 in floating point and would sample 0.4 s twice.
+        self.next_at = (math.floor(seconds / self.interval + 1e-6) + 1) * self.interval
+        return True
 
 
 def _check_declared(
@@ -191,12 +220,28 @@ def _check_declared(
         )
 
 
-def _check_frame(frame: av.VideoFrame, seconds: float, decoded: int, limits: VideoLimits) -> None:
-    """Refuse what the file turns out to hold, whatever its header said."""
-    if decoded > limits.max_frames:
-        raise MediaError(
-            f"the video has more than {limits.max_frames} frames (LYKTA_VIDEO_MAX_FRAMES)"
-        )
+class _Held:
+    """What the file turns out to hold, packet by packet, whatever its header said: more
+    frames or seconds than the limits is refused, decoded or not."""
+
+    def __init__(self, limits: VideoLimits) -> None:
+        self.limits = limits
+        self.packets = 0
+
+    def count(self, seconds: float | None) -> None:
+        self.packets += 1
+        if self.packets > self.limits.max_frames:
+            raise MediaError(
+                f"the video has more than {self.limits.max_frames} frames (LYKTA_VIDEO_MAX_FRAMES)"
+            )
+        if seconds is not None and seconds > self.limits.max_seconds:
+            raise MediaError(
+                f"the video runs past {self.limits.max_seconds:.0f} s (LYKTA_VIDEO_MAX_SECONDS)"
+            )
+
+
+def _check_frame(frame: av.VideoFrame, seconds: float, limits: VideoLimits) -> None:
+    """Refuse a decoded frame past the limits, whatever the header said."""
     if seconds > limits.max_seconds:
         raise MediaError(
             f"the video runs past {limits.max_seconds:.0f} s (LYKTA_VIDEO_MAX_SECONDS)"

@@ -7,7 +7,10 @@ decoder's own planes, without a full-size RGB copy in Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import av
+import av.container
 import numpy as np
 
 # Frames up to 1080p are hashed at their own size, as vPDQ's reference hashes them: PDQ's box
@@ -81,3 +84,67 @@ def looks_like_video(head: bytes) -> bool:
         return True
     # MPEG transport stream: a sync byte every 188 bytes.
     return len(head) >= 188 * 3 and all(head[i] == 0x47 for i in range(0, 188 * 3, 188))
+
+
+def decode_for_sampling(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    due: Callable[[], float],
+    *,
+    skip_unreferenced: bool = False,
+    on_packet: Callable[[float | None], None] | None = None,
+    on_undecodable: Callable[[], None] | None = None,
+) -> Iterator[av.VideoFrame]:
+    """The stream's frames, leaving undecoded those no sample can need.
+
+    ``due()`` is the time (seconds) of the next frame the caller will sample; it is asked
+    as packets arrive. Packets before it are held back, not decoded: if a key frame comes
+    first, nothing held back is needed to decode from it on, and it is dropped unseen. At a
+    frame a second and a key frame every two seconds that halves the decoding, and with a
+    key frame every second only key frames are decoded, yet the same frames are sampled.
+    Frames of a dropped stretch that still come out (an open GOP's leading frames, whose
+    references were dropped) are left out. With ``skip_unreferenced`` the decoder also skips
+    frames nothing refers to (B-frames): a sample may then fall a frame or two later.
+    ``on_packet(seconds)`` hears of every packet, decoded or not (for limits on what a file
+    holds); with ``on_undecodable`` a packet the decoder refuses is reported there and
+    skipped (a live stream's damaged packet), else its error is raised.
+    """
+    if skip_unreferenced:
+        stream.codec_context.skip_frame = "NONREF"
+    base = stream.time_base
+    held: list[av.Packet] = []  # type: ignore[type-arg]
+    resume_at: float | None = None  # after a drop: frames before this time are damaged
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the demuxer's end-of-stream marker; flushed below
+        moment = packet.pts if packet.pts is not None else packet.dts
+        seconds = float(moment * base) if moment is not None and base is not None else None
+        if on_packet is not None:
+            on_packet(seconds)
+        if packet.is_keyframe:
+            if held:
+                held.clear()
+                resume_at = seconds
+            ready = [packet]
+        elif seconds is not None and seconds + 1e-6 < due():
+            held.append(packet)
+            continue
+        else:
+            ready = [*held, packet]
+            held.clear()
+        for waiting in ready:
+            try:
+                decoded = waiting.decode()
+            except av.error.InvalidDataError:
+                if on_undecodable is None:
+                    raise
+                on_undecodable()
+                continue
+            for frame in decoded:
+                if resume_at is not None and frame.time is not None and frame.time < resume_at:
+                    continue
+                yield frame
+    for frame in stream.decode(None):
+        if frame.time_base is None:  # frames flushed at the end come without one
+            frame.time_base = base
+        yield frame

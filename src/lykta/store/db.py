@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ def make_engine(url: str, *, wait: float) -> Engine:
         return engine
     try:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    except Exception as error:  # a bad URL or a missing driver
+    except ImportError as error:  # the URL names a driver that is not installed
+        raise LyktaError(missing_driver(url, error.name or str(error))) from None
+    except Exception as error:  # a bad URL
         raise LyktaError(f"cannot use database URL: {error}") from None
 
     @event.listens_for(engine, "connect")
@@ -54,6 +57,17 @@ def make_engine(url: str, *, wait: float) -> Engine:
 
     _refuse_when_busy(engine, wait)
     return engine
+
+
+def missing_driver(url: str, module: str) -> str:
+    """What to install (or write) when the database URL's driver is missing."""
+    if url.startswith("postgresql"):
+        scheme = url.split("://", 1)[0]
+        hint = "pip install 'lykta[postgres]'"
+        if scheme != "postgresql+psycopg":
+            hint += f" and write the URL as postgresql+psycopg://... (not {scheme}://)"
+        return f"PostgreSQL needs the psycopg driver ({module} is not installed): {hint}"
+    return f"the database URL needs the Python module {module}, which is not installed"
 
 
 def _refuse_when_busy(engine: Engine, wait: float) -> None:
@@ -96,6 +110,27 @@ def migrate(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         if session.get(SyncState, 1) is None:
             session.add(SyncState(id=1, revision=0, instance_id=str(uuid.uuid4())))
+
+
+def schema_revisions(engine: Engine) -> tuple[set[str], frozenset[str]]:
+    """(the database's Alembic revisions, the newest this Lykta knows): equal when the
+    schema is current. They differ when a newer Lykta has migrated the database under a
+    running older one, or a database was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current, _known_heads()
+
+
+@cache
+def _known_heads() -> frozenset[str]:
+    """The newest revisions of the installed migrations (read once: they cannot change)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,187 @@
+"""The home page and the API docs in a real browser (Debian's Chromium, headless, driven by
+Playwright) against `lykta serve`, with every request to another host blocked: what an
+operator on an air-gapped network sees.
+
+Skipped where Chromium or Playwright is missing, failed instead under CI (.ci/run installs
+both).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from lykta.app import Lykta
+from lykta.auth.tokens import Scope
+from tests.conftest import make_photo, make_settings
+
+CHROMIUM = os.environ.get("LYKTA_TEST_CHROMIUM", "/usr/bin/chromium")
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "python package playwright is not installed (pip install -e '.[test]')"
+    if not shutil.which(CHROMIUM):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    problem = _missing()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests need Chromium and Playwright in CI: {problem}")
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    photo: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("browser") / "home"
+    photo = home.parent / "sample.jpg"
+    photo.write_bytes(make_photo(7))
+    core = Lykta.open(make_settings(home))
+    try:
+        core.banks.create("sample-bank", source="generated")
+        core.add_media("sample-bank", photo, external_id="sample-1")
+        token = core.tokens.create(Scope.MATCHER, "browser test")[1]
+    finally:
+        core.close()
+    port = _free_port()
+    env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": ""}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lykta", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"lykta serve did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield Server(url, token, photo)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def page(browser: object, server: Server) -> Iterator[tuple[object, list[str], list[str]]]:
+    """A page whose requests to any other host are blocked and recorded, with its console
+    errors (a Content-Security-Policy violation is one)."""
+    context = browser.new_context()  # type: ignore[attr-defined]
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def only_local(route, request) -> None:  # type: ignore[no-untyped-def]
+        if urlsplit(request.url).hostname in LOCAL_HOSTS or request.url.startswith("data:"):
+            route.continue_()
+        else:
+            blocked.append(request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    tab = context.new_page()
+    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab, blocked, errors
+    context.close()
+
+
+def test_swagger_ui_shows_the_routes_offline(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    tab, blocked, errors = page
+    tab.goto(f"{server.url}/docs")
+    tab.locator(".opblock-summary-path[data-path='/api/v1/lookup']").first.wait_for(timeout=30_000)
+    paths = tab.locator(".opblock-summary-path").evaluate_all(
+        "nodes => nodes.map(node => node.dataset.path)"
+    )
+    assert {"/api/v1/lookup", "/api/v1/banks", "/m/raw_lookup", "/metrics"} <= set(paths)
+    assert blocked == [] and errors == []
+
+
+def test_hma_spec_in_swagger_ui_offline(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    tab, blocked, errors = page
+    tab.goto(f"{server.url}/openapi/swagger")
+    tab.locator(".opblock-summary-path[data-path='/m/raw_lookup']").first.wait_for(timeout=30_000)
+    assert blocked == [] and errors == []
+
+
+def test_redoc_renders_offline(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    tab, blocked, errors = page
+    tab.goto(f"{server.url}/redoc")
+    tab.locator("h1").filter(has_text="Lykta").first.wait_for(timeout=30_000)
+    assert "/api/v1/lookup" in tab.content()
+    assert blocked == []
+    # The page's policy refuses Redoc's logo from redoc.ly before any request is made.
+    assert [error for error in errors if "cdn.redoc.ly" not in error] == []
+
+
+def test_home_page_checks_a_photo_with_a_pasted_token(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    tab, blocked, errors = page
+    tab.goto(server.url)
+    assert tab.locator("h1").inner_text().startswith("Lykta")
+    assert tab.locator("#banks td").first.inner_text() == "sample-bank"
+    assert "Ready: 3 hashes" in tab.locator("#index").inner_text()
+    assert tab.locator("a[href='/docs']").count() == 1
+
+    tab.fill("input[name=token]", "lykta_not-a-real-token")
+    tab.set_input_files("input[name=file]", str(server.photo))
+    tab.click("button[type=submit]")
+    tab.locator("#result.error").wait_for(timeout=30_000)
+    assert "401" in tab.locator("#result").inner_text()
+
+    tab.fill("input[name=token]", server.token)
+    tab.click("button[type=submit]")
+    tab.locator("#result.match").wait_for(timeout=30_000)
+    result = tab.locator("#result").inner_text()
+    assert "1 match(es)" in result and "sample-bank" in result and "sample-1" in result
+    # The page keeps the token nowhere but its own form field.
+    stored = tab.evaluate("() => [localStorage.length, sessionStorage.length, document.cookie]")
+    assert stored == [0, 0, ""]
+    assert blocked == []
+    assert [error for error in errors if "401" not in error] == []
