@@ -329,3 +329,52 @@ def test_match_says_when_a_photo_is_below_the_banks_minimum_quality(run, tmp_pat
 def test_hash_of_a_missing_folder_fails(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = run("hash", str(tmp_path / "nosuchdir"), code=1)
     assert "cannot read: No such file or directory" in result.stderr
+
+
+def _all_commands(command, path):  # type: ignore[no-untyped-def]
+    if hasattr(command, "commands"):
+        yield path, command
+        for name, sub in command.commands.items():
+            yield from _all_commands(sub, [*path, name])
+    else:
+        yield path, command
+
+
+def test_help_renders_as_designed_and_every_option_has_help(run) -> None:  # type: ignore[no-untyped-def]
+    import typer.main
+
+    for path, command in _all_commands(typer.main.get_command(app), []):
+        text = run(*path, "--help").stdout
+        for leak in ("<bool>", "<list[", "<str>", "<int", "9223372036854775807", "[default: None]"):
+            assert leak not in text, f"`lykta {' '.join(path)} --help` shows {leak}"
+        for param in command.params:
+            if param.param_type_name == "option" and param.name != "help":
+                assert param.help, f"`lykta {' '.join(path)}` option {param.opts} has no help"
+
+
+def test_bank_format_help_names_every_format() -> None:
+    from lykta.banks.formats import FORMATS
+    from lykta.cli.banks import FORMAT_NAMES
+
+    assert FORMAT_NAMES.split(", ") == list(FORMATS)
+
+
+def test_the_cli_loads_no_heavy_module_for_help() -> None:
+    """`lykta --help` (and a command's) stays fast: FastAPI, alembic, SQLAlchemy, numba and
+    the video decoder are imported by the commands that use them, not up front."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lykta.cli import app\n"
+        "for args in (['--help'], ['match', '--help'], ['bank', 'import', '--help']):\n"
+        "    try:\n"
+        "        app(args, prog_name='lykta')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'fastapi', 'alembic', 'sqlalchemy', 'numba', 'av', 'nats', 'numpy'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]"

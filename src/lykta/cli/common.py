@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lykta.errors import LyktaError
 from lykta.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from lykta.app import Lykta
 
 out = Console(soft_wrap=True)
@@ -90,6 +91,14 @@ def emit(obj: dict[str, Any]) -> None:
 
 
 def progress_bar(transient: bool = True) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

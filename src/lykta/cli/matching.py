@@ -130,7 +130,7 @@ DihedralOption = Annotated[
     bool | None,
     typer.Option(
         "--dihedral/--no-dihedral",
-        help="also try the 7 rotations and flips [default: LYKTA_DIHEDRAL]",
+        help="also try the 7 rotations and flips (default: LYKTA_DIHEDRAL)",
         show_default=False,
     ),
 ]
@@ -138,7 +138,7 @@ TrimOption = Annotated[
     bool | None,
     typer.Option(
         "--trim/--no-trim",
-        help="also try without uniform borders [default: LYKTA_TRIM]",
+        help="also try without uniform borders (default: LYKTA_TRIM)",
         show_default=False,
     ),
 ]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from lykta.cli.common import JsonFlag, emit, friendly, out
-from lykta.hashing.registry import hashers
-from lykta.plugins import plugin_manager
 
 
 @friendly
 def plugins_command(as_json: JsonFlag = False) -> None:
     """List the loaded plugins and the hash kinds they provide."""
+    from rich.table import Table
+
+    from lykta.hashing.registry import hashers
+    from lykta.plugins import plugin_manager
+
     manager = plugin_manager()
     kinds = {hasher.name: hasher for hasher in hashers()}
     rows = []

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from lykta.auth.tokens import parse_scope
 from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
@@ -23,6 +21,8 @@ def token_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a token and print its secret once; only a hash of it is stored."""
+    from lykta.auth.tokens import parse_scope
+
     core = open_core()
     info, secret = core.tokens.create(parse_scope(scope), name)
     if as_json:
@@ -36,6 +36,8 @@ def token_create(
 @friendly
 def token_list(as_json: JsonFlag = False) -> None:
     """List tokens (never their secrets)."""
+    from rich.table import Table
+
     tokens = open_core().tokens.list()
     if as_json:
         for t in tokens:
@@ -49,7 +51,11 @@ def token_list(as_json: JsonFlag = False) -> None:
 
 @app.command("revoke")
 @friendly
-def token_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(min=1, help="its id (`lykta token list`)")],
+) -> None:
     """Revoke a token (takes effect within seconds in every replica)."""
+    if token_id >= 2**63:  # checked here: as a range, help would print the 19-digit bound
+        raise typer.BadParameter("no token has so large an id", param_hint="TOKEN_ID")
     open_core().tokens.revoke(token_id)
     err.print(f"token {token_id} revoked")
