@@ -135,11 +135,11 @@ def bank_import(
     as_json: JsonFlag = False,
 ) -> None:
     """Import a hash list in one transaction: a bad line stops it, the bank unchanged."""
-    from lykta.banks.formats import get_format, guess_format
+    from lykta.banks.formats import file_stem, get_format, guess_format
     from lykta.outputs import ImportOut
 
     fmt = get_format(format or guess_format(file))
-    stem = None if file == "-" else Path(file).stem
+    stem = None if file == "-" else file_stem(file)
     core = open_core()
     core.banks.get(name)
     try:
