@@ -449,3 +449,22 @@ def test_streamed_uploads_have_their_own_limit(tmp_path: Path) -> None:
         media = c.post("/api/v1/banks/v/content/media", files={"file": ("c.mp4", clip)}, headers=h)
         assert media.status_code == 413
     core.close()
+
+
+def test_every_timestamp_is_utc_with_its_zone(client: TestClient, tokens: Tokens) -> None:
+    """SQLite hands times back without their zone; every response still says UTC."""
+    from datetime import UTC, datetime, timedelta
+
+    h = tokens.header("curator")
+    created = client.post("/api/v1/banks", json={"name": "a"}, headers=h).json()
+    client.post("/api/v1/banks/a/content", json={"kind": "pdq", "hash": PDQ}, headers=h)
+    moments = [
+        created["created_at"],
+        client.get("/api/v1/banks/a", headers=h).json()["created_at"],
+        *(bank["created_at"] for bank in client.get("/api/v1/banks", headers=h).json()),
+        *(item["added_at"] for item in client.get("/api/v1/banks/a/content", headers=h).json()),
+    ]
+    for moment in moments:
+        parsed = datetime.fromisoformat(moment)
+        assert parsed.utcoffset() == timedelta(0), moment
+        assert abs(datetime.now(UTC) - parsed) < timedelta(minutes=10), moment

@@ -378,3 +378,33 @@ def test_the_cli_loads_no_heavy_module_for_help() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_bank_list_piped_keeps_long_names_whole(run) -> None:  # type: ignore[no-untyped-def]
+    name = "a-bank-with-a-name-longer-than-a-terminal-is-wide-" + "x" * 60
+    run("bank", "create", name, "--source", "a hotline with a long name, too")
+    listed = run("bank", "list").stdout
+    [row] = [line for line in listed.splitlines() if "xxxx" in line]
+    assert name in row and "a hotline with a long name, too" in row
+
+
+def test_export_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
+    """`lykta bank export X | head` prints no "Broken pipe" error."""
+    import os
+    import random
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LYKTA_HOME": str(tmp_path / "home"), "LYKTA_DATABASE_URL": ""}
+    hashes = tmp_path / "many.txt"
+    rng = random.Random(5)
+    hashes.write_text("".join(f"{rng.getrandbits(256):064x}\n" for _ in range(20_000)))
+    lykta = [sys.executable, "-m", "lykta"]
+    for args in (["bank", "create", "big"], ["bank", "import", "big", str(hashes)]):
+        subprocess.run([*lykta, *args], env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        f"{' '.join(lykta)} bank export big --format text | head -n 2",
+        shell=True, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert len(done.stdout.splitlines()) == 2
+    assert done.stderr == ""

@@ -15,7 +15,7 @@ from lykta.cli.common import (
     err,
     friendly,
     open_core,
-    out,
+    print_table,
     progress_bar,
     report_failure,
 )
@@ -83,7 +83,7 @@ def bank_list(as_json: JsonFlag = False) -> None:
             b.name, str(b.content_count), "yes" if b.enabled else "no",
             "yes" if b.negative else "", rules, b.source,
         )  # fmt: skip
-    out.print(table)
+    print_table(table)
 
 
 @app.command("set")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -17,6 +19,7 @@ from lykta.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from rich.table import Table
 
     from lykta.app import Lykta
 
@@ -36,7 +39,14 @@ def failing_with(code: int) -> Callable[[F], F]:
             from sqlalchemy.exc import DBAPIError
 
             try:
-                return command(*args, **kwargs)
+                result = command(*args, **kwargs)
+                sys.stdout.flush()  # a closed pipe fails here, not after, at exit
+                return result
+            except BrokenPipeError:
+                # The reader went away (`lykta bank export X | head`): stop quietly, as
+                # other tools do, with the status of a process that SIGPIPE ended.
+                _stdout_to_devnull()
+                raise typer.Exit(128 + signal.SIGPIPE) from None
             except LyktaError as error:
                 err.print(f"[red]error:[/red] {error.message}", highlight=False)
                 raise typer.Exit(code) from None
@@ -57,6 +67,25 @@ def failing_with(code: int) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush finds no closed pipe."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # not a real file (tests capture it)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
+def print_table(table: Table) -> None:
+    """A table on a terminal as wide as it is; piped, at its full width (never cut at 80)."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(width=100_000, soft_wrap=True).print(table)
 
 
 # Most commands exit 1 on an error; `lykta match` exits 2, as its 1 means "matched".

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lykta.cli.common import JsonFlag, emit, friendly, out
+from lykta.cli.common import JsonFlag, emit, friendly, print_table
 
 
 @friendly
@@ -31,4 +31,4 @@ def plugins_command(as_json: JsonFlag = False) -> None:
             f"{kind} ({'distance' if kinds[kind].similarity else 'exact'})" for kind in provided
         )
         table.add_row(name, described, ", ".join(hooks))
-    out.print(table)
+    print_table(table)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
+from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out, print_table
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -46,7 +46,7 @@ def token_list(as_json: JsonFlag = False) -> None:
     table = Table("id", "name", "scope", "revoked")
     for t in tokens:
         table.add_row(str(t.id), t.name, t.scope.value, "yes" if t.revoked else "")
-    out.print(table)
+    print_table(table)
 
 
 @app.command("revoke")
