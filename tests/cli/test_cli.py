@@ -408,3 +408,17 @@ def test_export_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     )  # fmt: skip
     assert len(done.stdout.splitlines()) == 2
     assert done.stderr == ""
+
+
+def test_demo_makes_a_sample_and_never_overwrites(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "sample"
+    run("demo", str(folder))
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.*")) == [
+        "hashes.csv",
+        "known/known-4.jpg",
+        "known/known-5.jpg",
+        "uploads/demo-2-resized.jpg",
+        "uploads/holiday.jpg",
+        "uploads/known-5-mirrored.jpg",
+    ]
+    assert "exists already" in run("demo", str(folder), code=1).stderr

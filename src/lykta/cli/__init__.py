@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lykta import __version__
-from lykta.cli import banks, doctor, matching, plugins, serve, streams, tokens, worker
+from lykta.cli import banks, demo, doctor, matching, plugins, serve, streams, tokens, worker
 from lykta.cli.common import out
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command("watch")(streams.watch_command)
 app.command("worker")(worker.worker_command)
 app.command("plugins")(plugins.plugins_command)
 app.command("doctor")(doctor.doctor)
+app.command("demo")(demo.demo_command)
 
 
 @app.callback(invoke_without_command=True)
