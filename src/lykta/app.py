@@ -17,10 +17,13 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
-from lykta.alerts import AlertRepository
+from lykta.alerts import AlertRepository, MatchSource, alerts_of
+from lykta.audit import AuditLog
 from lykta.auth.tokens import TokenRepository
+from lykta.auth.users import UserRepository
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
+from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.photo import PhotoHashes, hash_photo
@@ -111,8 +114,24 @@ class Lykta:
         # A core opened only to manage banks (most CLI commands) never loads the indexes.
         self.live = False
         self.banks = BankService(self.sessions, on_change=self._after_write)
-        self.tokens = TokenRepository(self.sessions)
-        self.alerts = AlertRepository(self.sessions)
+        self.audit = AuditLog(self.sessions)
+        self.tokens = TokenRepository(self.sessions, self.audit)
+        self.users = UserRepository(
+            self.sessions,
+            self.audit,
+            max_failures=settings.login_max_failures,
+            lockout_seconds=settings.login_lockout_seconds,
+            session_seconds=settings.session_seconds,
+        )
+        self.cases = CaseService(
+            self.sessions,
+            self.audit,
+            self.banks,
+            bank_order=settings.bank_order,
+            quarantine_after=settings.quarantine_after,
+        )
+        # Every alert, from any source, joins its case in the transaction that records it.
+        self.alerts = AlertRepository(self.sessions, listeners=[self.cases.attach])
         self.hooks = plugin_manager().hook
         # Look-ups, matched look-ups and matches, for /metrics: counted without a lock.
         self.stats = Tally()
@@ -153,12 +172,24 @@ class Lykta:
                 self.matcher.wake()
         self._announce("lykta_bank_changed", bank=bank, change=change)
 
-    def _found(self, content: Any, result: LookupResult) -> LookupResult:
+    def _found(
+        self,
+        content: Any,
+        result: LookupResult,
+        source: MatchSource | None = None,
+        source_kind: str = "photo",
+        source_id: str = "",
+    ) -> LookupResult:
+        """Tell the plugins of a look-up's matches and, when the caller named a subject
+        (``source``), record them as alerts first: a failure to record is the caller's
+        to hear (they asked for it), so it is raised, not logged."""
         stats = self.stats
         stats.add("lookups")
         if result.suppressed_by:
             stats.add("suppressed")
         if result.matches:
+            if source is not None:
+                self.alerts.record_many(alerts_of(source_kind, source, source_id, result))
             stats.add("matched")
             stats.add("matches", len(result.matches))
             self._announce("lykta_match_found", content=content, result=result)
@@ -236,11 +267,14 @@ class Lykta:
         banks: Iterable[str] | None = None,
         dihedral: bool | None = None,
         trim: bool | None = None,
+        source: MatchSource | None = None,
     ) -> ContentLookup:
+        """Look a photo up; with ``source``, its matches are recorded as alerts."""
         banks = self._known_banks(banks)
         hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
         result = self.matcher.lookup(queries_for_photo(hashes), banks)
-        return ContentLookup(hashes, self._found(hashes, result))
+        found = self._found(hashes, result, source, "photo", f"sha256:{hashes.sha256}")
+        return ContentLookup(hashes, found)
 
     def lookup_frame(
         self, variants: Sequence[FrameVariant], *, banks: Iterable[str] | None = None
@@ -262,11 +296,15 @@ class Lykta:
         return hash_video(source, **(sampling | {"mirror": mirror}))
 
     def lookup_video(
-        self, hashes: VideoHashes, *, banks: Iterable[str] | None = None
+        self,
+        hashes: VideoHashes,
+        *,
+        banks: Iterable[str] | None = None,
+        source: MatchSource | None = None,
     ) -> LookupResult:
         """Match a hashed video against the banks: bank videos by their frames (with the
         shares and segments of ``matching.video``), photos a frame matches, and files
-        with the same digest."""
+        with the same digest. With ``source``, the matches are recorded as alerts."""
         wanted = self._known_banks(banks)
         frames = [frame_queries(frame.variants) for frame in hashes.frames]
         hits = self.matcher.frame_hits(frames, wanted)
@@ -295,7 +333,8 @@ class Lykta:
             held = matches.get(match.content_id)
             segments = held.video.segments if held and held.video else ()
             matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
-        return self._found(hashes, self.matcher.result_of(matches.values()))
+        result = self.matcher.result_of(matches.values())
+        return self._found(hashes, result, source, "video", f"sha256:{hashes.sha256}")
 
     def lookup_hash(
         self,
@@ -305,10 +344,12 @@ class Lykta:
         banks: Iterable[str] | None = None,
         quality: int | None = None,
         ignore_unknown_banks: bool = False,
+        source: MatchSource | None = None,
     ) -> LookupResult:
+        """Look a hash up; with ``source``, its matches are recorded as alerts."""
         query = hash_query(kind, value, quality)  # a bad hash is an error whatever the banks
         result = self.matcher.lookup([query], self._known_banks(banks, ignore_unknown_banks))
-        return self._found(query, result)
+        return self._found(query, result, source, "photo", f"{query.kind}:{query.value.hex()}")
 
     def lookup_hash_in_memory(
         self,
@@ -325,9 +366,14 @@ class Lykta:
         return None if found is None else self._found(query, found[0])
 
     def lookup_hashes(
-        self, hashes: Sequence[tuple[str, str, int | None]], *, banks: Iterable[str] | None = None
+        self,
+        hashes: Sequence[tuple[str, str, int | None]],
+        *,
+        banks: Iterable[str] | None = None,
+        source: MatchSource | None = None,
     ) -> list[LookupResult]:
-        """Look up many (kind, hash, quality) at once, each as its own piece of content."""
+        """Look up many (kind, hash, quality) at once, each as its own piece of content;
+        with ``source``, every match is recorded as an alert about its subject."""
         queries = []
         for number, (kind, value, quality) in enumerate(hashes):
             try:
@@ -336,7 +382,9 @@ class Lykta:
                 raise InvalidInput(f"hashes[{number}]: {error.message}") from None
         results = self.matcher.lookup_many(queries, self._known_banks(banks))
         for query, result in zip(queries, results, strict=True):
-            self._found(query[0], result)
+            self._found(
+                query[0], result, source, "photo", f"{query[0].kind}:{query[0].value.hex()}"
+            )
         return results
 
     def hash_media(self, data: bytes, kinds: Iterable[str]) -> dict[str, str]:
@@ -416,11 +464,13 @@ class Lykta:
         trim: bool | None = None,
         for_bank: str | None = None,
         progress: Callable[[int, int], None] | None = None,
+        source: MatchSource | None = None,
     ) -> Iterator[ScannedFile]:
         """Hash photos and videos (folders walked recursively) on all cores and, with
         `lookup`, look each up in `banks`. Videos are sampled for a check, or, ``for_bank``,
         as that bank keeps them. A file that cannot be read or hashed comes back with its
-        `error` and the scan goes on; `progress(done, total)` is told after each file."""
+        `error` and the scan goes on; `progress(done, total)` is told after each file. With
+        ``source``, matches are recorded as alerts, each file (by path) a source of its own."""
         wanted = self._known_banks(banks) if lookup else None
         hashed = hash_files(
             paths,
@@ -434,11 +484,14 @@ class Lykta:
             if isinstance(hashes, str):
                 yield ScannedFile(path, error=hashes)
             elif isinstance(hashes, VideoHashes):
-                found = self.lookup_video(hashes, banks=wanted) if lookup else None
+                each = replace(source, source_id=source.source_id or str(path)) if source else None
+                found = self.lookup_video(hashes, banks=wanted, source=each) if lookup else None
                 yield ScannedFile(path, video=hashes, result=found)
             elif lookup:
                 found = self.matcher.lookup(queries_for_photo(hashes), wanted)
-                yield ScannedFile(path, hashes, self._found(path, found))
+                yield ScannedFile(
+                    path, hashes, self._found(path, found, source, "photo", str(path))
+                )
             else:
                 yield ScannedFile(path, hashes)
 

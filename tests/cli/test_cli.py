@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -347,6 +348,7 @@ def test_help_renders_as_designed_and_every_option_has_help(run) -> None:  # typ
         text = run(*path, "--help").stdout
         for leak in ("<bool>", "<list[", "<str>", "<int", "9223372036854775807", "[default: None]"):
             assert leak not in text, f"`lykta {' '.join(path)} --help` shows {leak}"
+        assert not re.search(r"<=\d{10,}", text), f"`lykta {' '.join(path)}` shows a huge bound"
         for param in command.params:
             if param.param_type_name == "option" and param.name != "help":
                 assert param.help, f"`lykta {' '.join(path)}` option {param.opts} has no help"

@@ -133,6 +133,12 @@ Matcher = Annotated[TokenInfo, Depends(require(Scope.MATCHER))]
 Curator = Annotated[TokenInfo, Depends(require(Scope.CURATOR))]
 Admin = Annotated[TokenInfo, Depends(require(Scope.ADMIN))]
 MetricsReader = Annotated[TokenInfo, Depends(require(Scope.METRICS))]
+Reviewer = Annotated[TokenInfo, Depends(require(Scope.REVIEWER))]
+
+
+def actor(token: TokenInfo) -> str:
+    """Who a token is, as case histories and the audit log name them."""
+    return f"token:{token.id}" + (f":{token.name}" if token.name else "")
 
 
 async def read_upload(core: Lykta, upload: UploadFile) -> bytes:

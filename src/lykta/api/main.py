@@ -15,7 +15,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, docs, hma, home, matching, metrics, status, streams
+from lykta.api import (
+    audit,
+    banks,
+    cases,
+    console,
+    docs,
+    hma,
+    home,
+    matching,
+    metrics,
+    status,
+    streams,
+)
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
@@ -161,7 +173,19 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             body["message"] = str(error.detail)
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
-    for module in (status, matching, banks, streams, hma, docs, metrics, home):
+    for module in (
+        status,
+        matching,
+        banks,
+        streams,
+        cases,
+        audit,
+        hma,
+        docs,
+        metrics,
+        home,
+        console,
+    ):
         app.include_router(module.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from lykta.alerts import MatchSource
 from lykta.api.deps import Core, Matcher, read_upload
 from lykta.api.schemas import (
     BatchLookupIn,
@@ -15,6 +16,7 @@ from lykta.api.schemas import (
     ContentLookupOut,
     errors,
 )
+from lykta.errors import InvalidInput
 from lykta.outputs import HashesOut, LookupOut
 
 router = APIRouter(prefix="/api/v1", tags=["matching"], responses=errors(401, 422))
@@ -24,6 +26,34 @@ BODY = (400, 413)
 Banks = Annotated[list[str] | None, Query(alias="bank", description="only these banks")]
 Dihedral = Annotated[bool | None, Query(description="also try all rotations and flips")]
 Trim = Annotated[bool | None, Query(description="also try with uniform borders trimmed")]
+Record = Annotated[
+    bool, Query(description="record the matches as alerts about `subject`, for review")
+]
+Subject = Annotated[
+    str | None,
+    Query(
+        description="the platform's account id the content came from (with record=true)",
+        max_length=512,
+    ),
+]
+SourceId = Annotated[
+    str | None,
+    Query(
+        description="the platform's id of the upload (with record=true; default: its hash)",
+        max_length=512,
+    ),
+]
+
+
+def recording(record: bool, subject: str | None, source_id: str | None) -> MatchSource | None:
+    """What `record`, `subject` and `source_id` ask for: alerts about the subject, or none."""
+    if not record:
+        if subject is not None or source_id is not None:
+            raise InvalidInput("subject and source_id are only used with record=true")
+        return None
+    if subject is None:
+        raise InvalidInput("record=true needs a subject (the platform's account id)")
+    return MatchSource(subject, source_id or "")
 
 
 @router.post("/hash", response_model=HashesOut, responses=errors(*BODY))
@@ -48,10 +78,14 @@ async def lookup_upload(
     bank: Banks = None,
     dihedral: Dihedral = None,
     trim: Trim = None,
+    record: Record = False,
+    subject: Subject = None,
+    source_id: SourceId = None,
 ) -> ContentLookupOut:
+    source = recording(record, subject, source_id)
     data = await read_upload(core, file)
     found = await run_in_threadpool(
-        core.lookup_photo, data, banks=bank, dihedral=dihedral, trim=trim
+        core.lookup_photo, data, banks=bank, dihedral=dihedral, trim=trim, source=source
     )
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes), **LookupOut.of(found.result).model_dump()
@@ -66,12 +100,21 @@ async def lookup_hash(
     kind: Annotated[str, Query(description="pdq, md5 or sha256")] = "pdq",
     bank: Banks = None,
     quality: Annotated[int | None, Query(ge=0, le=100)] = None,
+    record: Record = False,
+    subject: Subject = None,
+    source_id: SourceId = None,
 ) -> Response:
+    source = recording(record, subject, source_id)
     # The hottest route: answered on the event loop when memory suffices (no thread hop),
-    # in a worker thread when a candidate's owner must be read from the database.
-    found = core.lookup_hash_in_memory(kind, hash, banks=bank, quality=quality)
+    # in a worker thread when a candidate's owner must be read from the database, or an
+    # alert written.
+    found = None
+    if source is None:
+        found = core.lookup_hash_in_memory(kind, hash, banks=bank, quality=quality)
     if found is None:
-        found = await run_in_threadpool(core.lookup_hash, kind, hash, banks=bank, quality=quality)
+        found = await run_in_threadpool(
+            core.lookup_hash, kind, hash, banks=bank, quality=quality, source=source
+        )
     # Serialised once, skipping FastAPI's re-validation of the model.
     return Response(LookupOut.of(found).model_dump_json(), media_type="application/json")
 
@@ -84,7 +127,9 @@ def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
             f"at most {core.settings.max_batch_hashes} hashes per batch (LYKTA_MAX_BATCH_HASHES)",
         )
     found = core.lookup_hashes(
-        [(item.kind.lower(), item.hash, item.quality) for item in body.hashes], banks=body.banks
+        [(item.kind.lower(), item.hash, item.quality) for item in body.hashes],
+        banks=body.banks,
+        source=recording(body.record, body.subject, None),
     )
     results = [
         BatchResultOut(kind=item.kind, hash=item.hash, **LookupOut.of(result).model_dump())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -113,6 +114,17 @@ def load_banks(core: Lykta) -> None:
 def write_line(text: str) -> None:
     """A line of tab-separated output, tabs kept (the console would expand them)."""
     sys.stdout.write(text + "\n")
+
+
+def cli_actor(name: str | None = None) -> str:
+    """Who runs a command, as case histories and the audit log name them: the name given
+    (`--as`) or the operating-system user."""
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "unknown"
+    return f"cli:{name}"
 
 
 def emit(obj: dict[str, Any]) -> None:

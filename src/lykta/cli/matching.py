@@ -27,8 +27,10 @@ from lykta.cli.common import (
     report_failure,
     write_line,
 )
+from lykta.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from lykta.alerts import MatchSource
     from lykta.app import Lykta, ScannedFile
     from lykta.hashing.video import VideoHashes
 
@@ -170,6 +172,12 @@ def match_command(
     trim: TrimOption = None,
     server: ServerOption = None,
     token: TokenOption = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="record matches as alerts for review")
+    ] = False,
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="the account the files came from (--record)")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Match photos and videos (folders walked recursively) against the banks.
@@ -178,25 +186,32 @@ def match_command(
     and a file or the command failed. Every file skipped and every hash below a bank's
     minimum quality is reported (on stderr, or in the --json record); a summary line ends
     the run on stderr."""
+    source = recording_source(record, subject)
     if server is not None:
         from lykta.cli.remote import remote_records
 
+        if source is not None:
+            raise InvalidInput("--record records alerts here: it does not go with --server")
         records = remote_records(server, token, paths, bank, dihedral, trim)
     else:
-        records = local_records(paths, bank, dihedral, trim)
+        records = local_records(paths, bank, dihedral, trim, source)
     tally = Tally()
-    for record in records:
-        tally.count(record)
+    for found in records:
+        tally.count(found)
         if as_json:
-            emit(record)
+            emit(found)
         else:
-            print_record(record)
+            print_record(found)
     tally.report()
     raise typer.Exit(tally.exit_code)
 
 
 def local_records(
-    paths: list[Path], bank: list[str] | None, dihedral: bool | None, trim: bool | None
+    paths: list[Path],
+    bank: list[str] | None,
+    dihedral: bool | None,
+    trim: bool | None,
+    source: MatchSource | None,
 ) -> Iterator[dict[str, Any]]:
     """Each file's `--json` record, matched here against the banks loaded into an index."""
     from lykta.outputs import scanned_file
@@ -206,12 +221,27 @@ def local_records(
     load_banks(core)
     with hashing_progress() as progress:
         for file in core.scan(
-            paths, lookup=True, banks=bank, dihedral=dihedral, trim=trim, progress=progress
+            paths,
+            lookup=True,
+            banks=bank,
+            dihedral=dihedral,
+            trim=trim,
+            progress=progress,
+            source=source,
         ):
             record = scanned_file(file)
             if file.error is None:
                 record["warnings"] = quality_warnings(file, floors)
             yield record
+
+
+def recording_source(record: bool, subject: str | None) -> MatchSource | None:
+    """What --record and --subject ask for: both or neither."""
+    from lykta.alerts import MatchSource
+
+    if record != (subject is not None):
+        raise InvalidInput("--record and --subject go together: give both or neither")
+    return MatchSource(subject) if subject is not None else None
 
 
 def quality_floors(core: Lykta, wanted: list[str] | None) -> dict[str, int]:

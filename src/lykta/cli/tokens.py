@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out, print_table
+from lykta.cli.common import (
+    JsonFlag,
+    cli_actor,
+    emit,
+    err,
+    friendly,
+    open_core,
+    out,
+    print_table,
+)
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -15,7 +24,10 @@ app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=Tr
 @friendly
 def token_create(
     scope: Annotated[
-        str, typer.Option(help="admin, curator, matcher or metrics (reads /metrics only)")
+        str,
+        typer.Option(
+            help="admin, curator, matcher, reviewer, child_safety or metrics (reads /metrics only)"
+        ),
     ],
     name: Annotated[str, typer.Option(help="who or what the token is for")] = "",
     as_json: JsonFlag = False,
@@ -24,7 +36,7 @@ def token_create(
     from lykta.auth.tokens import parse_scope
 
     core = open_core()
-    info, secret = core.tokens.create(parse_scope(scope), name)
+    info, secret = core.tokens.create(parse_scope(scope), name, actor=cli_actor())
     if as_json:
         emit({"id": info.id, "name": info.name, "scope": info.scope.value, "token": secret})
     else:
@@ -57,5 +69,5 @@ def token_revoke(
     """Revoke a token (takes effect within seconds in every replica)."""
     if token_id >= 2**63:  # checked here: as a range, help would print the 19-digit bound
         raise typer.BadParameter("no token has so large an id", param_hint="TOKEN_ID")
-    open_core().tokens.revoke(token_id)
+    open_core().tokens.revoke(token_id, actor=cli_actor())
     err.print(f"token {token_id} revoked")
