@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from lykta.cli import app
 from tests.conftest import make_photo
+from tests.videogen import write_video
 
 
 def _free_port() -> int:
@@ -101,3 +102,30 @@ def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
     result = match(str(tmp_path / "a.jpg"), "--server", url, "--token", "x", code=2)
     assert result.stderr.startswith(f"error: cannot reach {url}:")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_videos_are_checked_against_the_server_too(server: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    clip = write_video(tmp_path / "clip.mp4", [81, 82])
+    assert runner.invoke(app, ["bank", "add", "known", str(clip)]).exit_code == 0
+    created = runner.invoke(app, ["token", "create", "--scope", "matcher", "--json"])
+    token = json.loads(created.stdout)["token"]
+    excerpt = write_video(tmp_path / "excerpt.mp4", [81, 82], start=2, end=8)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 200)
+
+    # The server follows the change log: the banked clip reaches its index within a second.
+    deadline = time.monotonic() + 20
+    while True:
+        result = CliRunner().invoke(
+            app, ["match", str(excerpt), str(broken), "--server", server, "--token", token,
+                  "--json"],
+        )  # fmt: skip
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        if (records and records[0].get("matches")) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert result.exit_code == 1, result.stderr
+    [match_] = records[0]["matches"]
+    assert match_["id"] == "clip" and match_["query_share"] >= 0.9 and match_["segments"]
+    assert records[1]["path"] == str(broken) and "error" in records[1]

@@ -13,9 +13,9 @@ from lykta.errors import LyktaError
 if TYPE_CHECKING:
     import httpx
 
-# A file the server refuses (unreadable, too large, ...) is that file's failure; any other
+# A file the server refuses (undecodable, too large, ...) is that file's failure; any other
 # refusal (a bad token, an unknown bank) is the whole run's.
-FILE_REFUSALS = {400, 413, 415}
+FILE_REFUSALS = {400, 413, 415, 422}
 
 
 def remote_records(
@@ -54,25 +54,29 @@ def remote_records(
                 yield {"path": str(path), "error": problem}
                 continue
             try:
-                if is_video_file(path):
-                    yield {
-                        "path": str(path),
-                        "error": "a video: the server's look-up takes photos; "
-                        "check videos without --server",
-                    }
-                    continue
                 with path.open("rb") as file:
-                    body = _answer(
-                        client, base, "POST", "/api/v1/lookup",
-                        params=params, files={"file": (path.name, file)},
-                    )  # fmt: skip
+                    if is_video_file(path):
+                        # Streamed: a video of gigabytes is never held in memory either side.
+                        body = _answer(
+                            client, base, "POST", "/api/v1/lookup/stream",
+                            params=params, content=_chunks(file),
+                        )  # fmt: skip
+                    else:
+                        body = _answer(
+                            client, base, "POST", "/api/v1/lookup",
+                            params=params, files={"file": (path.name, file)},
+                        )  # fmt: skip
             except OSError as error:
                 yield {"path": str(path), "error": f"cannot read: {error.strerror}"}
                 continue
             except _FileRefused as refusal:
                 yield {"path": str(path), "error": str(refusal)}
                 continue
-            quality = body.pop("hashes")["quality"]
+            hashes = body.pop("hashes")
+            if hashes.get("media_kind") == "video":
+                yield {"path": str(path), **body}
+                continue
+            quality = hashes["quality"]
             body["warnings"] = [
                 f"pdq quality {quality} is below bank {name}'s minimum {floor}: "
                 "pdq not compared there"
@@ -80,6 +84,11 @@ def remote_records(
                 if quality < floor
             ]
             yield {"path": str(path), **body}
+
+
+def _chunks(file: Any, size: int = 1 << 20) -> Iterator[bytes]:
+    while chunk := file.read(size):
+        yield chunk
 
 
 class _FileRefused(Exception):
