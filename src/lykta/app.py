@@ -29,8 +29,8 @@ from lykta.evidence import BlobStore, EvidenceService
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
-from lykta.hashing.video import FrameVariant, VideoHashes, VideoLimits, hash_video
-from lykta.matching import LookupResult, Matcher, QueryHash
+from lykta.hashing.video import FrameVariant, SampledFrame, VideoHashes, VideoLimits, hash_video
+from lykta.matching import LookupResult, Match, Matcher, QueryHash
 from lykta.matching.owners import video_lengths
 from lykta.matching.results import VideoMatch
 from lykta.matching.video import QueryFrame, aggregate
@@ -331,27 +331,13 @@ class Lykta:
         *,
         banks: Iterable[str] | None = None,
         source: MatchSource | None = None,
+        ignore_unknown_banks: bool = False,
     ) -> LookupResult:
         """Match a hashed video against the banks: bank videos by their frames (with the
         shares and segments of ``matching.video``), photos a frame matches, and files
         with the same digest. With ``source``, the matches are recorded as alerts."""
-        wanted = self._known_banks(banks)
-        frames = [frame_queries(frame.variants) for frame in hashes.frames]
-        hits = self.matcher.frame_hits(frames, wanted)
-        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
-        matches = {
-            match.content_id: match
-            for match in aggregate(
-                [
-                    QueryFrame(frame.seconds, max(v.quality for v in frame.variants))
-                    for frame in hashes.frames
-                ],
-                hits,
-                interval=_sampling_interval(hashes),
-                rule=lambda bank: self.matcher.threshold(bank, "pdq"),
-                bank_lengths=video_lengths(self.sessions, content_ids) if content_ids else {},
-            )
-        }
+        wanted = self._known_banks(banks, ignore_unknown_banks)
+        matches = self._frame_matches(hashes.frames, wanted)
         digests = [
             QueryHash("md5", bytes.fromhex(hashes.md5)),
             QueryHash("sha256", bytes.fromhex(hashes.sha256)),
@@ -365,6 +351,41 @@ class Lykta:
             matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
         result = self.matcher.result_of(matches.values())
         return self._found(hashes, result, source, "video", f"sha256:{hashes.sha256}")
+
+    def lookup_video_frames(
+        self,
+        frames: Sequence[SampledFrame],
+        *,
+        banks: Iterable[str] | None = None,
+        ignore_unknown_banks: bool = False,
+    ) -> LookupResult:
+        """``lookup_video`` of a video known only by its frames' hashes (a vPDQ signal):
+        the same aggregation, without the file digests."""
+        wanted = self._known_banks(banks, ignore_unknown_banks)
+        matches = self._frame_matches(frames, wanted)
+        return self._found(frames, self.matcher.result_of(matches.values()))
+
+    def _frame_matches(
+        self, frames: Sequence[SampledFrame], wanted: list[str] | None
+    ) -> dict[int, Match]:
+        """The bank items a video's sampled frames match, by content id, each with its
+        ``VideoMatch``."""
+        queries = [frame_queries(frame.variants) for frame in frames]
+        hits = self.matcher.frame_hits(queries, wanted)
+        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
+        return {
+            match.content_id: match
+            for match in aggregate(
+                [
+                    QueryFrame(frame.seconds, max(v.quality for v in frame.variants))
+                    for frame in frames
+                ],
+                hits,
+                interval=_sampling_interval(frames),
+                rule=lambda bank: self.matcher.threshold(bank, "pdq"),
+                bank_lengths=video_lengths(self.sessions, content_ids) if content_ids else {},
+            )
+        }
 
     def lookup_hash(
         self,
@@ -556,7 +577,7 @@ class Lykta:
             external_id = media.stem if external_id is None else external_id
         wanted = [get_hasher(kind).name for kind in kinds]
         video = None
-        if "pdq" in wanted and _is_video(media):
+        if "pdq" in wanted and is_video(media):
             source = io.BytesIO(media) if isinstance(media, bytes) else media
             video = hash_video(source, **self._video_sampling(bank))
             item = video_item(video, external_id, wanted)
@@ -733,7 +754,9 @@ def video_item(
     return ContentItem(tuple(found), external_id, media_kind="video", duration=hashes.duration)
 
 
-def _is_video(media: bytes | Path | BinaryIO) -> bool:
+def is_video(media: bytes | Path | BinaryIO) -> bool:
+    """Whether ``media`` is a video, told by its container (an open file is left where it
+    was)."""
     if isinstance(media, bytes):
         return looks_like_video(media[:SNIFF_BYTES])
     if isinstance(media, Path):
@@ -752,9 +775,9 @@ def _read_all(media: bytes | Path | BinaryIO) -> bytes:
     return media.read()
 
 
-def _sampling_interval(hashes: VideoHashes) -> float:
+def _sampling_interval(frames: Sequence[SampledFrame]) -> float:
     """How far apart the video's frames were sampled: the commonest gap (1 s if unknown)."""
-    gaps = [round(b.seconds - a.seconds, 2) for a, b in pairwise(hashes.frames)]
+    gaps = [round(b.seconds - a.seconds, 2) for a, b in pairwise(frames)]
     gaps = [gap for gap in gaps if gap > 0]
     return statistics.median(gaps) if gaps else 1.0
 

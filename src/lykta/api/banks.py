@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import io
-import tempfile
 from collections.abc import Iterator
 from functools import partial
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from lykta.api.deps import Core, Curator, read_upload
+from lykta.api.deps import RAW_BODY, Core, Curator, read_upload, spooled_upload
 from lykta.api.schemas import BankIn, BankPatch, ContentIn, HashIn, errors
-from lykta.app import Lykta
 from lykta.auth.tokens import TokenInfo
 from lykta.banks.formats import (
     FORMATS,
     MAX_EXTERNAL_ID,
     describe_skipped,
+    export_filename,
+    file_stem,
     get_format,
+    guess_format,
     skipped_kinds,
     text_problem,
 )
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
-from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.outputs import BankOut, ContentOut, ImportOut
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"], responses=errors(401, 403))
@@ -38,10 +38,14 @@ ContentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="bank content id
 # Says what an export left out because its format cannot hold it (vPDQ holds PDQ only).
 SKIPPED_HEADER = "X-Lykta-Export-Skipped"
 FormatName = Annotated[str, Query(description=f"one of: {', '.join(FORMATS)}")]
-
-
-def _stem(filename: str | None) -> str | None:
-    return (filename or "").rsplit("/", 1)[-1].rsplit(".", 1)[0] or None
+ImportFormat = Annotated[
+    str | None,
+    Query(
+        description=f"one of: {', '.join(FORMATS)}; by default the file name's (`.csv`: csv, "
+        "`.vpdq.txt`: vpdq, `.threatexchange.txt`: threatexchange, else text), as an "
+        "export names it"
+    ),
+]
 
 
 def _shown(text: str) -> str:
@@ -171,22 +175,12 @@ async def add_media(
     return ImportOut.of(added.summary)
 
 
-STREAM_CHUNK = 1 << 20  # bytes handed to a worker thread per disk write
-
-
 @router.post(
     "/{name}/content/stream",
     response_model=ImportOut,
     status_code=201,
     responses=errors(404, *WRITE),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=RAW_BODY,
 )
 async def add_streamed_media(
     request: Request,
@@ -199,50 +193,13 @@ async def add_streamed_media(
     LYKTA_MAX_STREAM_UPLOAD_BYTES). The body is written to a file in the data folder as it
     arrives and hashed from there, so it is never held in memory."""
     await run_in_threadpool(core.banks.get, name)  # a missing bank before gigabytes arrive
-    spool = await run_in_threadpool(_spool_file, core)
-    try:
-        size = 0
-        pending = bytearray()
-        async for chunk in request.stream():
-            pending += chunk
-            size += len(chunk)
-            if len(pending) >= STREAM_CHUNK:
-                await run_in_threadpool(spool.write, bytes(pending))
-                pending.clear()
-        await run_in_threadpool(spool.write, bytes(pending))
-        if size == 0:
-            raise HTTPException(422, "the request body is empty: send the file as the body")
-        is_video = await run_in_threadpool(_rewound_is_video, spool)
-        if not is_video and size > core.settings.max_upload_bytes:
-            raise HTTPException(
-                413,
-                f"a photo may be at most {core.settings.max_upload_bytes} bytes "
-                "(LYKTA_MAX_UPLOAD_BYTES); only videos may be larger",
-            )
+    async with spooled_upload(request, core) as spooled:
         added = await run_in_threadpool(
             partial(core.add_media, external_id=external_id, added_by=_added_by(token)),
             name,
-            spool,
+            spooled.file,
         )
-    finally:
-        await run_in_threadpool(spool.close)
     return ImportOut.of(added.summary)
-
-
-def _spool_file(core: Lykta) -> BinaryIO:
-    """An anonymous file in the data folder (a temp folder may live in memory), gone when
-    closed."""
-    folder = core.settings.home_path / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryFile(dir=folder)
-
-
-def _rewound_is_video(spool: BinaryIO) -> bool:
-    spool.flush()
-    spool.seek(0)
-    head = spool.read(SNIFF_BYTES)
-    spool.seek(0)
-    return looks_like_video(head)
 
 
 def _added_by(token: TokenInfo) -> str:
@@ -266,12 +223,13 @@ async def import_file(
     token: Curator,
     name: str,
     file: Annotated[UploadFile, File()],
-    format: FormatName = "text",
+    format: ImportFormat = None,
     kind: Annotated[str, Query()] = "pdq",
     skip_invalid: bool = False,
 ) -> ImportOut:
-    """Import a hash list in one transaction: a bad line aborts it unless skip_invalid."""
-    fmt = get_format(format)
+    """Import a hash list in one transaction: a bad line aborts it unless skip_invalid. The
+    format, unless given, is the file name's, as `lykta bank import` reads it."""
+    fmt = get_format(format or guess_format(file.filename or ""))
     kind = get_hasher(kind.strip().lower()).name
     data = await read_upload(core, file)
     try:
@@ -283,7 +241,7 @@ async def import_file(
         name,
         # Universal newlines, as the CLI reads files: CR-only (old Mac) lists are one line
         # otherwise.
-        fmt.parse(io.StringIO(text, newline=None), kind, _stem(file.filename)),
+        fmt.parse(io.StringIO(text, newline=None), kind, file_stem(file.filename or "")),
         source=file.filename or "upload",
         skip_invalid=skip_invalid,
         added_by=token.name or f"token:{token.id}",
@@ -323,8 +281,7 @@ def export_bank(core: Core, _: Curator, name: str, format: FormatName = "csv") -
         yield "".join(batch)
 
     media = "text/csv" if format == "csv" else "text/plain"
-    suffix = "csv" if format == "csv" else "txt"
-    headers = {"Content-Disposition": f'attachment; filename="{name}.{suffix}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{export_filename(name, format)}"'}
     if skipped:
         headers[SKIPPED_HEADER] = describe_skipped(fmt, skipped)
     return StreamingResponse(chunks(), media_type=media, headers=headers)

@@ -33,6 +33,7 @@ from lykta.api import (
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
+from lykta.api.matching import STREAMED_LOOKUP
 from lykta.app import Lykta
 from lykta.errors import LyktaError
 from lykta.stats import Tally
@@ -48,15 +49,17 @@ class BodyTooLarge(Exception):
 
 
 def is_streamed_upload(path: str) -> bool:
-    """The route that takes a raw body of gigabytes (a video), spooling it to disk."""
-    return path.startswith("/api/v1/banks/") and path.endswith("/content/stream")
+    """The routes that take a raw body of gigabytes (a video), spooling it to disk."""
+    return path == STREAMED_LOOKUP or (
+        path.startswith("/api/v1/banks/") and path.endswith("/content/stream")
+    )
 
 
 class BodyLimitMiddleware:
     """Refuse request bodies over a limit before they are buffered or spooled to disk.
 
     The declared Content-Length is checked up front; bodies without one (chunked) are
-    counted as they arrive. The streamed upload route has its own, larger limit.
+    counted as they arrive. The streamed upload routes have their own, larger limit.
     """
 
     def __init__(self, app: ASGIApp, limit: int, streamed_limit: int) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from lykta.banks.formats import MAX_EXTERNAL_ID, MAX_LABEL, MAX_LABELS, MAX_TEXT, text_problem
-from lykta.outputs import HashesOut, LookupOut, flat_threshold_fields
+from lykta.outputs import HashesOut, LookupOut, VideoHashesOut, flat_threshold_fields
 
 
 class ErrorOut(BaseModel):
@@ -73,7 +73,10 @@ OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class ContentLookupOut(LookupOut):
-    hashes: HashesOut
+    hashes: HashesOut | VideoHashesOut = Field(
+        description="the upload's hashes: a photo's, or a video's (`media_kind` video) "
+        "digests and sampled frames"
+    )
 
 
 class BatchHash(BaseModel):
