@@ -3,12 +3,14 @@ cases, through the same core service as the API."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lykta.cli.common import JsonFlag, cli_actor, emit, err, friendly, open_core, out
-from lykta.evidence import EvidenceInfo
+
+if TYPE_CHECKING:  # `lykta --help` imports no database or media code
+    from lykta.evidence import EvidenceInfo
 
 app = typer.Typer(
     help="Evidence of confirmed cases: show, legal hold, purge.", no_args_is_help=True

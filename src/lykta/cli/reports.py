@@ -5,16 +5,17 @@ review-console user, through the same core services as the API."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lykta.app import Lykta
-from lykta.auth.users import UserInfo
 from lykta.cli.common import JsonFlag, cli_actor, emit, err, friendly, open_core, out
 from lykta.errors import Forbidden
-from lykta.outputs import ReportOut
-from lykta.reports import ReportInfo
+
+if TYPE_CHECKING:  # `lykta --help` imports no database or media code
+    from lykta.app import Lykta
+    from lykta.auth.users import UserInfo
+    from lykta.reports import ReportInfo
 
 app = typer.Typer(help="Reports of cases to NCMEC's CyberTipline.", no_args_is_help=True)
 
@@ -29,6 +30,12 @@ def _reporter(core: Lykta, name: str) -> UserInfo:
     if not user.may_report:
         raise Forbidden(f"user {name!r} is a {user.role}: only child_safety users send reports")
     return user
+
+
+def _emit_json(info: ReportInfo) -> None:
+    from lykta.outputs import ReportOut
+
+    emit(ReportOut.of(info).model_dump(mode="json"))
 
 
 def _print(info: ReportInfo) -> None:
@@ -52,7 +59,7 @@ def report_cybertipline(case_id: CaseId, who: AsUser, as_json: JsonFlag = False)
     finally:
         client.close()
     if as_json:
-        emit(ReportOut.of(info).model_dump(mode="json"))
+        _emit_json(info)
     else:
         err.print(f"case {case_id} reported: NCMEC report {info.ncmec_report_id}")
 
@@ -78,7 +85,7 @@ def report_status(case_id: CaseId, as_json: JsonFlag = False) -> None:
     found = open_core().reports.status(case_id)
     for info in found:
         if as_json:
-            emit(ReportOut.of(info).model_dump(mode="json"))
+            _emit_json(info)
         else:
             _print(info)
     if not found and not as_json:
