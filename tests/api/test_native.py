@@ -77,7 +77,7 @@ def test_revoked_token_is_refused(core: Lykta, client: TestClient, tokens: Token
 def test_status(client: TestClient, tokens: Tokens) -> None:
     body = client.get("/api/v1/status", headers=tokens.header("matcher")).json()
     assert body["ok"] is True and body["database"] is True
-    assert body["index_size"] == {"pdq": 0, "md5": 0, "sha256": 0}
+    assert body["index_size"] == {"pdq": 0, "md5": 0, "sha256": 0, "orb": 0}
 
 
 def test_bank_crud_and_content(client: TestClient, tokens: Tokens) -> None:
@@ -86,6 +86,12 @@ def test_bank_crud_and_content(client: TestClient, tokens: Tokens) -> None:
         "/api/v1/banks", json={"name": "ncmec", "source": "NCMEC", "pdq_distance": 20}, headers=h
     )
     assert created.status_code == 201 and created.json()["pdq_distance"] == 20
+    assert created.json()["local_features"] is False
+    changed = client.patch("/api/v1/banks/ncmec", json={"local_features": True}, headers=h)
+    assert changed.status_code == 200 and changed.json()["local_features"] is True
+    refused = client.patch("/api/v1/banks/ncmec", json={"local_features": "maybe"}, headers=h)
+    assert refused.status_code == 422
+    client.patch("/api/v1/banks/ncmec", json={"local_features": False}, headers=h)
     assert client.post("/api/v1/banks", json={"name": "ncmec"}, headers=h).status_code == 409
     added = client.post(
         "/api/v1/banks/ncmec/content",

@@ -24,6 +24,13 @@ BODY = (400, 413)
 Banks = Annotated[list[str] | None, Query(alias="bank", description="only these banks")]
 Dihedral = Annotated[bool | None, Query(description="also try all rotations and flips")]
 Trim = Annotated[bool | None, Query(description="also try with uniform borders trimmed")]
+LocalFeatures = Annotated[
+    bool,
+    Query(
+        description="where PDQ matches nothing, try the second path: the photo inside a "
+        "screenshot, and local features for banks that enable them"
+    ),
+]
 
 
 @router.post("/hash", response_model=HashesOut, responses=errors(*BODY))
@@ -48,10 +55,16 @@ async def lookup_upload(
     bank: Banks = None,
     dihedral: Dihedral = None,
     trim: Trim = None,
+    local_features: LocalFeatures = True,
 ) -> ContentLookupOut:
     data = await read_upload(core, file)
     found = await run_in_threadpool(
-        core.lookup_photo, data, banks=bank, dihedral=dihedral, trim=trim
+        core.lookup_photo,
+        data,
+        banks=bank,
+        dihedral=dihedral,
+        trim=trim,
+        local_features=local_features,
     )
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes), **LookupOut.of(found.result).model_dump()

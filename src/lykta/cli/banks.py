@@ -47,12 +47,20 @@ def bank_create(
     description: Annotated[str, typer.Option()] = "",
     source: Annotated[str, typer.Option(help="where the hashes come from")] = "",
     licence: Annotated[str, typer.Option(help="terms the hashes come under")] = "",
+    local_features: Annotated[
+        bool,
+        typer.Option(
+            "--local-features",
+            help="bank photos' local features (ORB) too, to match crops, rotations and "
+            "screenshots of them",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a bank."""
     bank = open_core().banks.create(
         name, description=description, source=source, licence=licence, negative=negative,
-        pdq_distance=distance, pdq_min_quality=min_quality,
+        pdq_distance=distance, pdq_min_quality=min_quality, local_features=local_features,
     )  # fmt: skip
     if as_json:
         emit(BankOut.of(bank).model_dump(mode="json"))
@@ -69,7 +77,9 @@ def bank_list(as_json: JsonFlag = False) -> None:
         for bank in banks:
             emit(BankOut.of(bank).model_dump(mode="json"))
         return
-    table = Table("bank", "content", "enabled", "negative", "thresholds", "source")
+    table = Table(
+        "bank", "content", "enabled", "negative", "local features", "thresholds", "source"
+    )
     for b in banks:
         rules = ", ".join(
             f"{kind} <={rule.distance}"
@@ -78,7 +88,7 @@ def bank_list(as_json: JsonFlag = False) -> None:
         )
         table.add_row(
             b.name, str(b.content_count), "yes" if b.enabled else "no",
-            "yes" if b.negative else "", rules, b.source,
+            "yes" if b.negative else "", "yes" if b.local_features else "", rules, b.source,
         )  # fmt: skip
     out.print(table)
 
@@ -91,11 +101,18 @@ def bank_set(
     distance: Annotated[int | None, typer.Option(help="PDQ match distance")] = None,
     min_quality: Annotated[int | None, typer.Option(help="minimum PDQ quality")] = None,
     negative: Annotated[bool | None, typer.Option("--negative/--positive")] = None,
+    local_features: Annotated[
+        bool | None,
+        typer.Option(
+            "--local-features/--no-local-features",
+            help="match by local features (photos added from now on are banked with them)",
+        ),
+    ] = None,
 ) -> None:
     """Change a bank's settings; every replica applies them within LYKTA_SYNC_INTERVAL."""
     changes = {
         "enabled": enabled, "pdq_distance": distance, "pdq_min_quality": min_quality,
-        "negative": negative,
+        "negative": negative, "local_features": local_features,
     }  # fmt: skip
     open_core().banks.update(name, **{k: v for k, v in changes.items() if v is not None})
     err.print(f"bank {name} updated")

@@ -101,14 +101,23 @@ def match_command(
     ] = None,
     dihedral: Annotated[bool | None, typer.Option("--dihedral/--no-dihedral")] = None,
     trim: Annotated[bool | None, typer.Option("--trim/--no-trim")] = None,
+    local_features: Annotated[
+        bool,
+        typer.Option(
+            "--local-features/--no-local-features",
+            help="where PDQ matches nothing, look for a photo inside a screenshot and "
+            "match local features in banks that enable them",
+        ),
+    ] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Match photos and videos (folders walked recursively) against the banks."""
     core = open_core(matching=True)
     with hashing_progress() as progress:
         scanned = core.scan(
-            paths, lookup=True, banks=bank, dihedral=dihedral, trim=trim, progress=progress
-        )
+            paths, lookup=True, banks=bank, dihedral=dihedral, trim=trim, progress=progress,
+            local_features=local_features,
+        )  # fmt: skip
         for file in scanned:
             if as_json:
                 emit(scanned_file(file))
