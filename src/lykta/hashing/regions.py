@@ -14,7 +14,7 @@ from PIL import Image
 
 # Rows and columns are judged on a copy this wide (or tall): enough for bars of a few
 # pixels, cheap on the path of every look-up that PDQ does not match.
-_WORK_SIDE = 320
+_WORK_SIDE = 256
 # A pixel is background when every channel is within this of the line's commonest colour.
 _TOLERANCE = 10
 # A row is part of a UI band when this share of it is background (text and icons leave
@@ -35,7 +35,8 @@ def find_photo_region(image: Image.Image) -> tuple[int, int, int, int] | None:
     does not look like a frame around one."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     scale = min(1.0, _WORK_SIDE / max(rgb.size))
-    small = rgb.resize((max(8, round(rgb.width * scale)), max(8, round(rgb.height * scale))))
+    size = (max(8, round(rgb.width * scale)), max(8, round(rgb.height * scale)))
+    small = rgb.resize(size, Image.Resampling.BILINEAR)
     pixels = np.asarray(small).astype(np.int16)
     height, width = pixels.shape[:2]
     rows = _background_share(pixels) < BAND_ROW_SHARE
@@ -59,8 +60,13 @@ def find_photo_region(image: Image.Image) -> tuple[int, int, int, int] | None:
 
 def _background_share(lines: np.ndarray) -> np.ndarray:
     """Per line, the share of its pixels within ``_TOLERANCE`` of its median colour."""
-    colour = np.median(lines, axis=1, keepdims=True)
-    close = np.abs(lines - colour).max(axis=2) <= _TOLERANCE
+    # The median of about 64 pixels a line finds a band's background as well as all of
+    # them would, for a quarter of the cost.
+    step = max(1, lines.shape[1] // 64)
+    colour = np.median(lines[:, ::step], axis=1, keepdims=True)
+    diff = np.abs(lines - colour)
+    # Channel by channel: a max over a last axis of three is several times slower.
+    close = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]) <= _TOLERANCE
     share: np.ndarray = close.mean(axis=1)
     return share
 
