@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,6 @@ from lykta.hashing.local_features import MIN_KEYPOINTS, OrbHasher, features_of
 from lykta.hashing.regions import find_photo_region
 from lykta.index.local_features import (
     MIN_INLIERS,
-    Chunk,
-    LocalFeatureIndex,
     LocalFeatures,
     verify,
 )
@@ -81,25 +78,6 @@ def test_edited_copies_verify(edit: str) -> None:
         assert inliers is not None and inliers >= MIN_INLIERS, (edit, seed)
 
 
-def test_the_index_finds_the_edited_photo_among_others() -> None:
-    index = LocalFeatureIndex()
-    first_rows = {}
-    for seed in range(8):
-        rows = features(seed).to_chunks()
-        ids = np.arange(len(rows)) + 100 * seed
-        index.add(ids, np.frombuffer(b"".join(rows), np.uint8).reshape(len(rows), -1))
-        first_rows[seed] = int(ids[0])
-    query = np.frombuffer(of_query(rotated(cropped(banked(5), 0.1, 5), 4)).to_code(), np.uint8)
-    [found] = index.query(query[None])
-    assert [hash_id for hash_id, _ in found] == [first_rows[5]]
-    assert found[0][1] >= MIN_INLIERS
-    # Rows travel and go one by one; a photo whose rows are all gone is no longer found.
-    copy = index.copy()
-    copy.remove(np.arange(100 * 5, 100 * 5 + 10))
-    assert copy.query(query[None]) == [[]]
-    assert index.query(query[None]) == [found]
-
-
 def test_unrelated_photos_never_verify() -> None:
     """Several hundred pairs of unrelated photos, as given and edited, and repetitive
     textures against photos and each other: not one passes."""
@@ -132,25 +110,3 @@ def test_plain_photos_have_too_few_keypoints_to_bank() -> None:
     assert len(features_of(flat)) < MIN_KEYPOINTS
     assert len(features_of(make_textured_photo(seed=3))) >= MIN_KEYPOINTS
     assert len(features_of(make_photo(seed=3))) >= 0  # soft photos may have few
-
-
-def test_codes_and_rows_round_trip(tmp_path: Path) -> None:
-    original = features(2)
-    rows = original.to_chunks()
-    assert len(rows) == 10 and len(set(rows)) == 10
-    assert all(len(row) == OrbHasher.code_bytes for row in rows)
-    for again in (
-        LocalFeatures.from_code(original.to_code()),
-        LocalFeatures.from_chunks([Chunk.from_row(row) for row in reversed(rows)]),
-    ):
-        assert len(again) == len(original)
-        assert np.array_equal(again.descriptors, original.descriptors)
-        assert np.abs(again.points - original.points).max() <= 0.125
-        assert (again.width, again.height) == (original.width, original.height)
-    index = LocalFeatureIndex()
-    index.add(np.arange(10), np.frombuffer(b"".join(rows), np.uint8).reshape(10, -1))
-    index.save(tmp_path / "orb")
-    loaded = LocalFeatureIndex.load(tmp_path / "orb")
-    query = np.frombuffer(original.to_code(), np.uint8)[None]
-    assert len(loaded) == 10 and loaded.query(query) == index.query(query)
-    assert index.query(query)[0][0][0] == 0
