@@ -58,3 +58,16 @@ def test_codes_and_rows_round_trip(tmp_path: Path) -> None:
     query = np.frombuffer(original.to_code(), np.uint8)[None]
     assert len(loaded) == 10 and loaded.query(query) == index.query(query)
     assert index.query(query)[0][0][0] == 0
+
+
+def test_merge_builds_what_queries_read_off_the_look_up_path() -> None:
+    index = LocalFeatureIndex()
+    assert not index.needs_merge()
+    rows = features(3).to_chunks()
+    index.add(np.arange(10), np.frombuffer(b"".join(rows), np.uint8).reshape(10, -1))
+    assert index.needs_merge()
+    index.merge()
+    assert not index.needs_merge()
+    copy = index.copy()
+    copy.remove(np.array([0]))
+    assert copy.needs_merge() and not index.needs_merge()

@@ -182,8 +182,8 @@ class LocalFeatureIndex:
     set per photo; see the module docstring for a look-up.
 
     Versions work as the ``HashIndex`` protocol says: ``copy`` shares the rows (never
-    changed once added), and ``query`` builds the flat descriptor table it votes over once
-    per version, under a lock.
+    changed once added); ``merge`` (or else the first query of a version, under a lock)
+    builds the table of photos and the multi-index it votes over.
     """
 
     code_bytes = CHUNK_BYTES
@@ -239,10 +239,14 @@ class LocalFeatureIndex:
         return other
 
     def needs_merge(self) -> bool:
-        return False
+        """Whether the photos and multi-index are stale since the last change: the
+        matcher rebuilds them in its follower thread, off the look-up path."""
+        return self._table is None and bool(self._rows)
 
     def merge(self) -> None:
-        """Nothing to fold: the flat table is rebuilt on the first query of a version."""
+        """Put the photos back together and sort the multi-index (a query of a version
+        that was never merged does it first, under a lock)."""
+        self._flat()
 
     def query(self, codes: Any, max_distance: int = 0) -> list[list[tuple[int, int]]]:
         """Per query code (a whole set of ``CODE_BYTES``), ``(id, inliers)`` of every
