@@ -17,10 +17,13 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
-from lykta.alerts import AlertRepository
+from lykta.alerts import AlertRepository, MatchSource, alerts_of
+from lykta.audit import AuditLog
 from lykta.auth.tokens import TokenRepository
+from lykta.auth.users import UserRepository
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
+from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.local_features import MIN_KEYPOINTS, WORK_SIDE, OrbHasher, features_of
@@ -28,8 +31,8 @@ from lykta.hashing.pdq import pdq_from_image
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.regions import find_photo_region
 from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
-from lykta.hashing.video import FrameVariant, VideoHashes, VideoLimits, hash_video
-from lykta.matching import LookupResult, Matcher, QueryHash
+from lykta.hashing.video import FrameVariant, SampledFrame, VideoHashes, VideoLimits, hash_video
+from lykta.matching import LookupResult, Match, Matcher, QueryHash
 from lykta.matching.owners import video_lengths
 from lykta.matching.results import VideoMatch
 from lykta.matching.video import QueryFrame, aggregate
@@ -119,8 +122,24 @@ class Lykta:
         # A core opened only to manage banks (most CLI commands) never loads the indexes.
         self.live = False
         self.banks = BankService(self.sessions, on_change=self._after_write)
-        self.tokens = TokenRepository(self.sessions)
-        self.alerts = AlertRepository(self.sessions)
+        self.audit = AuditLog(self.sessions)
+        self.tokens = TokenRepository(self.sessions, self.audit)
+        self.users = UserRepository(
+            self.sessions,
+            self.audit,
+            max_failures=settings.login_max_failures,
+            lockout_seconds=settings.login_lockout_seconds,
+            session_seconds=settings.session_seconds,
+        )
+        self.cases = CaseService(
+            self.sessions,
+            self.audit,
+            self.banks,
+            bank_order=settings.bank_order,
+            quarantine_after=settings.quarantine_after,
+        )
+        # Every alert, from any source, joins its case in the transaction that records it.
+        self.alerts = AlertRepository(self.sessions, listeners=[self.cases.attach])
         self.hooks = plugin_manager().hook
         # Look-ups, matched look-ups and matches, for /metrics: counted without a lock.
         self.stats = Tally()
@@ -161,12 +180,24 @@ class Lykta:
                 self.matcher.wake()
         self._announce("lykta_bank_changed", bank=bank, change=change)
 
-    def _found(self, content: Any, result: LookupResult) -> LookupResult:
+    def _found(
+        self,
+        content: Any,
+        result: LookupResult,
+        source: MatchSource | None = None,
+        source_kind: str = "photo",
+        source_id: str = "",
+    ) -> LookupResult:
+        """Tell the plugins of a look-up's matches and, when the caller named a subject
+        (``source``), record them as alerts first: a failure to record is the caller's
+        to hear (they asked for it), so it is raised, not logged."""
         stats = self.stats
         stats.add("lookups")
         if result.suppressed_by:
             stats.add("suppressed")
         if result.matches:
+            if source is not None:
+                self.alerts.record_many(alerts_of(source_kind, source, source_id, result))
             stats.add("matched")
             stats.add("matches", len(result.matches))
             self._announce("lykta_match_found", content=content, result=result)
@@ -245,15 +276,18 @@ class Lykta:
         dihedral: bool | None = None,
         trim: bool | None = None,
         local_features: bool = True,
+        source: MatchSource | None = None,
     ) -> ContentLookup:
         """Look a photo up by its digests and PDQ variants; where they match nothing and
-        ``local_features`` is on, by the second path too (``second_path``)."""
+        ``local_features`` is on, by the second path too (``second_path``). With
+        ``source``, its matches are recorded as alerts."""
         banks = self._known_banks(banks)
         hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
         result = self.matcher.lookup(queries_for_photo(hashes), banks)
         if local_features and not (result.matches or result.suppressed_by):
             result = self.second_path(data, banks)
-        return ContentLookup(hashes, self._found(hashes, result))
+        found = self._found(hashes, result, source, "photo", f"sha256:{hashes.sha256}")
+        return ContentLookup(hashes, found)
 
     def second_path(self, data: bytes, banks: Iterable[str] | None = None) -> LookupResult:
         """What a photo that PDQ did not match matches otherwise: the PDQ of the photo it
@@ -296,28 +330,18 @@ class Lykta:
         return hash_video(source, **(sampling | {"mirror": mirror}))
 
     def lookup_video(
-        self, hashes: VideoHashes, *, banks: Iterable[str] | None = None
+        self,
+        hashes: VideoHashes,
+        *,
+        banks: Iterable[str] | None = None,
+        source: MatchSource | None = None,
+        ignore_unknown_banks: bool = False,
     ) -> LookupResult:
         """Match a hashed video against the banks: bank videos by their frames (with the
         shares and segments of ``matching.video``), photos a frame matches, and files
-        with the same digest."""
-        wanted = self._known_banks(banks)
-        frames = [frame_queries(frame.variants) for frame in hashes.frames]
-        hits = self.matcher.frame_hits(frames, wanted)
-        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
-        matches = {
-            match.content_id: match
-            for match in aggregate(
-                [
-                    QueryFrame(frame.seconds, max(v.quality for v in frame.variants))
-                    for frame in hashes.frames
-                ],
-                hits,
-                interval=_sampling_interval(hashes),
-                rule=lambda bank: self.matcher.threshold(bank, "pdq"),
-                bank_lengths=video_lengths(self.sessions, content_ids) if content_ids else {},
-            )
-        }
+        with the same digest. With ``source``, the matches are recorded as alerts."""
+        wanted = self._known_banks(banks, ignore_unknown_banks)
+        matches = self._frame_matches(hashes.frames, wanted)
         digests = [
             QueryHash("md5", bytes.fromhex(hashes.md5)),
             QueryHash("sha256", bytes.fromhex(hashes.sha256)),
@@ -329,7 +353,43 @@ class Lykta:
             held = matches.get(match.content_id)
             segments = held.video.segments if held and held.video else ()
             matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
-        return self._found(hashes, self.matcher.result_of(matches.values()))
+        result = self.matcher.result_of(matches.values())
+        return self._found(hashes, result, source, "video", f"sha256:{hashes.sha256}")
+
+    def lookup_video_frames(
+        self,
+        frames: Sequence[SampledFrame],
+        *,
+        banks: Iterable[str] | None = None,
+        ignore_unknown_banks: bool = False,
+    ) -> LookupResult:
+        """``lookup_video`` of a video known only by its frames' hashes (a vPDQ signal):
+        the same aggregation, without the file digests."""
+        wanted = self._known_banks(banks, ignore_unknown_banks)
+        matches = self._frame_matches(frames, wanted)
+        return self._found(frames, self.matcher.result_of(matches.values()))
+
+    def _frame_matches(
+        self, frames: Sequence[SampledFrame], wanted: list[str] | None
+    ) -> dict[int, Match]:
+        """The bank items a video's sampled frames match, by content id, each with its
+        ``VideoMatch``."""
+        queries = [frame_queries(frame.variants) for frame in frames]
+        hits = self.matcher.frame_hits(queries, wanted)
+        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
+        return {
+            match.content_id: match
+            for match in aggregate(
+                [
+                    QueryFrame(frame.seconds, max(v.quality for v in frame.variants))
+                    for frame in frames
+                ],
+                hits,
+                interval=_sampling_interval(frames),
+                rule=lambda bank: self.matcher.threshold(bank, "pdq"),
+                bank_lengths=video_lengths(self.sessions, content_ids) if content_ids else {},
+            )
+        }
 
     def lookup_hash(
         self,
@@ -339,10 +399,12 @@ class Lykta:
         banks: Iterable[str] | None = None,
         quality: int | None = None,
         ignore_unknown_banks: bool = False,
+        source: MatchSource | None = None,
     ) -> LookupResult:
+        """Look a hash up; with ``source``, its matches are recorded as alerts."""
         query = hash_query(kind, value, quality)  # a bad hash is an error whatever the banks
         result = self.matcher.lookup([query], self._known_banks(banks, ignore_unknown_banks))
-        return self._found(query, result)
+        return self._found(query, result, source, "photo", f"{query.kind}:{query.value.hex()}")
 
     def lookup_hash_in_memory(
         self,
@@ -359,9 +421,14 @@ class Lykta:
         return None if found is None else self._found(query, found[0])
 
     def lookup_hashes(
-        self, hashes: Sequence[tuple[str, str, int | None]], *, banks: Iterable[str] | None = None
+        self,
+        hashes: Sequence[tuple[str, str, int | None]],
+        *,
+        banks: Iterable[str] | None = None,
+        source: MatchSource | None = None,
     ) -> list[LookupResult]:
-        """Look up many (kind, hash, quality) at once, each as its own piece of content."""
+        """Look up many (kind, hash, quality) at once, each as its own piece of content;
+        with ``source``, every match is recorded as an alert about its subject."""
         queries = []
         for number, (kind, value, quality) in enumerate(hashes):
             try:
@@ -370,7 +437,9 @@ class Lykta:
                 raise InvalidInput(f"hashes[{number}]: {error.message}") from None
         results = self.matcher.lookup_many(queries, self._known_banks(banks))
         for query, result in zip(queries, results, strict=True):
-            self._found(query[0], result)
+            self._found(
+                query[0], result, source, "photo", f"{query[0].kind}:{query[0].value.hex()}"
+            )
         return results
 
     def hash_media(self, data: bytes, kinds: Iterable[str]) -> dict[str, str]:
@@ -451,11 +520,13 @@ class Lykta:
         for_bank: str | None = None,
         progress: Callable[[int, int], None] | None = None,
         local_features: bool = True,
+        source: MatchSource | None = None,
     ) -> Iterator[ScannedFile]:
         """Hash photos and videos (folders walked recursively) on all cores and, with
         `lookup`, look each up in `banks`. Videos are sampled for a check, or, ``for_bank``,
         as that bank keeps them. A file that cannot be read or hashed comes back with its
-        `error` and the scan goes on; `progress(done, total)` is told after each file.
+        `error` and the scan goes on; `progress(done, total)` is told after each file. With
+        ``source``, matches are recorded as alerts, each file (by path) a source of its own.
         A photo PDQ does not match goes on to ``second_path`` unless ``local_features``
         is off."""
         wanted = self._known_banks(banks) if lookup else None
@@ -471,13 +542,16 @@ class Lykta:
             if isinstance(hashes, str):
                 yield ScannedFile(path, error=hashes)
             elif isinstance(hashes, VideoHashes):
-                found = self.lookup_video(hashes, banks=wanted) if lookup else None
+                each = replace(source, source_id=source.source_id or str(path)) if source else None
+                found = self.lookup_video(hashes, banks=wanted, source=each) if lookup else None
                 yield ScannedFile(path, video=hashes, result=found)
             elif lookup:
                 found = self.matcher.lookup(queries_for_photo(hashes), wanted)
                 if local_features and not (found.matches or found.suppressed_by):
                     found = self.second_path(path.read_bytes(), wanted)
-                yield ScannedFile(path, hashes, self._found(path, found))
+                yield ScannedFile(
+                    path, hashes, self._found(path, found, source, "photo", str(path))
+                )
             else:
                 yield ScannedFile(path, hashes)
 
@@ -512,7 +586,7 @@ class Lykta:
             external_id = media.stem if external_id is None else external_id
         wanted = [get_hasher(kind).name for kind in kinds]
         video = None
-        if "pdq" in wanted and _is_video(media):
+        if "pdq" in wanted and is_video(media):
             source = io.BytesIO(media) if isinstance(media, bytes) else media
             video = hash_video(source, **self._video_sampling(bank))
             item = video_item(video, external_id, wanted)
@@ -714,7 +788,9 @@ def video_item(
     return ContentItem(tuple(found), external_id, media_kind="video", duration=hashes.duration)
 
 
-def _is_video(media: bytes | Path | BinaryIO) -> bool:
+def is_video(media: bytes | Path | BinaryIO) -> bool:
+    """Whether ``media`` is a video, told by its container (an open file is left where it
+    was)."""
     if isinstance(media, bytes):
         return looks_like_video(media[:SNIFF_BYTES])
     if isinstance(media, Path):
@@ -733,9 +809,9 @@ def _read_all(media: bytes | Path | BinaryIO) -> bytes:
     return media.read()
 
 
-def _sampling_interval(hashes: VideoHashes) -> float:
+def _sampling_interval(frames: Sequence[SampledFrame]) -> float:
     """How far apart the video's frames were sampled: the commonest gap (1 s if unknown)."""
-    gaps = [round(b.seconds - a.seconds, 2) for a, b in pairwise(hashes.frames)]
+    gaps = [round(b.seconds - a.seconds, 2) for a, b in pairwise(frames)]
     gaps = [gap for gap in gaps if gap > 0]
     return statistics.median(gaps) if gaps else 1.0
 

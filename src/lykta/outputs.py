@@ -13,9 +13,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
+from lykta.alerts import AlertInfo
 from lykta.app import ScannedFile
+from lykta.audit import AuditEntryInfo
 from lykta.banks.service import BankInfo, ContentInfo, ImportSummary
 from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
+from lykta.cases import CaseDetail, CaseInfo, ContextInfo, MisfireInfo
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.hashing.video import VideoHashes
@@ -332,3 +335,133 @@ class StreamOut(BaseModel):
     @classmethod
     def of(cls, status: StreamStatus) -> StreamOut:
         return cls.model_validate(status.as_json())
+
+
+class AlertOut(BaseModel):
+    """A match recorded for review."""
+
+    id: int
+    case_id: int | None = Field(
+        description="the case it joined; null for a quarantined bank item's match"
+    )
+    source_kind: str = Field(description="stream, video or photo")
+    source_id: str = Field(description="the stream's id, the upload's id, or a hash of it")
+    source_uri: str
+    offset_s: float | None = Field(description="seconds into a stream or video")
+    subject: str | None = Field(description="the platform's account id")
+    viewers: list[str]
+    bank: str
+    content_id: int
+    external_id: str | None
+    labels: list[str]
+    kind: str
+    distance: int
+    transform: str
+    query_hash: str = Field(description="the looked-up hash that matched")
+    created_at: Timestamp | None
+
+    @classmethod
+    def of(cls, alert: AlertInfo) -> AlertOut:
+        return cls.model_validate(asdict(alert))
+
+
+class CaseOut(BaseModel):
+    """A case in the queue."""
+
+    id: int
+    subject: str | None
+    group_key: str = Field(description="subject:<id>, or the source when there is no subject")
+    state: str = Field(
+        description="new, in_review, confirmed, false_positive, escalated, reported or closed"
+    )
+    assignee: str | None
+    priority: int = Field(
+        description="larger first: stream > video > photo, then closer, then bank order"
+    )
+    top_source_kind: str
+    min_distance: int
+    alert_count: int
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+    @classmethod
+    def of(cls, case: CaseInfo) -> CaseOut:
+        return cls.model_validate(asdict(case))
+
+
+class EventOut(BaseModel):
+    """One entry of a case's history."""
+
+    id: int
+    at: Timestamp | None
+    actor: str
+    action: str = Field(description="opened, assigned or decision")
+    from_state: str | None
+    to_state: str | None
+    note: str
+    detail: dict[str, Any]
+
+
+class ContextOut(BaseModel):
+    """Context a platform attached to a subject or an alert."""
+
+    id: int
+    subject: str
+    alert_id: int | None
+    kind: str = Field(description="screen_name, email, ip_capture or chat")
+    value: str
+    event: str | None
+    at: Timestamp | None
+    added_by: str
+    created_at: Timestamp | None
+
+    @classmethod
+    def of(cls, item: ContextInfo) -> ContextOut:
+        return cls.model_validate(asdict(item))
+
+
+class CaseDetailOut(CaseOut):
+    """A case with its alerts (matches first, media never), history and context."""
+
+    alerts: list[AlertOut]
+    history: list[EventOut]
+    context: list[ContextOut]
+
+    @classmethod
+    def of_detail(cls, detail: CaseDetail) -> CaseDetailOut:
+        return cls(
+            **CaseOut.of(detail.case).model_dump(),
+            alerts=[AlertOut.of(alert) for alert in detail.alerts],
+            history=[EventOut.model_validate(asdict(event)) for event in detail.history],
+            context=[ContextOut.of(item) for item in detail.context],
+        )
+
+
+class MisfireOut(BaseModel):
+    """A bank item with false positives, quarantined after LYKTA_QUARANTINE_AFTER."""
+
+    bank: str
+    content_id: int
+    external_id: str | None
+    false_positives: int
+    quarantined_at: Timestamp | None
+
+    @classmethod
+    def of(cls, misfire: MisfireInfo) -> MisfireOut:
+        return cls.model_validate(asdict(misfire))
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of the audit log."""
+
+    id: int
+    at: Timestamp
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    entry_hash: str
+
+    @classmethod
+    def of(cls, entry: AuditEntryInfo) -> AuditEntryOut:
+        return cls.model_validate(asdict(entry))

@@ -49,6 +49,11 @@ class Settings:
     webhook_secret: str = ""
     nats_url: str = ""
     fleet: str = "lykta"
+    case_bank_order: str = ""
+    quarantine_after: int = 3
+    login_max_failures: int = 5
+    login_lockout_seconds: float = 900.0
+    session_seconds: float = 43200.0
     home_banks: bool = True
 
     @property
@@ -56,6 +61,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home_path / 'lykta.db'}"
+
+    @property
+    def bank_order(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.case_bank_order.split(",") if name.strip())
 
     @property
     def home_path(self) -> Path:
@@ -110,6 +119,13 @@ HELP: dict[str, str] = {
     "nats://127.0.0.1:4222; when set, the streams API hands streams to the fleet instead of "
     "watching them in the server process",
     "fleet": "name of the worker fleet on that NATS (its key-value buckets are named after it)",
+    "case_bank_order": "comma list of bank names, most urgent first: among cases of the same "
+    "source kind and distance, those matching a bank listed earlier come first in the queue",
+    "login_max_failures": "wrong passwords in a row after which a review console account is locked",
+    "login_lockout_seconds": "how long a locked review console account stays locked",
+    "session_seconds": "how long a review console sign-in lasts",
+    "quarantine_after": "false positives after which a bank item is quarantined (its matches "
+    "no longer open or join cases); 0 = never",
     "home_banks": "list bank names and sizes on the home page (`/`), which needs no token",
 }
 

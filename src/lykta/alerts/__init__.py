@@ -1,6 +1,20 @@
-"""Alerts: matches found while watching something (a live stream now; uploads later),
-recorded once each, for cases to be built from."""
+"""Alerts: matches recorded for review, from every source (look-ups given a subject,
+videos, live streams), one row each, for cases to be built from."""
 
-from lykta.alerts.repository import AlertInfo, AlertRepository, NewAlert
+from lykta.alerts.repository import (
+    AlertInfo,
+    AlertListener,
+    AlertRepository,
+    MatchSource,
+    NewAlert,
+    alerts_of,
+)
 
-__all__ = ["AlertInfo", "AlertRepository", "NewAlert"]
+__all__ = [
+    "AlertInfo",
+    "AlertListener",
+    "AlertRepository",
+    "MatchSource",
+    "NewAlert",
+    "alerts_of",
+]

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import io
-import tempfile
 from collections.abc import Iterator
 from functools import partial
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from lykta.api.deps import Core, Curator, read_upload
+from lykta.api.deps import RAW_BODY, Core, Curator, read_upload, spooled_upload
 from lykta.api.schemas import BankIn, BankPatch, ContentIn, HashIn, errors
-from lykta.app import Lykta
 from lykta.auth.tokens import TokenInfo
 from lykta.banks.formats import (
     FORMATS,
@@ -27,7 +25,6 @@ from lykta.banks.formats import (
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
-from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.outputs import BankOut, ContentOut, ImportOut
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"], responses=errors(401, 403))
@@ -171,22 +168,12 @@ async def add_media(
     return ImportOut.of(added.summary)
 
 
-STREAM_CHUNK = 1 << 20  # bytes handed to a worker thread per disk write
-
-
 @router.post(
     "/{name}/content/stream",
     response_model=ImportOut,
     status_code=201,
     responses=errors(404, *WRITE),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=RAW_BODY,
 )
 async def add_streamed_media(
     request: Request,
@@ -199,50 +186,13 @@ async def add_streamed_media(
     LYKTA_MAX_STREAM_UPLOAD_BYTES). The body is written to a file in the data folder as it
     arrives and hashed from there, so it is never held in memory."""
     await run_in_threadpool(core.banks.get, name)  # a missing bank before gigabytes arrive
-    spool = await run_in_threadpool(_spool_file, core)
-    try:
-        size = 0
-        pending = bytearray()
-        async for chunk in request.stream():
-            pending += chunk
-            size += len(chunk)
-            if len(pending) >= STREAM_CHUNK:
-                await run_in_threadpool(spool.write, bytes(pending))
-                pending.clear()
-        await run_in_threadpool(spool.write, bytes(pending))
-        if size == 0:
-            raise HTTPException(422, "the request body is empty: send the file as the body")
-        is_video = await run_in_threadpool(_rewound_is_video, spool)
-        if not is_video and size > core.settings.max_upload_bytes:
-            raise HTTPException(
-                413,
-                f"a photo may be at most {core.settings.max_upload_bytes} bytes "
-                "(LYKTA_MAX_UPLOAD_BYTES); only videos may be larger",
-            )
+    async with spooled_upload(request, core) as spooled:
         added = await run_in_threadpool(
             partial(core.add_media, external_id=external_id, added_by=_added_by(token)),
             name,
-            spool,
+            spooled.file,
         )
-    finally:
-        await run_in_threadpool(spool.close)
     return ImportOut.of(added.summary)
-
-
-def _spool_file(core: Lykta) -> BinaryIO:
-    """An anonymous file in the data folder (a temp folder may live in memory), gone when
-    closed."""
-    folder = core.settings.home_path / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryFile(dir=folder)
-
-
-def _rewound_is_video(spool: BinaryIO) -> bool:
-    spool.flush()
-    spool.seek(0)
-    head = spool.read(SNIFF_BYTES)
-    spool.seek(0)
-    return looks_like_video(head)
 
 
 def _added_by(token: TokenInfo) -> str:

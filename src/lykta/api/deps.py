@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import Depends, HTTPException, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope, TokenInfo, TokenRepository, digest, grants
+from lykta.media.video import SNIFF_BYTES, looks_like_video
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,12 @@ Matcher = Annotated[TokenInfo, Depends(require(Scope.MATCHER))]
 Curator = Annotated[TokenInfo, Depends(require(Scope.CURATOR))]
 Admin = Annotated[TokenInfo, Depends(require(Scope.ADMIN))]
 MetricsReader = Annotated[TokenInfo, Depends(require(Scope.METRICS))]
+Reviewer = Annotated[TokenInfo, Depends(require(Scope.REVIEWER))]
+
+
+def actor(token: TokenInfo) -> str:
+    """Who a token is, as case histories and the audit log name them."""
+    return f"token:{token.id}" + (f":{token.name}" if token.name else "")
 
 
 async def read_upload(core: Lykta, upload: UploadFile) -> bytes:
@@ -141,3 +151,72 @@ async def read_upload(core: Lykta, upload: UploadFile) -> bytes:
     if len(data) > limit:
         raise HTTPException(413, f"upload is larger than {limit} bytes (LYKTA_MAX_UPLOAD_BYTES)")
     return data
+
+
+# Bytes of a streamed body handed to a worker thread per disk write.
+STREAM_CHUNK = 1 << 20
+# The OpenAPI request body of the routes that take a file as the raw body.
+RAW_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@dataclass
+class SpooledUpload:
+    """A raw request body written to disk: the file (rewound), its size, and whether it
+    is a video (told by its container)."""
+
+    file: BinaryIO
+    size: int
+    is_video: bool
+
+
+@asynccontextmanager
+async def spooled_upload(request: Request, core: Lykta) -> AsyncIterator[SpooledUpload]:
+    """Write the raw request body to an anonymous file in the data folder as it arrives,
+    chunk by chunk off the event loop, so a video of gigabytes is never held in memory
+    (the body's size is bounded by LYKTA_MAX_STREAM_UPLOAD_BYTES before it gets here). An
+    empty body is refused (422), and so is a photo over LYKTA_MAX_UPLOAD_BYTES (413): only
+    videos may be larger. The file is gone when the block ends."""
+    spool = await run_in_threadpool(_spool_file, core)
+    try:
+        size = 0
+        pending = bytearray()
+        async for chunk in request.stream():
+            pending += chunk
+            size += len(chunk)
+            if len(pending) >= STREAM_CHUNK:
+                await run_in_threadpool(spool.write, bytes(pending))
+                pending.clear()
+        await run_in_threadpool(spool.write, bytes(pending))
+        if size == 0:
+            raise HTTPException(422, "the request body is empty: send the file as the body")
+        is_video = await run_in_threadpool(_rewound_is_video, spool)
+        if not is_video and size > core.settings.max_upload_bytes:
+            raise HTTPException(
+                413,
+                f"a photo may be at most {core.settings.max_upload_bytes} bytes "
+                "(LYKTA_MAX_UPLOAD_BYTES); only videos may be larger",
+            )
+        yield SpooledUpload(spool, size, is_video)
+    finally:
+        await run_in_threadpool(spool.close)
+
+
+def _spool_file(core: Lykta) -> BinaryIO:
+    """An anonymous file in the data folder (a temp folder may live in memory), gone when
+    closed."""
+    folder = core.settings.home_path / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryFile(dir=folder)
+
+
+def _rewound_is_video(spool: BinaryIO) -> bool:
+    spool.flush()
+    spool.seek(0)
+    head = spool.read(SNIFF_BYTES)
+    spool.seek(0)
+    return looks_like_video(head)

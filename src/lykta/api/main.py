@@ -15,10 +15,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lykta import __version__
-from lykta.api import banks, docs, hma, home, matching, metrics, status, streams
+from lykta.api import (
+    audit,
+    banks,
+    cases,
+    console,
+    docs,
+    hma,
+    home,
+    matching,
+    metrics,
+    status,
+    streams,
+)
 from lykta.api.deps import TokenTable
 from lykta.api.hma.errors import without_validation_422
 from lykta.api.hot import HotLookups
+from lykta.api.matching import STREAMED_LOOKUP
 from lykta.app import Lykta
 from lykta.errors import LyktaError
 from lykta.stats import Tally
@@ -32,15 +45,17 @@ class BodyTooLarge(Exception):
 
 
 def is_streamed_upload(path: str) -> bool:
-    """The route that takes a raw body of gigabytes (a video), spooling it to disk."""
-    return path.startswith("/api/v1/banks/") and path.endswith("/content/stream")
+    """The routes that take a raw body of gigabytes (a video), spooling it to disk."""
+    return path == STREAMED_LOOKUP or (
+        path.startswith("/api/v1/banks/") and path.endswith("/content/stream")
+    )
 
 
 class BodyLimitMiddleware:
     """Refuse request bodies over a limit before they are buffered or spooled to disk.
 
     The declared Content-Length is checked up front; bodies without one (chunked) are
-    counted as they arrive. The streamed upload route has its own, larger limit.
+    counted as they arrive. The streamed upload routes have their own, larger limit.
     """
 
     def __init__(self, app: ASGIApp, limit: int, streamed_limit: int) -> None:
@@ -161,7 +176,19 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
             body["message"] = str(error.detail)
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
-    for module in (status, matching, banks, streams, hma, docs, metrics, home):
+    for module in (
+        status,
+        matching,
+        banks,
+        streams,
+        cases,
+        audit,
+        hma,
+        docs,
+        metrics,
+        home,
+        console,
+    ):
         app.include_router(module.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
 

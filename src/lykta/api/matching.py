@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import io
+from typing import Annotated, BinaryIO
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from lykta.api.deps import Core, Matcher, read_upload
+from lykta.alerts import MatchSource
+from lykta.api.deps import RAW_BODY, Core, Matcher, read_upload, spooled_upload
 from lykta.api.schemas import (
     BatchLookupIn,
     BatchLookupOut,
@@ -15,7 +17,9 @@ from lykta.api.schemas import (
     ContentLookupOut,
     errors,
 )
-from lykta.outputs import HashesOut, LookupOut
+from lykta.app import Lykta, is_video
+from lykta.errors import InvalidInput
+from lykta.outputs import HashesOut, LookupOut, VideoHashesOut
 
 router = APIRouter(prefix="/api/v1", tags=["matching"], responses=errors(401, 422))
 # A body may be unparseable (400) or too large (413).
@@ -31,17 +35,54 @@ LocalFeatures = Annotated[
         "screenshot, and local features for banks that enable them"
     ),
 ]
+Record = Annotated[
+    bool, Query(description="record the matches as alerts about `subject`, for review")
+]
+Subject = Annotated[
+    str | None,
+    Query(
+        description="the platform's account id the content came from (with record=true)",
+        max_length=512,
+    ),
+]
+SourceId = Annotated[
+    str | None,
+    Query(
+        description="the platform's id of the upload (with record=true; default: its hash)",
+        max_length=512,
+    ),
+]
 
 
-@router.post("/hash", response_model=HashesOut, responses=errors(*BODY))
+def recording(record: bool, subject: str | None, source_id: str | None) -> MatchSource | None:
+    """What `record`, `subject` and `source_id` ask for: alerts about the subject, or none."""
+    if not record:
+        if subject is not None or source_id is not None:
+            raise InvalidInput("subject and source_id are only used with record=true")
+        return None
+    if subject is None:
+        raise InvalidInput("record=true needs a subject (the platform's account id)")
+    return MatchSource(subject, source_id or "")
+
+
+# The look-up that takes the file as the raw body, spooled to disk (a video of gigabytes).
+STREAMED_LOOKUP = "/api/v1/lookup/stream"
+
+
+@router.post("/hash", response_model=HashesOut | VideoHashesOut, responses=errors(*BODY))
 async def hash_upload(
     core: Core,
     _: Matcher,
     file: Annotated[UploadFile, File()],
     dihedral: Dihedral = None,
     trim: Trim = None,
-) -> HashesOut:
+) -> HashesOut | VideoHashesOut:
+    """Hash an uploaded photo, or a video (told by its container) as `lykta hash` does: its
+    digests, duration and the PDQ of a frame every LYKTA_VIDEO_CHECK_INTERVAL seconds."""
     data = await read_upload(core, file)
+    if is_video(data):
+        video = await run_in_threadpool(core.hash_video, io.BytesIO(data), mirror=False)
+        return VideoHashesOut.of(video)
     # Decoding and hashing take milliseconds to seconds: keep them off the event loop.
     hashes = await run_in_threadpool(core.hash_photo, data, dihedral=dihedral, trim=trim)
     return HashesOut.of(hashes)
@@ -56,19 +97,85 @@ async def lookup_upload(
     dihedral: Dihedral = None,
     trim: Trim = None,
     local_features: LocalFeatures = True,
+    record: Record = False,
+    subject: Subject = None,
+    source_id: SourceId = None,
 ) -> ContentLookupOut:
+    """Hash an uploaded photo or video and look it up. A video (told by its container) is
+    sampled as LYKTA_VIDEO_CHECK_INTERVAL says and its matches carry `query_share`,
+    `bank_share` and `segments`; `dihedral` and `trim` apply to photos. Uploads here are
+    limited to LYKTA_MAX_UPLOAD_BYTES; send larger videos to `/lookup/stream`."""
+    source = recording(record, subject, source_id)
     data = await read_upload(core, file)
-    found = await run_in_threadpool(
-        core.lookup_photo,
+    if is_video(data):
+        return await run_in_threadpool(_lookup_video, core, io.BytesIO(data), bank, source)
+    return await run_in_threadpool(
+        _lookup_photo, core, data, bank, dihedral, trim, local_features, source
+    )
+
+
+@router.post(
+    "/lookup/stream",
+    response_model=ContentLookupOut,
+    responses=errors(404, *BODY),
+    openapi_extra=RAW_BODY,
+)
+async def lookup_streamed(
+    request: Request,
+    core: Core,
+    _: Matcher,
+    bank: Banks = None,
+    dihedral: Dihedral = None,
+    trim: Trim = None,
+    local_features: LocalFeatures = True,
+    record: Record = False,
+    subject: Subject = None,
+    source_id: SourceId = None,
+) -> ContentLookupOut:
+    """`POST /lookup` for a photo or video sent as the raw request body (a video of
+    gigabytes, up to LYKTA_MAX_STREAM_UPLOAD_BYTES; a photo up to LYKTA_MAX_UPLOAD_BYTES).
+    The body is written to a file in the data folder as it arrives and hashed from there,
+    so it is never held in memory."""
+    source = recording(record, subject, source_id)
+    for name in bank or ():
+        await run_in_threadpool(core.banks.get, name)  # a misspelt bank before gigabytes arrive
+    async with spooled_upload(request, core) as spooled:
+        if spooled.is_video:
+            return await run_in_threadpool(_lookup_video, core, spooled.file, bank, source)
+        data = await run_in_threadpool(spooled.file.read)
+    return await run_in_threadpool(
+        _lookup_photo, core, data, bank, dihedral, trim, local_features, source
+    )
+
+
+def _lookup_photo(
+    core: Lykta,
+    data: bytes,
+    banks: list[str] | None,
+    dihedral: bool | None,
+    trim: bool | None,
+    local_features: bool,
+    source: MatchSource | None,
+) -> ContentLookupOut:
+    found = core.lookup_photo(
         data,
-        banks=bank,
+        banks=banks,
         dihedral=dihedral,
         trim=trim,
         local_features=local_features,
+        source=source,
     )
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes), **LookupOut.of(found.result).model_dump()
     )
+
+
+def _lookup_video(
+    core: Lykta, video: BinaryIO, banks: list[str] | None, source: MatchSource | None
+) -> ContentLookupOut:
+    hashes = core.hash_video(video)
+    result = core.lookup_video(hashes, banks=banks, source=source)
+    return ContentLookupOut(hashes=VideoHashesOut.of(hashes), **LookupOut.of(result).model_dump())
 
 
 @router.get("/lookup", response_model=LookupOut, responses=errors(404))
@@ -79,12 +186,21 @@ async def lookup_hash(
     kind: Annotated[str, Query(description="pdq, md5 or sha256")] = "pdq",
     bank: Banks = None,
     quality: Annotated[int | None, Query(ge=0, le=100)] = None,
+    record: Record = False,
+    subject: Subject = None,
+    source_id: SourceId = None,
 ) -> Response:
+    source = recording(record, subject, source_id)
     # The hottest route: answered on the event loop when memory suffices (no thread hop),
-    # in a worker thread when a candidate's owner must be read from the database.
-    found = core.lookup_hash_in_memory(kind, hash, banks=bank, quality=quality)
+    # in a worker thread when a candidate's owner must be read from the database, or an
+    # alert written.
+    found = None
+    if source is None:
+        found = core.lookup_hash_in_memory(kind, hash, banks=bank, quality=quality)
     if found is None:
-        found = await run_in_threadpool(core.lookup_hash, kind, hash, banks=bank, quality=quality)
+        found = await run_in_threadpool(
+            core.lookup_hash, kind, hash, banks=bank, quality=quality, source=source
+        )
     # Serialised once, skipping FastAPI's re-validation of the model.
     return Response(LookupOut.of(found).model_dump_json(), media_type="application/json")
 
@@ -97,7 +213,9 @@ def lookup_batch(core: Core, _: Matcher, body: BatchLookupIn) -> BatchLookupOut:
             f"at most {core.settings.max_batch_hashes} hashes per batch (LYKTA_MAX_BATCH_HASHES)",
         )
     found = core.lookup_hashes(
-        [(item.kind.lower(), item.hash, item.quality) for item in body.hashes], banks=body.banks
+        [(item.kind.lower(), item.hash, item.quality) for item in body.hashes],
+        banks=body.banks,
+        source=recording(body.record, body.subject, None),
     )
     results = [
         BatchResultOut(kind=item.kind, hash=item.hash, **LookupOut.of(result).model_dump())

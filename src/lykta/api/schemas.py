@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from lykta.banks.formats import MAX_EXTERNAL_ID, MAX_LABEL, MAX_LABELS, MAX_TEXT
-from lykta.outputs import HashesOut, LookupOut, flat_threshold_fields
+from lykta.banks.formats import MAX_EXTERNAL_ID, MAX_LABEL, MAX_LABELS, MAX_TEXT, text_problem
+from lykta.outputs import HashesOut, LookupOut, VideoHashesOut, flat_threshold_fields
 
 
 class ErrorOut(BaseModel):
@@ -60,8 +60,22 @@ Text = Annotated[str, Field(json_schema_extra={"maxLength": MAX_TEXT})]
 Label = Annotated[str, Field(json_schema_extra={"maxLength": MAX_LABEL})]
 
 
+def _one_line(text: str) -> str:
+    """A filter or a name: what the database can store (no NUL, no lone surrogate) and
+    what reads on one line."""
+    if text_problem(text) is not None or not text.isprintable():
+        raise ValueError("must be printable text on one line")
+    return text
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+
+
 class ContentLookupOut(LookupOut):
-    hashes: HashesOut
+    hashes: HashesOut | VideoHashesOut = Field(
+        description="the upload's hashes: a photo's, or a video's (`media_kind` video) "
+        "digests and sampled frames"
+    )
 
 
 class BatchHash(BaseModel):
@@ -73,6 +87,12 @@ class BatchHash(BaseModel):
 class BatchLookupIn(BaseModel):
     hashes: list[BatchHash]
     banks: list[str] | None = None
+    record: bool = Field(default=False, description="record the matches as alerts")
+    subject: str | None = Field(
+        default=None,
+        description="the platform's account id the hashes came from (with record=true)",
+        json_schema_extra={"maxLength": 512},
+    )
 
 
 class BatchResultOut(LookupOut):

@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lykta.audit import AuditLog
 from lykta.errors import InvalidInput, NotFound
 from lykta.store.models import ApiToken
 
@@ -17,16 +18,28 @@ TOKEN_PREFIX = "lykta_"
 
 
 class Scope(StrEnum):
-    """What a token may do. Each of admin, curator, matcher includes the ones below it;
-    metrics stands apart (a monitoring system's token reads /metrics and nothing else)."""
+    """What a token may do (see INCLUDES for what each one also allows)."""
 
-    ADMIN = "admin"  # tokens, settings, everything a curator may do, and metrics
+    ADMIN = "admin"  # tokens, settings, the audit log, everything the others may do
     CURATOR = "curator"  # banks and bank content, import/export, plus matching
-    MATCHER = "matcher"  # hash and look up content
+    MATCHER = "matcher"  # hash and look up content, record alerts, attach context
+    REVIEWER = "reviewer"  # alerts, cases, context and decisions on them
+    CHILD_SAFETY = "child_safety"  # a reviewer who may also mark cases reported
     METRICS = "metrics"  # read /metrics only
 
 
-RANK = {Scope.MATCHER: 0, Scope.CURATOR: 1, Scope.ADMIN: 2}
+# Two lines of trust: banks (matcher < curator) and review (reviewer < child_safety); a
+# reviewer need not manage banks, nor a curator read cases. Metrics stands apart. Admin
+# holds them all.
+INCLUDES: dict[Scope, frozenset[Scope]] = {
+    Scope.MATCHER: frozenset({Scope.MATCHER}),
+    Scope.CURATOR: frozenset({Scope.CURATOR, Scope.MATCHER}),
+    Scope.REVIEWER: frozenset({Scope.REVIEWER}),
+    Scope.CHILD_SAFETY: frozenset({Scope.CHILD_SAFETY, Scope.REVIEWER}),
+    # A monitoring system's token reads /metrics and nothing else.
+    Scope.METRICS: frozenset({Scope.METRICS}),
+    Scope.ADMIN: frozenset(Scope),
+}
 
 
 def parse_scope(text: str) -> Scope:
@@ -38,11 +51,7 @@ def parse_scope(text: str) -> Scope:
 
 
 def grants(held: Scope, needed: Scope) -> bool:
-    if needed is Scope.METRICS:
-        return held in (Scope.METRICS, Scope.ADMIN)
-    if held is Scope.METRICS:
-        return False
-    return RANK[held] >= RANK[needed]
+    return needed in INCLUDES[held]
 
 
 def digest(secret: str) -> str:
@@ -59,10 +68,16 @@ class TokenInfo:
 
 
 class TokenRepository:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    """Tokens; creating and revoking one is an admin action, written to the audit log in
+    the same transaction."""
 
-    def create(self, scope: Scope, name: str = "") -> tuple[TokenInfo, str]:
+    def __init__(self, sessions: sessionmaker[Session], audit: AuditLog) -> None:
+        self._sessions = sessions
+        self._audit = audit
+
+    def create(
+        self, scope: Scope, name: str = "", *, actor: str = "system"
+    ) -> tuple[TokenInfo, str]:
         """Store a new token and return it with its secret, which is never retrievable again."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._sessions() as session, session.begin():
@@ -70,6 +85,8 @@ class TokenRepository:
             session.add(row)
             session.flush()
             info = TokenInfo(row.id, row.name, scope, False)
+            detail = {"name": name, "scope": scope.value}
+            self._audit.append(session, actor, "token.create", f"token:{row.id}", detail)
         return info, secret
 
     def authenticate(self, secret: str) -> TokenInfo | None:
@@ -92,9 +109,10 @@ class TokenRepository:
             rows = session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
             return [TokenInfo(r.id, r.name, Scope(r.scope), r.revoked) for r in rows]
 
-    def revoke(self, token_id: int) -> None:
+    def revoke(self, token_id: int, *, actor: str = "system") -> None:
         with self._sessions() as session, session.begin():
             row = session.get(ApiToken, token_id)
             if row is None:
                 raise NotFound(f"no token with id {token_id}")
             row.revoked = True
+            self._audit.append(session, actor, "token.revoke", f"token:{token_id}")

@@ -433,15 +433,34 @@ class ThreatExchangeFormat(HashListFormat):
         for item in items:
             frames = [h for h in item.hashes if h.kind == "pdq" and h.seconds is not None]
             if frames:
-                signal = json.dumps([
-                    f"{h.value},{100 if h.quality is None else h.quality},{h.seconds:.3}"
-                    for h in frames
-                ])  # fmt: skip
-                yield " ".join((self.VPDQ, signal, *item.labels)) + "\n"
+                yield " ".join((self.VPDQ, vpdq_signal(frames), *item.labels)) + "\n"
             for hashed in item.hashes:
                 if hashed.kind == "pdq" and hashed.seconds is not None:
                     continue
                 yield " ".join((names[hashed.kind], hashed.value, *item.labels)) + "\n"
+
+
+def vpdq_signal(frames: Iterable[ItemHash]) -> str:
+    """Video frames (PDQ with quality and seconds) as python-threatexchange's `vpdq` signal:
+    a JSON list of `"<pdq>,<quality>,<timestamp>"`, timestamps as its `VpdqCompactFeature`
+    prints them (`{seconds:.3}`)."""
+    return json.dumps([
+        f"{h.value},{100 if h.quality is None else h.quality},{h.seconds or 0.0:.3}"
+        for h in frames
+    ])  # fmt: skip
+
+
+def parse_vpdq_signal(text: str) -> ContentItem:
+    """A `vpdq` signal alone (nothing after it) as one video item of its frames; an
+    InvalidInput saying what is wrong if it is not one."""
+    found = _vpdq_signal(text.strip(), 1)
+    if isinstance(found, LineError):
+        raise InvalidInput(f"invalid vpdq signal: {found.reason}")
+    if found.labels:
+        raise InvalidInput(
+            'invalid vpdq signal: expected only a JSON list of "pdq,quality,timestamp"'
+        )
+    return found
 
 
 def _vpdq_signal(text: str, line: int) -> ContentItem | LineError:

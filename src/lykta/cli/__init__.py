@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 
 from lykta import __version__
-from lykta.cli import banks, doctor, matching, plugins, serve, streams, tokens, worker
+from lykta.cli import (
+    banks,
+    doctor,
+    matching,
+    plugins,
+    review,
+    serve,
+    streams,
+    tokens,
+    users,
+    worker,
+)
 from lykta.cli.common import out
 
 app = typer.Typer(
@@ -20,6 +31,9 @@ app = typer.Typer(
 )
 app.add_typer(tokens.app, name="token")
 app.add_typer(banks.app, name="bank")
+app.add_typer(review.cases, name="case")
+app.add_typer(review.audit, name="audit")
+app.add_typer(users.app, name="user")
 app.command()(serve.serve)
 app.command("settings")(serve.show_settings)
 app.command("hash")(matching.hash_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -60,6 +61,17 @@ def open_core(*, matching: bool = False, settings: Settings | None = None) -> Ly
             core.load_index(lambda done, total: bar.update(task, completed=done, total=total))
         core.matcher.snapshot_if_stale()
     return core
+
+
+def cli_actor(name: str | None = None) -> str:
+    """Who runs a command, as case histories and the audit log name them: the name given
+    (`--as`) or the operating-system user."""
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "unknown"
+    return f"cli:{name}"
 
 
 def emit(obj: dict[str, Any]) -> None:

@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
+from lykta.alerts import MatchSource
 from lykta.app import ScannedFile, video_sampling
 from lykta.cli.common import JsonFlag, emit, friendly, open_core, out, progress_bar, report_failure
+from lykta.errors import InvalidInput
 from lykta.hashing.files import hash_files
 from lykta.hashing.video import VideoHashes
 from lykta.matching import LookupResult, Match
@@ -109,15 +111,28 @@ def match_command(
             "match local features in banks that enable them",
         ),
     ] = True,
+    record: Annotated[
+        bool, typer.Option("--record", help="record matches as alerts for review")
+    ] = False,
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="the account the files came from (--record)")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Match photos and videos (folders walked recursively) against the banks."""
+    source = recording_source(record, subject)
     core = open_core(matching=True)
     with hashing_progress() as progress:
         scanned = core.scan(
-            paths, lookup=True, banks=bank, dihedral=dihedral, trim=trim, progress=progress,
+            paths,
+            lookup=True,
+            banks=bank,
+            dihedral=dihedral,
+            trim=trim,
+            progress=progress,
+            source=source,
             local_features=local_features,
-        )  # fmt: skip
+        )
         for file in scanned:
             if as_json:
                 emit(scanned_file(file))
@@ -125,6 +140,13 @@ def match_command(
                 report_failure(file.path, file.error, as_json)
             elif file.result is not None:
                 print_matches(file.path, file.result)
+
+
+def recording_source(record: bool, subject: str | None) -> MatchSource | None:
+    """What --record and --subject ask for: both or neither."""
+    if record != (subject is not None):
+        raise InvalidInput("--record and --subject go together: give both or neither")
+    return MatchSource(subject) if subject is not None else None
 
 
 def print_matches(path: Path, found: LookupResult) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from lykta.auth.tokens import parse_scope
-from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
+from lykta.cli.common import JsonFlag, cli_actor, emit, err, friendly, open_core, out
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -17,14 +17,17 @@ app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=Tr
 @friendly
 def token_create(
     scope: Annotated[
-        str, typer.Option(help="admin, curator, matcher or metrics (reads /metrics only)")
+        str,
+        typer.Option(
+            help="admin, curator, matcher, reviewer, child_safety or metrics (reads /metrics only)"
+        ),
     ],
     name: Annotated[str, typer.Option(help="who or what the token is for")] = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Create a token and print its secret once; only a hash of it is stored."""
     core = open_core()
-    info, secret = core.tokens.create(parse_scope(scope), name)
+    info, secret = core.tokens.create(parse_scope(scope), name, actor=cli_actor())
     if as_json:
         emit({"id": info.id, "name": info.name, "scope": info.scope.value, "token": secret})
     else:
@@ -51,5 +54,5 @@ def token_list(as_json: JsonFlag = False) -> None:
 @friendly
 def token_revoke(token_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)]) -> None:
     """Revoke a token (takes effect within seconds in every replica)."""
-    open_core().tokens.revoke(token_id)
+    open_core().tokens.revoke(token_id, actor=cli_actor())
     err.print(f"token {token_id} revoked")

@@ -50,7 +50,7 @@ def worker_command(
     core.matcher.start(settings.sync_interval)  # bank changes reach this worker too
     supervisor = StreamSupervisor(
         core.lookup_frame,
-        alerts=AlertsOnce(core.sessions),
+        alerts=AlertsOnce(core.sessions, listeners=core.alerts.listeners),
         webhook_secret=settings.webhook_secret,
     )
     if as_json:

@@ -93,6 +93,7 @@ def decode_for_sampling(
     *,
     skip_unreferenced: bool = False,
     on_packet: Callable[[float | None], None] | None = None,
+    on_undecodable: Callable[[], None] | None = None,
 ) -> Iterator[av.VideoFrame]:
     """The stream's frames, leaving undecoded those no sample can need.
 
@@ -105,7 +106,8 @@ def decode_for_sampling(
     references were dropped) are left out. With ``skip_unreferenced`` the decoder also skips
     frames nothing refers to (B-frames): a sample may then fall a frame or two later.
     ``on_packet(seconds)`` hears of every packet, decoded or not (for limits on what a file
-    holds).
+    holds); with ``on_undecodable`` a packet the decoder refuses is reported there and
+    skipped (a live stream's damaged packet), else its error is raised.
     """
     if skip_unreferenced:
         stream.codec_context.skip_frame = "NONREF"
@@ -131,7 +133,14 @@ def decode_for_sampling(
             ready = [*held, packet]
             held.clear()
         for waiting in ready:
-            for frame in waiting.decode():
+            try:
+                decoded = waiting.decode()
+            except av.error.InvalidDataError:
+                if on_undecodable is None:
+                    raise
+                on_undecodable()
+                continue
+            for frame in decoded:
                 if resume_at is not None and frame.time is not None and frame.time < resume_at:
                     continue
                 yield frame

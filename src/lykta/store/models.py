@@ -183,6 +183,8 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alert_source", "source_kind", "source_id", "id"),
         Index("ix_alert_created_at", "created_at"),
+        Index("ix_alert_case", "case_id", "id"),
+        Index("ix_alert_subject", "subject", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -204,3 +206,146 @@ class Alert(Base):
     subject: Mapped[str | None] = mapped_column(String(512))
     viewers_json: Mapped[str] = mapped_column("viewers", Text, nullable=False, default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The looked-up hash that matched (hex), so a false positive can be banked as negative.
+    query_hash: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    # The case it joined; None while unassigned, and for a quarantined bank item's match.
+    case_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Case(Base):
+    """The alerts about one subject (or, without one, one source) while they are open,
+    for one decision and one report, as NCMEC asks: one person with all their media.
+
+    ``open_key`` is the grouping key while the case is open and NULL afterwards; its unique
+    index keeps two recorders from opening two cases for one subject at once.
+    """
+
+    __tablename__ = "review_case"
+    __table_args__ = (
+        Index("ix_review_case_queue", "priority", "id"),
+        Index("ix_review_case_state", "state", "priority", "id"),
+        Index("ix_review_case_subject", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    subject: Mapped[str | None] = mapped_column(String(512))
+    group_key: Mapped[str] = mapped_column(String(600), nullable=False)
+    open_key: Mapped[str | None] = mapped_column(String(600), unique=True)
+    state: Mapped[str] = mapped_column(String(32), nullable=False, default="new")
+    assignee: Mapped[str | None] = mapped_column(String(128))
+    # Higher first: source kind, then closeness, then the bank's place in the order.
+    priority: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    top_source_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    min_distance: Mapped[int] = mapped_column(Integer, nullable=False)
+    alert_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseEvent(Base):
+    """One entry of a case's history: who did what when, with their note."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("review_case.id"), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(256), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    detail_json: Mapped[str] = mapped_column("detail", Text, nullable=False, default="{}")
+
+
+class ContextItem(Base):
+    """What a platform knows of a subject, for the report: a screen name, an email, an IP
+    capture event, a chat excerpt; about one alert when ``alert_id`` is set."""
+
+    __tablename__ = "context_item"
+    __table_args__ = (
+        Index("ix_context_item_subject", "subject", "id"),
+        Index("ix_context_item_alert", "alert_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(512), nullable=False)
+    alert_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    event: Mapped[str | None] = mapped_column(String(128))
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    added_by: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Misfire(Base):
+    """False positives of one bank item: after LYKTA_QUARANTINE_AFTER of them it is
+    quarantined, and its matches no longer open or join cases."""
+
+    __tablename__ = "misfire"
+
+    bank: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(512))
+    false_positives: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only audit log. ``entry_hash`` is the SHA-256 of the entry
+    and the previous entry's hash, so an edited, deleted or reordered entry shows."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_action", "action", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    actor: Mapped[str] = mapped_column(String(256), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target: Mapped[str] = mapped_column(String(600), nullable=False, default="")
+    detail_json: Mapped[str] = mapped_column("detail", Text, nullable=False, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    entry_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditHead(Base):
+    """The last entry's hash. Appending updates this one row first, which serialises
+    appenders (its row lock on PostgreSQL, the write lock on SQLite), so the chain never
+    forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    entries: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class User(Base):
+    """A person who signs in to the review console. Only an argon2 hash of the password
+    is stored; repeated failures lock the account for a while."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: only a SHA-256 of the cookie's secret is stored, with the
+    CSRF token its forms must carry."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), nullable=False)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

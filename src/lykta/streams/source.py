@@ -8,13 +8,14 @@ live: when one ends it has dropped, and is reconnected.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import av
 import av.container
 
 from lykta.errors import InvalidInput
+from lykta.media.video import decode_for_sampling
 
 NETWORK_SCHEMES = frozenset(
     {"rtmp", "rtmps", "rtsp", "rtsps", "http", "https", "udp", "rtp", "srt", "tcp"}
@@ -85,17 +86,27 @@ class OpenSource:
     container: av.container.InputContainer
     stream: av.VideoStream
 
-    def frames(self) -> Iterator[tuple[float | None, av.VideoFrame] | None]:
-        """Decoded frames with their time in seconds (None when the stream gives none), and
-        None for each packet that could not be decoded (counted, then skipped)."""
-        for packet in self.container.demux(self.stream):
-            try:
-                decoded = packet.decode()
-            except av.error.InvalidDataError:
-                yield None
-                continue
-            for frame in decoded:
-                yield (frame.time, frame)
+    def frames(
+        self,
+        due: Callable[[], float],
+        *,
+        skip_unreferenced: bool,
+        on_packet: Callable[[float | None], None],
+        on_undecodable: Callable[[], None],
+    ) -> Iterator[tuple[float | None, av.VideoFrame]]:
+        """Decoded frames with their time in seconds (None when the stream gives none),
+        leaving undecoded what no sample due at ``due()`` (stream time) can need; every
+        packet is told to ``on_packet``, each one that cannot be decoded to
+        ``on_undecodable`` (then skipped). See ``lykta.media.video.decode_for_sampling``."""
+        for frame in decode_for_sampling(
+            self.container,
+            self.stream,
+            due,
+            skip_unreferenced=skip_unreferenced,
+            on_packet=on_packet,
+            on_undecodable=on_undecodable,
+        ):
+            yield (frame.time, frame)
 
     def close(self) -> None:
         self.container.close()

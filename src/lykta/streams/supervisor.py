@@ -185,6 +185,7 @@ class StreamSupervisor:
                     transform=match.transform,
                     subject=found.subject,
                     viewers=found.viewers,
+                    query_hash=match.query_hash,
                 )
             ).id
         except Exception:

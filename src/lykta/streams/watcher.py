@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import av
 
 from lykta.errors import LyktaError
-from lykta.hashing.video import hash_frame
+from lykta.hashing.video import SPARSE_INTERVAL, hash_frame
 from lykta.streams.base import (
     FINAL_STATES,
     FrameLookup,
@@ -171,15 +171,37 @@ class StreamWatcher:
         base = position  # the position of this connection's first frame
         last_time: float | None = None
         next_sample = position
+
+        def due() -> float:
+            # The next sample in the stream's own time: packets before it may go undecoded.
+            if first_time is None:
+                return float("-inf")  # the first frame sets the clock: decode it
+            return next_sample - base + first_time - SAMPLE_TOLERANCE_SECONDS
+
+        def packet(seconds: float | None) -> None:
+            # Lag is taken as packets arrive, not as frames decode: frames held back for a
+            # sample decode late by design, yet the stream is being read on time.
+            lag = None
+            if first_time is not None and seconds is not None:
+                lag = max(0.0, (time.monotonic() - first_wall) - (seconds - first_time))
+            with self._lock:
+                self._status.frames_read += 1
+                if lag is not None:
+                    self._status.lag_s = lag
+
+        def undecodable() -> None:
+            with self._lock:
+                self._status.decode_errors += 1
+
         try:
-            for item in opened.frames():
+            for seconds, frame in opened.frames(
+                due,
+                skip_unreferenced=self.spec.interval >= SPARSE_INTERVAL,
+                on_packet=packet,
+                on_undecodable=undecodable,
+            ):
                 if self._stop.is_set():
                     return position, False
-                if item is None:
-                    with self._lock:
-                        self._status.decode_errors += 1
-                    continue
-                seconds, frame = item
                 now = time.monotonic()
                 if seconds is None:  # no timestamps: count frames at the stream's rate
                     rate = float(opened.stream.average_rate or 25)
@@ -198,11 +220,8 @@ class StreamWatcher:
                     if delay > 0 and self._stop.wait(delay):
                         return position, False
                 position = base + max(0.0, elapsed)
-                lag = max(0.0, (time.monotonic() - first_wall) - elapsed)
                 with self._lock:
-                    self._status.frames_read += 1
                     self._status.position_s = position
-                    self._status.lag_s = lag
                     self._status.last_frame_at = datetime.now(UTC)
                 if position + SAMPLE_TOLERANCE_SECONDS >= next_sample:
                     # On the grid of interval steps (no drift), unless the stream jumped.

@@ -4,12 +4,13 @@ episode gap is the same alert, not a new one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lykta.alerts import AlertRepository, NewAlert
+from lykta.alerts import AlertListener, AlertRepository, NewAlert
 from lykta.alerts.repository import AlertInfo, alert_info
 from lykta.store.models import Alert
 from lykta.streams.base import DEFAULT_EPISODE_GAP
@@ -21,9 +22,13 @@ class AlertsOnce(AlertRepository):
     alert: a worker that took a stream over sees again what its predecessor just saw."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], window: float = DEFAULT_EPISODE_GAP
+        self,
+        sessions: sessionmaker[Session],
+        window: float = DEFAULT_EPISODE_GAP,
+        *,
+        listeners: Sequence[AlertListener] = (),
     ) -> None:
-        super().__init__(sessions)
+        super().__init__(sessions, listeners=listeners)
         self._sessions_for_check = sessions
         self.window = window
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import random
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, BinaryIO, cast
 
 from fastapi import Path as PathParam
 from fastapi import Query, Request
@@ -14,18 +15,28 @@ from starlette.datastructures import FormData, UploadFile
 
 from lykta.api.deps import read_upload
 from lykta.api.hma.errors import HmaError
-from lykta.app import Lykta
-from lykta.errors import InvalidInput
+from lykta.app import Lykta, is_video
+from lykta.banks.formats import vpdq_signal
+from lykta.banks.items import ItemHash
+from lykta.errors import InvalidInput, MediaError
 from lykta.hashing.base import MediaKind
 from lykta.hashing.registry import from_foreign, get_hasher, hashers
+from lykta.hashing.video import VideoHashes
 from lykta.media.fetch import fetch_url
 
-# HMA's content types and the signal types HMA hashes for each by default. Which names are
-# allowed, and which Lykta kind each names, come from the hash kinds' `foreign_names["hma"]`.
-DEFAULT_SIGNALS = {"photo": ("pdq",), "video": ("video_md5",)}
+# python-threatexchange's video signal (its vpdq extension, which HMA enables for video):
+# a video's sampled frames, each a PDQ with its quality and time, as one JSON list. It is no
+# Lykta hash kind of its own: its frames are PDQ hashes, looked up as a video.
+VPDQ = "vpdq"
+# HMA's content types and the signal types HMA hashes for each by default. Which other names
+# are allowed, and which Lykta kind each names, come from the hash kinds'
+# `foreign_names["hma"]`.
+DEFAULT_SIGNALS = {"photo": ("pdq",), "video": ("video_md5", VPDQ)}
 # HMA's own signal types are each for one content type; the names Lykta adds ("md5",
 # "sha256") apply to whatever the hash kind hashes.
-HMA_CONTENT_TYPES = {"pdq": "photo", "video_md5": "video"}
+HMA_CONTENT_TYPES = {"pdq": "photo", "video_md5": "video", VPDQ: "video"}
+# vPDQ's sampling: one frame a second, as given (python-threatexchange's `hash_from_file`).
+VPDQ_SECONDS_PER_HASH = 1.0
 
 # JSON bodies (`{signal_type: hash}`, metadata) are small; media comes as multipart.
 JSON_BODY_LIMIT = 1024 * 1024
@@ -36,7 +47,9 @@ ContentId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 
 
 def signal_kind(name: str) -> str:
-    """The Lykta kind HMA's signal type ``name`` stands for."""
+    """The Lykta kind HMA's signal type ``name`` stands for (PDQ for vPDQ's frames)."""
+    if name == VPDQ:
+        return "pdq"
     try:
         return from_foreign("hma", name).name
     except InvalidInput:
@@ -55,7 +68,8 @@ def signal_names_of_index() -> list[str]:
 
 def allowed_signals(content_type: str) -> set[str]:
     """Signal types that can be computed from ``content_type``'s bytes."""
-    return {
+    video_signals = {VPDQ} if content_type == HMA_CONTENT_TYPES[VPDQ] else set()
+    return video_signals | {
         name
         for hasher in hashers()
         if hasher.media_kind in (MediaKind.ANY, content_type) and not hasher.local_features
@@ -112,11 +126,48 @@ def parse_bool(text: str) -> bool:
     raise HmaError(400, "invalid boolean parameter - prefer true/false")
 
 
-def hash_signals(core: Lykta, data: bytes, names: list[str]) -> dict[str, str]:
-    """HMA's `{signal_type: hash}` of one file (decoded only for PDQ)."""
+def hash_signals(core: Lykta, data: bytes, names: list[str], *, vpdq_asked: bool) -> dict[str, str]:
+    """HMA's `{signal_type: hash}` of one file (decoded only for PDQ and vPDQ). A file that
+    cannot be decoded as a video has no vPDQ: refused when ``vpdq_asked`` by name, else left
+    out (see ``undecodable_video``)."""
+    if VPDQ in names:
+        try:
+            video = core.hash_video(video_file(data), interval=VPDQ_SECONDS_PER_HASH, mirror=False)
+        except MediaError as error:
+            names = undecodable_video(names, error, vpdq_asked)
+        else:
+            digests = {"md5": video.md5, "sha256": video.sha256}
+            return {
+                name: vpdq_of(video) if name == VPDQ else digests[signal_kind(name)]
+                for name in names
+            }
     kinds = {name: signal_kind(name) for name in names}
     hashes = core.hash_media(data, kinds.values())
     return {name: hashes[kind] for name, kind in kinds.items()}
+
+
+def undecodable_video(names: list[str], error: MediaError, vpdq_asked: bool) -> list[str]:
+    """The signal types left for a file that cannot be decoded as a video. HMA's video MD5
+    hashes any bytes (HMA's own tests send text as a `video`), so vPDQ, hashed by default,
+    is left out; asked for by name (`types=`), it is an error saying why."""
+    if vpdq_asked:
+        raise HmaError(400, f"cannot compute the vpdq signal: {error.message}")
+    return [name for name in names if name != VPDQ]
+
+
+def vpdq_of(video: VideoHashes) -> str:
+    """A hashed video's vPDQ signal: each sampled frame as given (not trimmed or mirrored)."""
+    return vpdq_signal(
+        ItemHash("pdq", frame.pdq, frame.quality, frame.seconds) for frame in video.frames
+    )
+
+
+def video_file(data: bytes) -> BinaryIO:
+    """Uploaded bytes as a video file to hash; a MediaError when no video container is
+    recognised."""
+    if not is_video(data):
+        raise MediaError("the file is not a video (no video container was recognised)")
+    return io.BytesIO(data)
 
 
 async def read_form_file(core: Lykta, form: FormData) -> tuple[str, bytes] | None:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Curator
 from lykta.api.hma.common import (
+    VPDQ,
     ContentId,
     Types,
     fetch_for_hashing,
@@ -24,13 +25,17 @@ from lykta.api.hma.common import (
     signal_kind,
     signal_name,
     signal_names,
+    undecodable_video,
+    video_file,
+    vpdq_of,
 )
 from lykta.api.hma.errors import HmaError, HmaRoute, hma_errors
-from lykta.app import Lykta
+from lykta.app import AddedMedia, Lykta
 from lykta.auth.tokens import TokenInfo
+from lykta.banks.formats import parse_vpdq_signal, vpdq_signal
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankInfo, ContentInfo
-from lykta.errors import LyktaError, NotFound
+from lykta.errors import LyktaError, MediaError, NotFound
 from lykta.hashing.registry import get_hasher
 
 router = APIRouter(route_class=HmaRoute, responses=hma_errors(401, 403))
@@ -134,7 +139,16 @@ def _add_signals(
         raise HmaError(400, "No signals given")
     hashes: list[ItemHash] = []
     normalised: dict[str, str] = {}
+    duration = None
     for name, value in signals.items():
+        if name == VPDQ:
+            try:
+                video = parse_vpdq_signal(value if isinstance(value, str) else "")
+            except LyktaError as error:
+                raise HmaError(400, f"Invalid {name} signal: {error.message}") from None
+            hashes += video.hashes
+            normalised[name], duration = vpdq_signal(video.hashes), video.duration
+            continue
         try:
             kind = signal_kind(name)
         except HmaError:
@@ -146,7 +160,8 @@ def _add_signals(
         except LyktaError as error:
             raise HmaError(400, f"Invalid {name} signal: {error.message}") from None
         hashes.append(ItemHash(kind, normalised[name]))
-    item = ContentItem(tuple(hashes), note=note)
+    media = "video" if duration is not None else None
+    item = ContentItem(tuple(hashes), note=note, media_kind=media, duration=duration)
     summary = core.banks.add_content(bank_name, [item], added_by=by)
     return {"id": summary.content_ids[0], "signals": normalised}
 
@@ -235,22 +250,38 @@ async def bank_add_content(
         names = signal_names(kind, types)
     else:
         raise HmaError(400, "Neither `url` nor multipart file upload was received")
-    kinds = [signal_kind(name) for name in names]
-    added = await run_in_threadpool(
-        partial(
-            core.add_media,
-            kinds=kinds,
-            external_id=external_id,
-            added_by=_added_by(token),
-            note=note,
-        ),
+    add = partial(
+        _add_media,
+        core,
         bank_name,
         data,
+        external_id=external_id,
+        added_by=_added_by(token),
+        note=note,
     )
+    try:
+        added = await run_in_threadpool(add, names)
+    except MediaError as error:
+        if VPDQ not in names:
+            raise
+        names = undecodable_video(names, error, vpdq_asked=types is not None)
+        added = await run_in_threadpool(add, names)
+    kinds = [signal_kind(name) for name in names]
     return {
         "id": added.content_id,
-        "signals": {name: added.hashes[kind] for name, kind in zip(names, kinds, strict=True)},
+        "signals": {
+            name: vpdq_of(added.video)
+            if name == VPDQ and added.video is not None
+            else added.hashes[kind]
+            for name, kind in zip(names, kinds, strict=True)
+        },
     }
+
+
+def _add_media(core: Lykta, bank: str, data: bytes, names: list[str], **fields: Any) -> AddedMedia:
+    """Bank one file's signals of ``names``; a vPDQ's file must be a video."""
+    media = video_file(data) if VPDQ in names else data
+    return core.add_media(bank, media, kinds=[signal_kind(name) for name in names], **fields)
 
 
 @router.post("/c/bank/{bank_name}/signal", responses=hma_errors(404, *WRITE))
@@ -283,7 +314,12 @@ def _content_out(
     if content.note:
         out["note"] = content.note
     if with_signals:
-        out["signals"] = {signal_name(h.kind): h.value for h in content.item.hashes}
+        frames = [h for h in content.item.hashes if h.seconds is not None]
+        out["signals"] = {
+            signal_name(h.kind): h.value for h in content.item.hashes if h.seconds is None
+        }
+        if frames:
+            out["signals"][VPDQ] = vpdq_signal(frames)
     return out
 
 

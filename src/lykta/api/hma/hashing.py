@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -31,7 +33,9 @@ async def hash_url(
     if url is None:
         raise HmaError(400, "url is required")
     data, names = await fetch_for_hashing(core, url, content_type, types)
-    return await run_in_threadpool(hash_signals, core, data, names)
+    return await run_in_threadpool(
+        partial(hash_signals, vpdq_asked=types is not None), core, data, names
+    )
 
 
 @router.post("/h/hash", responses=hma_errors(400, 401, 413))
@@ -43,4 +47,7 @@ async def hash_upload(
     if found is None:
         raise HmaError(400, "Missing multipart/form-data file upload")
     kind, data = found
-    return await run_in_threadpool(hash_signals, core, data, signal_names(kind, types))
+    names = signal_names(kind, types)
+    return await run_in_threadpool(
+        partial(hash_signals, vpdq_asked=types is not None), core, data, names
+    )

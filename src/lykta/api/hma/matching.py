@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lykta.api.deps import Core, Matcher
 from lykta.api.hma.common import (
+    VPDQ,
     Banks,
     Types,
     bank_list,
@@ -22,13 +24,20 @@ from lykta.api.hma.common import (
     signal_kind,
     signal_names,
     signal_names_of_index,
+    undecodable_video,
+    video_file,
 )
 from lykta.api.hma.errors import HmaError, HmaRoute, hma_errors
 from lykta.app import Lykta
+from lykta.banks.formats import parse_vpdq_signal
 from lykta.banks.validation import default_thresholds
-from lykta.errors import LyktaError
+from lykta.errors import LyktaError, MediaError
 from lykta.hashing.registry import get_hasher
+from lykta.hashing.video import FrameVariant, SampledFrame
 from lykta.matching import Match
+
+# The hash kinds of a whole file's bytes: a match by one is the very file.
+DIGEST_KINDS = frozenset({"md5", "sha256"})
 
 router = APIRouter(route_class=HmaRoute)
 
@@ -37,18 +46,34 @@ def _by_bank(matches: Iterable[Match]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for match in matches:
         out.setdefault(match.bank, []).append(
-            {"bank_content_id": match.content_id, "distance": str(match.distance)}
+            {"bank_content_id": match.content_id, "distance": _distance(match)}
         )
     return out
 
 
+def _distance(match: Match) -> str:
+    """HMA's distance text: a hash's distance, or for a video how much of the query and of
+    the bank video matched, as python-threatexchange's vPDQ writes it (`80%[100%]`)."""
+    if match.video is None:
+        return str(match.distance)
+    return f"{match.video.query_share * 100:.0f}%[{match.video.bank_share * 100:.0f}%]"
+
+
 def _lookup_media(
-    core: Lykta, data: bytes, names: list[str], banks: list[str] | None
+    core: Lykta, data: bytes, names: list[str], banks: list[str] | None, vpdq_asked: bool
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Hash and look up one file: `{signal_type: {bank: [match, ...]}}` as HMA answers.
 
     A photo's PDQ is looked up with all the variants Lykta's settings call for (rotations,
-    flips, trimmed borders), so it finds at least what HMA would."""
+    flips, trimmed borders), so it finds at least what HMA would. A video asked for its
+    vPDQ is hashed once and looked up as a video: `vpdq` gives the bank items its frames
+    match (videos, and photos a frame shows), the digests the very file. A file that
+    cannot be decoded as a video has no vPDQ (see ``undecodable_video``)."""
+    if VPDQ in names:
+        try:
+            return _lookup_video(core, data, names, banks)
+        except MediaError as error:
+            names = undecodable_video(names, error, vpdq_asked)
     kinds = {name: signal_kind(name) for name in names}
     found = core.lookup_media_by_kind(
         data, kinds=kinds.values(), banks=banks, ignore_unknown_banks=True
@@ -56,11 +81,39 @@ def _lookup_media(
     return {name: _by_bank(found[kinds[name]].matches) for name in names}
 
 
+def _lookup_video(
+    core: Lykta, data: bytes, names: list[str], banks: list[str] | None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    hashes = core.hash_video(video_file(data))
+    matches = core.lookup_video(hashes, banks=banks, ignore_unknown_banks=True).matches
+    # The digests' matches are the very file; vPDQ's every item the frames matched.
+    exact = [match for match in matches if match.kind in DIGEST_KINDS]
+    return {
+        name: _by_bank(matches if name == VPDQ else [replace(m, video=None) for m in exact])
+        for name in names
+    }
+
+
 def _lookup_hash(
     core: Lykta, signal_type: str, signal: str, banks: list[str] | None
 ) -> list[Match]:
+    if signal_type == VPDQ:
+        return _lookup_vpdq(core, signal, banks)
     kind = signal_kind(signal_type)
     return core.lookup_hash(kind, signal, banks=banks, ignore_unknown_banks=True).matches
+
+
+def _lookup_vpdq(core: Lykta, signal: str, banks: list[str] | None) -> list[Match]:
+    """A vPDQ signal's frames looked up as a video, as a sampled upload is."""
+    try:
+        item = parse_vpdq_signal(signal)
+    except LyktaError as error:
+        raise HmaError(400, error.message) from None
+    frames = [
+        SampledFrame(h.seconds or 0.0, (FrameVariant("original", h.value, h.quality or 0),))
+        for h in sorted(item.hashes, key=lambda h: h.seconds or 0.0)
+    ]
+    return core.lookup_video_frames(frames, banks=banks, ignore_unknown_banks=True).matches
 
 
 @router.get("/m/raw_lookup", responses=hma_errors(400, 401))
@@ -88,7 +141,7 @@ def raw_lookup_answer(matches: Iterable[Match], with_distance: bool) -> dict[str
     if with_distance:
         return {
             "matches": [
-                {"bank_content_id": m.content_id, "distance": str(m.distance)} for m in matches
+                {"bank_content_id": m.content_id, "distance": _distance(m)} for m in matches
             ]
         }
     return {"matches": [m.content_id for m in matches]}
@@ -113,7 +166,7 @@ async def lookup_get(
     wanted = coinflip_banks(core, bank_list(banks), seed, parse_bool(bypass_coinflip))
     if url:
         data, names = await fetch_for_hashing(core, url, content_type, types)
-        found = await run_in_threadpool(_lookup_media, core, data, names, wanted)
+        found = await run_in_threadpool(_lookup_media, core, data, names, wanted, types is not None)
         if signal_type is not None:
             return found.get(signal_type, {})
         return found
@@ -140,7 +193,7 @@ async def lookup_post(
         raise HmaError(400, "Missing multipart/form-data file upload")
     kind, data = found
     names = signal_names(kind, types)
-    return await run_in_threadpool(_lookup_media, core, data, names, wanted)
+    return await run_in_threadpool(_lookup_media, core, data, names, wanted, types is not None)
 
 
 @router.get("/m/index/status", responses=hma_errors(400, 401))

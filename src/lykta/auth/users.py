@@ -1,0 +1,196 @@
+"""People who sign in to the review console: their roles, passwords (argon2), lock-out
+after repeated failures, and browser sessions with their CSRF tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lykta.audit import AuditLog
+from lykta.errors import Conflict, InvalidInput, LyktaError
+from lykta.store.models import User, WebSession
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+MAX_NAME = 128
+# A password checked for a name that does not exist is checked against this, so a wrong
+# name takes as long as a wrong password.
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("no such user, no such password")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything
+    REVIEWER = "reviewer"  # cases and their metadata
+    CHILD_SAFETY = "child_safety"  # also media and reports
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text.strip().lower())
+    except ValueError:
+        known = ", ".join(role.value for role in Role)
+        raise InvalidInput(f"unknown role {text!r}; use one of: {known}") from None
+
+
+class LoginRefused(LyktaError):
+    """A wrong name or password, or a locked account. The message never says which of
+    name and password was wrong."""
+
+    status_code = 401
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    name: str
+    role: Role
+
+    @property
+    def may_report(self) -> bool:
+        return self.role in (Role.CHILD_SAFETY, Role.ADMIN)
+
+    @property
+    def actor(self) -> str:
+        """How case histories and the audit log name this person."""
+        return f"user:{self.name}"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    user: UserInfo
+    csrf_token: str
+
+    def csrf_ok(self, sent: str) -> bool:
+        return hmac.compare_digest(self.csrf_token.encode(), sent.encode())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class UserRepository:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        audit: AuditLog,
+        *,
+        max_failures: int,
+        lockout_seconds: float,
+        session_seconds: float,
+    ) -> None:
+        self._sessions = sessions
+        self._audit = audit
+        self.max_failures = max_failures
+        self.lockout = timedelta(seconds=lockout_seconds)
+        self.session_length = timedelta(seconds=session_seconds)
+
+    def create(self, name: str, role: Role, password: str, *, actor: str) -> UserInfo:
+        """Add a user; the name must be new and the password at least MIN_PASSWORD long."""
+        if not name.strip() or len(name) > MAX_NAME or not name.isprintable() or " " in name:
+            raise InvalidInput(f"a user name is 1 to {MAX_NAME} printable characters, no spaces")
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise InvalidInput(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        hashed = _hasher.hash(password)
+        try:
+            with self._sessions() as session, session.begin():
+                row = User(name=name, role=role.value, password_hash=hashed, failed_logins=0)
+                session.add(row)
+                session.flush()
+                self._audit.append(
+                    session, actor, "user.create", f"user:{name}", {"role": role.value}
+                )
+                return UserInfo(row.id, row.name, role)
+        except IntegrityError:
+            raise Conflict(f"a user named {name!r} exists already") from None
+
+    def login(self, name: str, password: str) -> tuple[SessionInfo, str]:
+        """Check the password and open a session: its info and the cookie's secret. After
+        ``max_failures`` wrong passwords in a row the account is locked for a while; every
+        attempt is in the audit log."""
+        # Not printable covers NUL and lone surrogates, which the database cannot store.
+        if len(name) > MAX_NAME or not name.isprintable():
+            raise LoginRefused("wrong name or password")
+        now = datetime.now(UTC)
+        # A refusal is raised after the transaction commits: the failure count and the
+        # audit entry must stay.
+        refusal = "wrong name or password"
+        with self._sessions() as session, session.begin():
+            row = session.scalars(select(User).where(User.name == name)).one_or_none()
+            if row is None:
+                _check(_DUMMY_HASH, password)
+                self._audit.append(session, f"user:{name[:MAX_NAME]}", "login.failure", "")
+            elif row.locked_until is not None and _utc(row.locked_until) > now:
+                self._audit.append(session, f"user:{row.name}", "login.locked", "")
+                minutes = max(1, round((_utc(row.locked_until) - now).total_seconds() / 60))
+                refusal = f"too many failed logins: try again in {minutes} minute(s)"
+            elif not _check(row.password_hash, password):
+                row.failed_logins += 1
+                detail = {"failures": row.failed_logins}
+                if row.failed_logins >= self.max_failures:
+                    row.locked_until = now + self.lockout
+                    row.failed_logins = 0
+                    detail["locked"] = True
+                self._audit.append(session, f"user:{row.name}", "login.failure", "", detail)
+            else:
+                row.failed_logins = 0
+                row.locked_until = None
+                secret = secrets.token_urlsafe(32)
+                csrf = secrets.token_urlsafe(32)
+                session.add(
+                    WebSession(
+                        id=_digest(secret),
+                        user_id=row.id,
+                        csrf_token=csrf,
+                        created_at=now,
+                        expires_at=now + self.session_length,
+                    )
+                )
+                self._audit.append(session, f"user:{row.name}", "login.success", "")
+                return SessionInfo(UserInfo(row.id, row.name, Role(row.role)), csrf), secret
+        raise LoginRefused(refusal)
+
+    def session(self, secret: str) -> SessionInfo | None:
+        """The live session the cookie's secret names, or None."""
+        with self._sessions() as session:
+            found = session.execute(
+                select(WebSession, User)
+                .join(User, User.id == WebSession.user_id)
+                .where(WebSession.id == _digest(secret))
+            ).one_or_none()
+            if found is None:
+                return None
+            web, user = found
+            if _utc(web.expires_at) <= datetime.now(UTC):
+                return None
+            return SessionInfo(UserInfo(user.id, user.name, Role(user.role)), web.csrf_token)
+
+    def logout(self, secret: str) -> None:
+        with self._sessions() as session, session.begin():
+            web = session.get(WebSession, _digest(secret))
+            if web is not None:
+                user = session.get(User, web.user_id)
+                session.execute(delete(WebSession).where(WebSession.id == web.id))
+                name = user.name if user is not None else "?"
+                self._audit.append(session, f"user:{name}", "logout", f"user:{name}")
+
+
+def _check(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
