@@ -17,6 +17,15 @@ from typing import Any
 
 from lykta.errors import InvalidInput
 
+# A watched stream's defaults, which every door shares (`lykta watch`, the API, workers):
+# here rather than in `lykta.streams`, so that the CLI can show them without loading it.
+STREAM_INTERVAL = 1.0  # seconds of stream between sampled frames
+STREAM_WAIT = 30.0  # seconds to wait for a source to start
+STREAM_READ_TIMEOUT = 10.0  # seconds without data before a source counts as dropped
+# A match of the same bank item within this many seconds of stream time of the previous
+# one in the same stream is the same episode: no new alert (see docs/streams.md).
+STREAM_EPISODE_GAP = 30.0
+
 
 @dataclass(frozen=True)
 class Settings:

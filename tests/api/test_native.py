@@ -347,13 +347,40 @@ def test_import_reads_any_line_ending(
     assert response.json()["added"] == 2
 
 
+@pytest.mark.parametrize("fmt", ["csv", "text", "vpdq", "threatexchange"])
+def test_an_export_imports_back_by_its_file_name(
+    client: TestClient, tokens: Tokens, fmt: str
+) -> None:
+    """An export fed back into the import, with no format= given, reads as it was written:
+    the format comes from the file name the export offers, as `lykta bank import` does."""
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "a"}, headers=h)
+    added = client.post(
+        "/api/v1/banks/a/content",
+        json={"kind": "pdq", "hash": PDQ, "external_id": "photo-1", "labels": ["x"]},
+        headers=h,
+    )
+    assert added.status_code == 201 and added.json()["content_ids"] == [1]
+    exported = client.get(f"/api/v1/banks/a/export?format={fmt}", headers=h)
+    filename = exported.headers["Content-Disposition"].split('filename="')[1].rstrip('"')
+    client.post("/api/v1/banks", json={"name": "b"}, headers=h)
+    imported = client.post(
+        "/api/v1/banks/b/import", files={"file": (filename, exported.content)}, headers=h
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["added"] == 1
+    [item] = client.get("/api/v1/banks/b/content", headers=h).json()
+    # vpdq holds one video a file, named after the file; threatexchange has no ids.
+    assert item["external_id"] == {"vpdq": "a", "threatexchange": None}.get(fmt, "photo-1")
+
+
 def test_vpdq_export_says_what_it_left_out(client: TestClient, tokens: Tokens) -> None:
     h = tokens.header("curator")
     client.post("/api/v1/banks", json={"name": "a"}, headers=h)
     for kind, value in (("pdq", PDQ), ("md5", MD5)):
         client.post("/api/v1/banks/a/content", json={"kind": kind, "hash": value}, headers=h)
     vpdq = client.get("/api/v1/banks/a/export?format=vpdq", headers=h)
-    assert vpdq.status_code == 200 and vpdq.text == f"0,100,{PDQ},0.000\n"
+    assert vpdq.status_code == 200 and vpdq.text == f"0,,{PDQ},0.000\n"  # no made-up quality
     assert vpdq.headers["X-Lykta-Export-Skipped"] == (
         "vpdq holds only pdq hashes: left out 1 md5; export as csv to keep every kind"
     )
@@ -450,3 +477,22 @@ def test_upload_lookup_by_local_features(client: TestClient, tokens: Tokens) -> 
     # Keypoints are no hash to look up on their own.
     orb = client.get("/api/v1/lookup", params={"hash": "00" * 1816, "kind": "orb"}, headers=m)
     assert orb.status_code == 422 and "look the photo up" in orb.json()["detail"]
+
+
+def test_every_timestamp_is_utc_with_its_zone(client: TestClient, tokens: Tokens) -> None:
+    """SQLite hands times back without their zone; every response still says UTC."""
+    from datetime import UTC, datetime, timedelta
+
+    h = tokens.header("curator")
+    created = client.post("/api/v1/banks", json={"name": "a"}, headers=h).json()
+    client.post("/api/v1/banks/a/content", json={"kind": "pdq", "hash": PDQ}, headers=h)
+    moments = [
+        created["created_at"],
+        client.get("/api/v1/banks/a", headers=h).json()["created_at"],
+        *(bank["created_at"] for bank in client.get("/api/v1/banks", headers=h).json()),
+        *(item["added_at"] for item in client.get("/api/v1/banks/a/content", headers=h).json()),
+    ]
+    for moment in moments:
+        parsed = datetime.fromisoformat(moment)
+        assert parsed.utcoffset() == timedelta(0), moment
+        assert abs(datetime.now(UTC) - parsed) < timedelta(minutes=10), moment

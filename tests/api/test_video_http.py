@@ -343,3 +343,24 @@ def test_hma_hashes_and_looks_up_a_video_by_url(
         )
         assert unkeyed.json() == found.json()["vpdq"]
     core.close()
+
+
+def test_video_look_ups_over_http_record_alerts_about_the_subject(
+    client: TestClient, tokens: Tokens, core: Lykta, banked: int, clips: dict[str, bytes]
+) -> None:
+    h = tokens.header("matcher")
+    uploaded = client.post(
+        "/api/v1/lookup?record=true&subject=user:7&source_id=upload-1",
+        files={"file": ("x.mp4", clips["excerpt"])},
+        headers=h,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    streamed = client.post(
+        "/api/v1/lookup/stream?record=true&subject=user:8", content=clips["excerpt"], headers=h
+    )
+    assert streamed.status_code == 200, streamed.text
+    alerts = {alert.subject: alert for alert in core.alerts.list(source_kind="video")}
+    assert set(alerts) == {"user:7", "user:8"}
+    assert alerts["user:7"].source_id == "upload-1" and alerts["user:7"].content_id == banked
+    refused = client.post("/api/v1/lookup/stream?record=true", content=b"x", headers=h)
+    assert refused.status_code == 422 and "subject" in refused.json()["detail"]

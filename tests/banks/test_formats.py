@@ -49,6 +49,18 @@ def test_text_format_with_labels_comments_and_case() -> None:
     assert result.rows == [one("pdq", PDQ, None, ("label1", "label2")), one("pdq", PDQ2)]
 
 
+def test_text_format_keeps_external_ids() -> None:
+    fmt = get_format("text")
+    photo = ContentItem((ItemHash("pdq", PDQ), ItemHash("pdq", PDQ2)), "photo-7", ("x", "y"))
+    text = "".join(fmt.render([photo, one("pdq", PDQ2, None, ("z",))]))
+    assert text == f"{PDQ},id=photo-7,x,y\n{PDQ2},id=photo-7,x,y\n{PDQ2},z\n"
+    result = parse_text(fmt, text, "pdq")
+    assert result.errors == []
+    assert result.rows == [photo, one("pdq", PDQ2, None, ("z",))]
+    bad = parse_text(fmt, f"{PDQ},id=bad\x00id\n", "pdq")
+    assert [error.line for error in bad.errors] == [1]
+
+
 def test_text_format_reports_bad_line_number() -> None:
     result = parse_text(get_format("text"), f"{PDQ}\nnot-a-hash\n{PDQ2[:-1]}\n", "pdq")
     assert [e.line for e in result.errors] == [2, 3]
@@ -229,8 +241,10 @@ def test_a_vpdq_export_of_videos_reads_back_as_those_videos() -> None:
     video, other, bare = result.rows
     assert video == ContentItem(VIDEO.hashes[:3], "clip-1", ("a", "b"), "video", 2.5)
     assert other == OTHER
-    # A bare hash has no header: it reads back as a frame (its frame number restarts at 0).
-    assert bare.hashes == (ItemHash("pdq", PDQ, 100, 0.0),) and bare.external_id is None
+    # A bare hash has no header: it reads back as a frame (its frame number restarts at 0),
+    # its unknown quality left empty rather than made up.
+    assert text.splitlines()[-1] == f"0,,{PDQ},0.000"
+    assert bare.hashes == (ItemHash("pdq", PDQ, None, 0.0),) and bare.external_id is None
 
 
 def test_vpdq_headers_are_checked() -> None:

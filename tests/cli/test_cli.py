@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,10 @@ def test_import_from_stdin(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_hash_walks_folders_and_reports_unreadable(run, photos: Path) -> None:  # type: ignore[no-untyped-def]
-    records = lines(run("hash", str(photos), "--json").stdout)
+    # Exit 1: two files could not be hashed; each says why, and the summary counts them.
+    result = run("hash", str(photos), "--json", code=1)
+    assert result.stderr.splitlines()[-1] == "hashed 2 file(s); 2 could not be hashed"
+    records = lines(result.stdout)
     good = [r for r in records if "pdq" in r]
     bad = {Path(str(r["path"])).name: r["error"] for r in records if "error" in r}
     assert sorted(Path(str(r["path"])).name for r in good) == ["known.jpg", "other.png"]
@@ -115,7 +119,8 @@ def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type
         "failed": 0,
     }  # fmt: skip
     records = {
-        Path(str(r["path"])).name: r for r in lines(run("match", str(photos), "--json").stdout)
+        Path(str(r["path"])).name: r
+        for r in lines(run("match", str(photos), "--json", code=1).stdout)
     }
     [match] = records["known.jpg"]["matches"]  # type: ignore[misc]
     assert (match["bank"], match["id"], match["distance"], match["transform"]) == (
@@ -131,11 +136,11 @@ def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type
 
     mirrored = tmp_path / "mirrored.jpg"
     ImageOps.mirror(Image.open(photos / "known.jpg")).save(mirrored, quality=90)
-    [record] = lines(run("match", str(mirrored), "--json").stdout)
+    [record] = lines(run("match", str(mirrored), "--json", code=1).stdout)
     assert {m["transform"] for m in record["matches"]} == {"mirror"}  # type: ignore[union-attr]
     [record] = lines(run("match", str(mirrored), "--no-dihedral", "--json").stdout)
     assert record["matches"] == []
-    assert "no bank named 'nope'" in run("match", str(mirrored), "--bank", "nope", code=1).stderr
+    assert "no bank named 'nope'" in run("match", str(mirrored), "--bank", "nope", code=2).stderr
 
 
 def test_local_features_bank_matches_a_crop(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -150,7 +155,7 @@ def test_local_features_bank_matches_a_crop(run, tmp_path: Path) -> None:  # typ
     query = tmp_path / "query"
     query.mkdir()
     rotated(cropped(photo, 0.1, 1), 4).save(query / "edited.jpg", quality=85)
-    [record] = lines(run("match", str(query), "--json").stdout)
+    [record] = lines(run("match", str(query), "--json", code=1).stdout)
     [match] = record["matches"]  # type: ignore[misc]
     assert (match["id"], match["kind"], match["transform"]) == ("banked", "orb", "local-features")
     assert int(match["distance"]) >= 25
@@ -267,7 +272,7 @@ def test_match_finds_an_excerpt_of_a_banked_video(run, tmp_path: Path) -> None: 
     run("bank", "add", "videos", str(banked))
     records = {
         Path(str(r["path"])).stem: r
-        for r in lines(run("match", str(excerpt), str(unrelated), "--json").stdout)
+        for r in lines(run("match", str(excerpt), str(unrelated), "--json", code=1).stdout)
     }
     [match] = records["excerpt"]["matches"]  # type: ignore[misc]
     assert (match["bank"], match["id"]) == ("videos", "banked")
@@ -275,5 +280,170 @@ def test_match_finds_an_excerpt_of_a_banked_video(run, tmp_path: Path) -> None: 
     segment = match["segments"][0]
     assert abs(segment["bank_start"] - 4.0) <= 1.0  # located in the banked video
     assert records["unrelated"]["matches"] == []
-    text = run("match", str(excerpt)).stdout
+    text = run("match", str(excerpt), code=1).stdout
     assert "MATCH bank=videos id=banked" in text and "query_share=" in text
+
+
+def test_match_exit_status_says_what_happened(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    known, other = tmp_path / "known.jpg", tmp_path / "other.jpg"
+    known.write_bytes(make_photo(10))
+    other.write_bytes(make_photo(11))
+    # No banks at all: an error (2), never "no match".
+    assert "no banks to match against" in run("match", str(other), code=2).stderr
+    run("bank", "create", "known")
+    run("bank", "add", "known", str(known))
+    result = run("match", str(other))  # 0: nothing matched
+    assert result.stdout == f"{other}\tno match\n"
+    assert result.stderr.splitlines()[-1] == (
+        "1 file(s) checked: 0 matched, 0 suppressed by a negative bank, 1 without match, "
+        "0 skipped; 0 below a bank's minimum quality"
+    )
+    assert run("match", str(tmp_path / "nosuchfile.jpg"), code=2).stderr.startswith(
+        f"skipped {tmp_path / 'nosuchfile.jpg'}: cannot read: No such file or directory"
+    )
+    # A match wins over a failure elsewhere: the script learns of the match (1).
+    result = run("match", str(known), str(tmp_path / "nosuchfile.jpg"), "--json", code=1)
+    assert [r.get("error", "matched") for r in lines(result.stdout)] == [
+        "matched",
+        "cannot read: No such file or directory",
+    ]
+    assert "1 matched" in result.stderr and "1 skipped" in result.stderr
+    run("bank", "set", "known", "--disabled")
+    assert "every bank to match against is disabled" in run("match", str(known), code=2).stderr
+
+
+def test_match_reports_broken_links_and_loops_in_folders(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("bank", "create", "known")
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(make_photo(12))
+    (folder / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    (folder / "up").symlink_to(folder)
+    result = run("match", str(folder), code=2)
+    assert result.stdout == f"{folder / 'a.jpg'}\tno match\n"
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert skipped == [
+        f"skipped {folder / 'gone.jpg'}: a broken link (to {tmp_path / 'deleted.jpg'})",
+        f"skipped {folder / 'loop.jpg'}: a symlink loop",
+        f"skipped {folder / 'up'}: a link to a folder walked already (not followed)",
+    ]
+
+
+def test_match_says_when_a_photo_is_below_the_banks_minimum_quality(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(flat)  # a flat photo: PDQ quality 0
+    run("bank", "create", "strict", "--min-quality", "50")
+    run("bank", "add", "strict", str(tmp_path / "flat.png"))
+    [record] = lines(run("match", str(flat), "--json", "--bank", "strict", code=1).stdout)
+    # It matches by its MD5, and says its PDQ was not compared.
+    assert record["warnings"] == [
+        "pdq quality 0 is below bank strict's minimum 50: pdq not compared there"
+    ]
+    other = tmp_path / "flat2.png"
+    Image.new("RGB", (64, 64), (100, 100, 100)).save(other)
+    result = run("match", str(other))
+    assert result.stdout == f"{other}\tno match\n"
+    assert f"note {other}: pdq quality 0 is below bank strict's minimum 50" in result.stderr
+    assert "1 below a bank's minimum quality" in result.stderr.splitlines()[-1]
+
+
+def test_hash_of_a_missing_folder_fails(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("hash", str(tmp_path / "nosuchdir"), code=1)
+    assert "cannot read: No such file or directory" in result.stderr
+
+
+def _all_commands(command, path):  # type: ignore[no-untyped-def]
+    if hasattr(command, "commands"):
+        yield path, command
+        for name, sub in command.commands.items():
+            yield from _all_commands(sub, [*path, name])
+    else:
+        yield path, command
+
+
+def test_help_renders_as_designed_and_every_option_has_help(run) -> None:  # type: ignore[no-untyped-def]
+    import typer.main
+
+    for path, command in _all_commands(typer.main.get_command(app), []):
+        text = run(*path, "--help").stdout
+        for leak in ("<bool>", "<list[", "<str>", "<int", "9223372036854775807", "[default: None]"):
+            assert leak not in text, f"`lykta {' '.join(path)} --help` shows {leak}"
+        assert not re.search(r"<=\d{10,}", text), f"`lykta {' '.join(path)}` shows a huge bound"
+        for param in command.params:
+            if param.param_type_name == "option" and param.name != "help":
+                assert param.help, f"`lykta {' '.join(path)}` option {param.opts} has no help"
+
+
+def test_bank_format_help_names_every_format() -> None:
+    from lykta.banks.formats import FORMATS
+    from lykta.cli.banks import FORMAT_NAMES
+
+    assert FORMAT_NAMES.split(", ") == list(FORMATS)
+
+
+def test_the_cli_loads_no_heavy_module_for_help() -> None:
+    """`lykta --help` (and a command's) stays fast: FastAPI, alembic, SQLAlchemy, numba and
+    the video decoder are imported by the commands that use them, not up front."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lykta.cli import app\n"
+        "for args in (['--help'], ['match', '--help'], ['bank', 'import', '--help']):\n"
+        "    try:\n"
+        "        app(args, prog_name='lykta')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'fastapi', 'alembic', 'sqlalchemy', 'numba', 'av', 'nats', 'numpy'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_bank_list_piped_keeps_long_names_whole(run) -> None:  # type: ignore[no-untyped-def]
+    name = "a-bank-with-a-name-longer-than-a-terminal-is-wide-" + "x" * 60
+    run("bank", "create", name, "--source", "a hotline with a long name, too")
+    listed = run("bank", "list").stdout
+    [row] = [line for line in listed.splitlines() if "xxxx" in line]
+    assert name in row and "a hotline with a long name, too" in row
+
+
+def test_export_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
+    """`lykta bank export X | head` prints no "Broken pipe" error."""
+    import os
+    import random
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LYKTA_HOME": str(tmp_path / "home"), "LYKTA_DATABASE_URL": ""}
+    hashes = tmp_path / "many.txt"
+    rng = random.Random(5)
+    hashes.write_text("".join(f"{rng.getrandbits(256):064x}\n" for _ in range(20_000)))
+    lykta = [sys.executable, "-m", "lykta"]
+    for args in (["bank", "create", "big"], ["bank", "import", "big", str(hashes)]):
+        subprocess.run([*lykta, *args], env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        f"{' '.join(lykta)} bank export big --format text | head -n 2",
+        shell=True, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert len(done.stdout.splitlines()) == 2
+    assert done.stderr == ""
+
+
+def test_demo_makes_a_sample_and_never_overwrites(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "sample"
+    run("demo", str(folder))
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.*")) == [
+        "hashes.csv",
+        "known/known-4.jpg",
+        "known/known-5.jpg",
+        "uploads/demo-2-resized.jpg",
+        "uploads/holiday.jpg",
+        "uploads/known-5-mirrored.jpg",
+    ]
+    assert "exists already" in run("demo", str(folder), code=1).stderr

@@ -18,7 +18,10 @@ from lykta.banks.formats import (
     FORMATS,
     MAX_EXTERNAL_ID,
     describe_skipped,
+    export_filename,
+    file_stem,
     get_format,
+    guess_format,
     skipped_kinds,
     text_problem,
 )
@@ -35,10 +38,14 @@ ContentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="bank content id
 # Says what an export left out because its format cannot hold it (vPDQ holds PDQ only).
 SKIPPED_HEADER = "X-Lykta-Export-Skipped"
 FormatName = Annotated[str, Query(description=f"one of: {', '.join(FORMATS)}")]
-
-
-def _stem(filename: str | None) -> str | None:
-    return (filename or "").rsplit("/", 1)[-1].rsplit(".", 1)[0] or None
+ImportFormat = Annotated[
+    str | None,
+    Query(
+        description=f"one of: {', '.join(FORMATS)}; by default the file name's (`.csv`: csv, "
+        "`.vpdq.txt`: vpdq, `.threatexchange.txt`: threatexchange, else text), as an "
+        "export names it"
+    ),
+]
 
 
 def _shown(text: str) -> str:
@@ -216,12 +223,13 @@ async def import_file(
     token: Curator,
     name: str,
     file: Annotated[UploadFile, File()],
-    format: FormatName = "text",
+    format: ImportFormat = None,
     kind: Annotated[str, Query()] = "pdq",
     skip_invalid: bool = False,
 ) -> ImportOut:
-    """Import a hash list in one transaction: a bad line aborts it unless skip_invalid."""
-    fmt = get_format(format)
+    """Import a hash list in one transaction: a bad line aborts it unless skip_invalid. The
+    format, unless given, is the file name's, as `lykta bank import` reads it."""
+    fmt = get_format(format or guess_format(file.filename or ""))
     kind = get_hasher(kind.strip().lower()).name
     data = await read_upload(core, file)
     try:
@@ -233,7 +241,7 @@ async def import_file(
         name,
         # Universal newlines, as the CLI reads files: CR-only (old Mac) lists are one line
         # otherwise.
-        fmt.parse(io.StringIO(text, newline=None), kind, _stem(file.filename)),
+        fmt.parse(io.StringIO(text, newline=None), kind, file_stem(file.filename or "")),
         source=file.filename or "upload",
         skip_invalid=skip_invalid,
         added_by=token.name or f"token:{token.id}",
@@ -273,8 +281,7 @@ def export_bank(core: Core, _: Curator, name: str, format: FormatName = "csv") -
         yield "".join(batch)
 
     media = "text/csv" if format == "csv" else "text/plain"
-    suffix = "csv" if format == "csv" else "txt"
-    headers = {"Content-Disposition": f'attachment; filename="{name}.{suffix}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{export_filename(name, format)}"'}
     if skipped:
         headers[SKIPPED_HEADER] = describe_skipped(fmt, skipped)
     return StreamingResponse(chunks(), media_type=media, headers=headers)

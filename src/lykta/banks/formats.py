@@ -116,28 +116,57 @@ def _content_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
 
 
 class TextFormat(HashListFormat):
+    """One hash a line, with the item's id (`id=...`, first) and labels after it; consecutive
+    lines with one id are one item, as the export writes them."""
+
     name = "text"
-    description = "one hash per line, optionally followed by ,label[,label...]; # comments"
+    description = (
+        "one hash per line, optionally followed by ,id=ID and ,label[,label...]; # comments"
+    )
+    ID_PREFIX = "id="
 
     def parse(
         self, lines: Iterable[str], default_kind: str, item_name: str | None = None
     ) -> Iterator[ContentItem | LineError]:
+        pending: list[ContentItem] = []
+        for row in self._rows(lines, default_kind):
+            if isinstance(row, LineError) or (
+                pending and (row.external_id is None or row.external_id != pending[-1].external_id)
+            ):
+                yield from _joined(pending)
+                pending = []
+            if isinstance(row, LineError):
+                yield row
+            else:
+                pending.append(row)
+        yield from _joined(pending)
+
+    def _rows(self, lines: Iterable[str], default_kind: str) -> Iterator[ContentItem | LineError]:
         for number, line in _content_lines(lines):
             value, _, rest = line.partition(",")
             checked = _validated(default_kind, value.strip(), number)
             if isinstance(checked, LineError):
                 yield checked
                 continue
+            external_id = None
+            first, _, others = rest.partition(",")
+            if first.strip().startswith(self.ID_PREFIX):
+                external_id = first.strip()[len(self.ID_PREFIX) :] or None
+                rest = others
+            if external_id is not None and (problem := text_problem(external_id)):
+                yield LineError(number, f"id {external_id[:40]!r} {problem}")
+                continue
             labels = _split_labels(rest, ",")
             if problem := labels_problem(labels):
                 yield LineError(number, problem)
                 continue
-            yield ContentItem((ItemHash(default_kind, checked),), None, labels)
+            yield ContentItem((ItemHash(default_kind, checked),), external_id, labels)
 
     def render(self, items: Iterable[ContentItem]) -> Iterator[str]:
         for item in items:
+            named = () if item.external_id is None else (self.ID_PREFIX + item.external_id,)
             for hashed in item.hashes:
-                yield ",".join((hashed.value, *item.labels)) + "\n"
+                yield ",".join((hashed.value, *named, *item.labels)) + "\n"
 
 
 class CsvFormat(HashListFormat):
@@ -306,7 +335,9 @@ class VpdqFormat(HashListFormat):
             frame, quality, value, seconds = cells
             try:
                 frame_number = int(frame)
-                parsed_quality, parsed_seconds = int(quality), float(seconds)
+                # An empty quality is one Lykta's export did not know (never made up).
+                parsed_quality = int(quality) if quality else None
+                parsed_seconds = float(seconds)
             except ValueError:
                 yield LineError(number, "frame and quality must be integers, seconds a number")
                 continue
@@ -337,7 +368,7 @@ class VpdqFormat(HashListFormat):
                     header["duration"] = item.duration
                 yield self.HEADER + json.dumps(header, ensure_ascii=False) + "\n"
             for number, frame in enumerate(frames):
-                quality = 100 if frame.quality is None else frame.quality
+                quality = "" if frame.quality is None else frame.quality
                 seconds = 0.0 if frame.seconds is None else frame.seconds
                 yield f"{number},{quality},{frame.value},{seconds:.3f}\n"
 
@@ -521,8 +552,31 @@ def get_format(name: str) -> HashListFormat:
         raise InvalidInput(f"unknown format {name!r}; use one of: {', '.join(FORMATS)}") from None
 
 
+def export_filename(bank: str, format: str) -> str:
+    """The file name an export is offered under, from which `guess_format` reads its format
+    back: `ncmec.csv`, `ncmec.txt`, `ncmec.vpdq.txt`, `ncmec.threatexchange.txt`."""
+    if format == "csv":
+        return f"{bank}.csv"
+    return f"{bank}.txt" if format == "text" else f"{bank}.{format}.txt"
+
+
+def file_stem(filename: str) -> str | None:
+    """A file's name without its folder and suffix, a format's too (`clip.vpdq.txt`:
+    `clip`): the external id of the one item of a format that holds one (vPDQ)."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    lowered = name.lower()
+    for suffix in (*(f".{fmt}.txt" for fmt in FORMATS), *(f".{fmt}" for fmt in FORMATS)):
+        if lowered.endswith(suffix):
+            return name[: -len(suffix)] or None
+    return name.rsplit(".", 1)[0] or None
+
+
 def guess_format(filename: str) -> str:
+    """The format a file name says (`.csv`; `.vpdq` or `.vpdq.txt`, and so on); else text."""
     lowered = filename.lower()
     if lowered.endswith(".csv"):
         return "csv"
+    for name in FORMATS:
+        if lowered.endswith((f".{name}", f".{name}.txt")):
+            return name
     return "text"

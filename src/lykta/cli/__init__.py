@@ -12,6 +12,7 @@ import typer
 from lykta import __version__
 from lykta.cli import (
     banks,
+    demo,
     doctor,
     matching,
     plugins,
@@ -42,6 +43,7 @@ app.command("watch")(streams.watch_command)
 app.command("worker")(worker.worker_command)
 app.command("plugins")(plugins.plugins_command)
 app.command("doctor")(doctor.doctor)
+app.command("demo")(demo.demo_command)
 
 
 @app.callback(invoke_without_command=True)

@@ -5,32 +5,29 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from lykta.app import ScannedFile
-from lykta.banks.formats import (
-    FORMATS,
-    describe_skipped,
-    get_format,
-    guess_format,
-    skipped_kinds,
-)
 from lykta.cli.common import (
     JsonFlag,
     emit,
     err,
     friendly,
     open_core,
-    out,
+    print_table,
     progress_bar,
     report_failure,
 )
 from lykta.cli.matching import hashing_progress
 from lykta.errors import LyktaError
-from lykta.outputs import BankOut, ImportOut
+
+if TYPE_CHECKING:
+    from lykta.app import ScannedFile
+
+# The formats' names, written out so that help needs no import of the formats (and of the
+# hashing they bring); a test checks them against `lykta.banks.formats.FORMATS`.
+FORMAT_NAMES = "text, csv, vpdq, threatexchange"
 
 app = typer.Typer(help="Create banks, import and export their hashes.", no_args_is_help=True)
 
@@ -44,7 +41,7 @@ def bank_create(
     ] = False,
     distance: Annotated[int, typer.Option(help="PDQ match distance")] = 31,
     min_quality: Annotated[int, typer.Option(help="minimum PDQ quality of a query")] = 50,
-    description: Annotated[str, typer.Option()] = "",
+    description: Annotated[str, typer.Option(help="what the bank holds, for people")] = "",
     source: Annotated[str, typer.Option(help="where the hashes come from")] = "",
     licence: Annotated[str, typer.Option(help="terms the hashes come under")] = "",
     local_features: Annotated[
@@ -58,6 +55,8 @@ def bank_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a bank."""
+    from lykta.outputs import BankOut
+
     bank = open_core().banks.create(
         name, description=description, source=source, licence=licence, negative=negative,
         pdq_distance=distance, pdq_min_quality=min_quality, local_features=local_features,
@@ -72,6 +71,10 @@ def bank_create(
 @friendly
 def bank_list(as_json: JsonFlag = False) -> None:
     """List banks with their settings and sizes."""
+    from rich.table import Table
+
+    from lykta.outputs import BankOut
+
     banks = open_core().banks.list_banks()
     if as_json:
         for bank in banks:
@@ -90,22 +93,31 @@ def bank_list(as_json: JsonFlag = False) -> None:
             b.name, str(b.content_count), "yes" if b.enabled else "no",
             "yes" if b.negative else "", "yes" if b.local_features else "", rules, b.source,
         )  # fmt: skip
-    out.print(table)
+    print_table(table)
 
 
 @app.command("set")
 @friendly
 def bank_set(
     name: str,
-    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    enabled: Annotated[
+        bool | None,
+        typer.Option("--enabled/--disabled", help="whether look-ups search it", show_default=False),
+    ] = None,
     distance: Annotated[int | None, typer.Option(help="PDQ match distance")] = None,
     min_quality: Annotated[int | None, typer.Option(help="minimum PDQ quality")] = None,
-    negative: Annotated[bool | None, typer.Option("--negative/--positive")] = None,
+    negative: Annotated[
+        bool | None,
+        typer.Option(
+            "--negative/--positive", help="whether its hashes suppress matches", show_default=False
+        ),
+    ] = None,
     local_features: Annotated[
         bool | None,
         typer.Option(
             "--local-features/--no-local-features",
             help="match by local features (photos added from now on are banked with them)",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -135,14 +147,17 @@ def bank_delete(
 def bank_import(
     name: str,
     file: Annotated[str, typer.Argument(help="hash list file, or - for standard input")],
-    format: Annotated[str | None, typer.Option(help=f"one of: {', '.join(FORMATS)}")] = None,
+    format: Annotated[str | None, typer.Option(help=f"one of: {FORMAT_NAMES}")] = None,
     kind: Annotated[str, typer.Option(help="hash kind for formats without one")] = "pdq",
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="skip bad lines")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import a hash list in one transaction: a bad line stops it, the bank unchanged."""
+    from lykta.banks.formats import file_stem, get_format, guess_format
+    from lykta.outputs import ImportOut
+
     fmt = get_format(format or guess_format(file))
-    stem = None if file == "-" else Path(file).stem
+    stem = None if file == "-" else file_stem(file)
     core = open_core()
     core.banks.get(name)
     try:
@@ -186,12 +201,14 @@ def bank_import(
 @friendly
 def bank_export(
     name: str,
-    format: Annotated[str, typer.Option(help=f"one of: {', '.join(FORMATS)}")] = "csv",
+    format: Annotated[str, typer.Option(help=f"one of: {FORMAT_NAMES}")] = "csv",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="file (default stdout)")
     ] = None,
 ) -> None:
     """Write a bank's hashes to standard output or a file."""
+    from lykta.banks.formats import describe_skipped, get_format, skipped_kinds
+
     fmt = get_format(format)
     core = open_core()
     skipped = skipped_kinds(fmt, core.banks.kind_counts(name))
@@ -216,6 +233,8 @@ def bank_add(
     """Hash photos and videos and add each with its file stem as external id: a photo's PDQ,
     MD5 and SHA-256; a video's MD5, SHA-256 and the PDQ of its frames (sampled every
     LYKTA_VIDEO_BANK_INTERVAL seconds, still scenes kept once)."""
+    from lykta.outputs import ImportOut
+
     core = open_core()
     core.banks.get(name)
     hashed: list[ScannedFile] = []

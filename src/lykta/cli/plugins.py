@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
-from lykta.cli.common import JsonFlag, emit, friendly, out
-from lykta.hashing.registry import hashers
-from lykta.plugins import plugin_manager
+from lykta.cli.common import JsonFlag, emit, friendly, print_table
 
 
 @friendly
 def plugins_command(as_json: JsonFlag = False) -> None:
     """List the loaded plugins and the hash kinds they provide."""
+    from rich.table import Table
+
+    from lykta.hashing.registry import hashers
+    from lykta.plugins import plugin_manager
+
     manager = plugin_manager()
     kinds = {hasher.name: hasher for hasher in hashers()}
     rows = []
@@ -30,4 +31,4 @@ def plugins_command(as_json: JsonFlag = False) -> None:
             f"{kind} ({'distance' if kinds[kind].similarity else 'exact'})" for kind in provided
         )
         table.add_row(name, described, ", ".join(hooks))
-    out.print(table)
+    print_table(table)

@@ -3,20 +3,29 @@ the command line, through the same core services as the API."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from lykta.cli.common import JsonFlag, cli_actor, emit, err, friendly, open_core, out
-from lykta.outputs import AuditEntryOut, CaseDetailOut, CaseOut
+
+if TYPE_CHECKING:
+    from lykta.outputs import CaseDetailOut
 
 cases = typer.Typer(
     help="The review queue: list, show, decide and assign cases.", no_args_is_help=True
 )
 audit = typer.Typer(help="The audit log: verify its chain, list entries.", no_args_is_help=True)
 
-CaseId = Annotated[int, typer.Argument(min=1, max=2**62, help="the case's id")]
+
+def _case_id(value: int) -> int:
+    # Bounded here: as a range, help would print the 19-digit bound.
+    if value > 2**62:
+        raise typer.BadParameter("no case has so large an id")
+    return value
+
+
+CaseId = Annotated[int, typer.Argument(min=1, callback=_case_id, help="the case's id")]
 As = Annotated[
     str | None,
     typer.Option("--as", help="who decides, as the history names them (default: your user)"),
@@ -30,10 +39,14 @@ def case_list(
     state: Annotated[str | None, typer.Option(help="only cases in this state")] = None,
     bank: Annotated[str | None, typer.Option(help="only cases with alerts of this bank")] = None,
     assignee: Annotated[str | None, typer.Option(help="only cases assigned to")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """The queue, highest priority first."""
+    from rich.table import Table
+
+    from lykta.outputs import CaseOut
+
     found = open_core().cases.queue(state=state, bank=bank, assignee=assignee, limit=limit)
     if as_json:
         for case in found:
@@ -75,6 +88,8 @@ def _print_case(detail: CaseDetailOut) -> None:
 @friendly
 def case_show(case_id: CaseId, who: As = None, as_json: JsonFlag = False) -> None:
     """A case with its alerts, history and context (the view is audited)."""
+    from lykta.outputs import CaseDetailOut
+
     detail = CaseDetailOut.of_detail(open_core().cases.get(case_id, viewer=cli_actor(who)))
     if as_json:
         emit(detail.model_dump(mode="json"))
@@ -100,6 +115,8 @@ def case_decide(
 ) -> None:
     """Decide a case. The command line is the operator's (it holds the database), so it
     may also mark a case reported."""
+    from lykta.outputs import CaseDetailOut
+
     decided = open_core().cases.decide(
         case_id, decision, actor=cli_actor(who), note=note, may_report=True,
         negative_bank=negative_bank,
@@ -147,10 +164,12 @@ def audit_verify(as_json: JsonFlag = False) -> None:
 @friendly
 def audit_list(
     action: Annotated[str | None, typer.Option(help="only this action, e.g. case.decision")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """The newest entries first (reading the log is itself logged)."""
+    from lykta.outputs import AuditEntryOut
+
     core = open_core()
     found = core.audit.list(action=action, limit=limit)
     core.audit.record(cli_actor(), "audit.view", "", {"action": action})

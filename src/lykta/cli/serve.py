@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from lykta import __version__
-from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
+from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, print_table
 from lykta.cli.logs import LOG_FORMATS, logging_config
 from lykta.errors import InvalidInput
 from lykta.settings import describe, load_settings, setting_sources, unknown_variables
@@ -150,7 +150,7 @@ def show_settings(as_json: JsonFlag = False) -> None:
     table = Table("setting", "value", "source", "help")
     for name, value, help_text in rows:
         table.add_row(f"LYKTA_{name.upper()}", value, sources[name], help_text)
-    out.print(table)
+    print_table(table)
 
 
 def warn_of_unknown_variables() -> None:

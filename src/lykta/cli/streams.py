@@ -9,21 +9,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.live import Live
-from rich.table import Table
 
 from lykta.cli.common import JsonFlag, emit, err, friendly, open_core, out
 from lykta.errors import InvalidInput
-from lykta.streams import StreamSpec, StreamState, StreamStatus
-from lykta.streams.base import (
-    DEFAULT_EPISODE_GAP,
-    DEFAULT_INTERVAL,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_WAIT,
+from lykta.settings import (
+    STREAM_EPISODE_GAP,
+    STREAM_INTERVAL,
+    STREAM_READ_TIMEOUT,
+    STREAM_WAIT,
 )
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from lykta.streams import StreamStatus
 
 REFRESH_SECONDS = 0.5
 
@@ -53,6 +55,8 @@ def _sigterm_stops() -> Iterator[None]:
 
 
 def _table(statuses: list[StreamStatus]) -> Table:
+    from rich.table import Table
+
     table = Table("stream", "state", "read", "sampled", "hashed", "lag", "matches", "last error")
     for status in statuses:
         table.add_row(
@@ -90,23 +94,27 @@ def watch_command(
     ] = None,
     interval: Annotated[
         float, typer.Option(help="seconds of stream between sampled frames")
-    ] = DEFAULT_INTERVAL,
+    ] = STREAM_INTERVAL,
     wait: Annotated[
         float, typer.Option(help="seconds to wait for a source to start before backing off")
-    ] = DEFAULT_WAIT,
+    ] = STREAM_WAIT,
     timeout: Annotated[
         float, typer.Option(help="seconds without data before a source counts as dropped")
-    ] = DEFAULT_READ_TIMEOUT,
+    ] = STREAM_READ_TIMEOUT,
     trim: Annotated[
         bool, typer.Option("--trim/--no-trim", help="also hash frames without their bars")
     ] = True,
     episode_gap: Annotated[
         float,
         typer.Option(help="seconds of stream after which a bank item's match alerts again"),
-    ] = DEFAULT_EPISODE_GAP,
+    ] = STREAM_EPISODE_GAP,
     as_json: JsonFlag = False,
 ) -> None:
     """Watch streams for banked content until they end or Ctrl-C."""
+    from rich.live import Live
+
+    from lykta.streams import StreamSpec, StreamState
+
     ids = stream_id or []
     if len(ids) > len(sources):
         raise InvalidInput(f"{len(ids)} --id given for {len(sources)} source(s)")

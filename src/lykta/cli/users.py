@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from lykta.auth.users import parse_role
 from lykta.cli.common import JsonFlag, cli_actor, emit, err, friendly, open_core
 from lykta.errors import InvalidInput
 
@@ -25,6 +24,8 @@ def user_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a user; the password is asked for twice (or read from standard input)."""
+    from lykta.auth.users import parse_role
+
     wanted = parse_role(role)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import nats
 import typer
 
 from lykta.cli.common import JsonFlag, emit, err, friendly, open_core
 from lykta.errors import InvalidInput
-from lykta.streams import StreamSupervisor
-from lykta.workers import StreamBoard, Worker
-from lykta.workers.alerts import AlertsOnce
+
+if TYPE_CHECKING:
+    from lykta.streams import StreamSupervisor
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 
@@ -43,6 +41,11 @@ def worker_command(
     also across a takeover) and sent to each stream's webhook; with --json they are printed
     too, one JSON object a line.
     """
+    import asyncio
+
+    from lykta.streams import StreamSupervisor
+    from lykta.workers.alerts import AlertsOnce
+
     core = open_core(matching=True)
     settings = core.settings
     url = nats_url or settings.nats_url or DEFAULT_NATS
@@ -63,6 +66,12 @@ def worker_command(
 
 
 async def _run(url: str, fleet: str, worker_id: str | None, supervisor: StreamSupervisor) -> None:
+    import asyncio
+
+    import nats
+
+    from lykta.workers import StreamBoard, Worker
+
     try:
         connection = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=-1)
     except Exception as error:

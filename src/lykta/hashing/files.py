@@ -7,6 +7,7 @@ hashed from its file as it is decoded, never read into memory whole.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -25,13 +26,48 @@ FileHashes = PhotoHashes | VideoHashes
 POOL_MIN_FILES = 4
 
 
-def walk(paths: Iterable[Path]) -> Iterator[Path]:
-    """The files named, and every file under the folders named (sorted, recursively)."""
+def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
+    """The files named, and every file under the folders named (sorted, recursively, links to
+    folders followed once), each with None or why it is skipped: a broken link, a symlink
+    loop, a folder reached again through a link. A path that does not exist is yielded for
+    the reading to report."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
+            yield from sorted(_walk_folder(path), key=lambda entry: entry[0])
         else:
-            yield path
+            yield path, _link_problem(path)
+
+
+def _walk_folder(folder: Path) -> Iterator[tuple[Path, str | None]]:
+    walked = {os.path.realpath(folder)}
+    for root, folders, files in os.walk(folder, followlinks=True):
+        for name in list(folders):
+            real = os.path.realpath(os.path.join(root, name))
+            if real in walked:
+                # A link back up the tree, or a second way into a folder: walked once only.
+                folders.remove(name)
+                yield Path(root, name), "a link to a folder walked already (not followed)"
+            else:
+                walked.add(real)
+        for name in files:
+            path = Path(root, name)
+            problem = _link_problem(path)
+            if problem is None and not path.is_file():
+                problem = "not a regular file"  # a pipe or device: reading it could block
+            yield path, problem
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why a link cannot be followed to a file, or None (not a link, or a good one)."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symlink loop"
+        return f"a broken link (to {os.readlink(path)})"
+    return None
 
 
 def is_video_file(path: Path) -> bool:
@@ -78,19 +114,21 @@ def hash_files(
     """Hash every file (folders walked) on all cores, in walk order; `progress(done, total)`
     is told after each file. ``video`` is `hash_video`'s sampling for the videos."""
     files = list(walk(paths))
+    readable = [path for path, problem in files if problem is None]
     work = partial(hash_file, dihedral=dihedral, trim=trim, max_pixels=max_pixels, video=video)
     pool = (
         ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
-        if len(files) >= POOL_MIN_FILES
+        if len(readable) >= POOL_MIN_FILES
         else None
     )
-    results: Iterable[FileHashes | str] = (
-        map(work, files) if pool is None else pool.map(work, files, chunksize=4)
+    results: Iterator[FileHashes | str] = iter(
+        map(work, readable) if pool is None else pool.map(work, readable, chunksize=4)
     )
     if progress is not None:
         progress(0, len(files))
     try:
-        for done, (path, result) in enumerate(zip(files, results, strict=True), start=1):
+        for done, (path, problem) in enumerate(files, start=1):
+            result = problem if problem is not None else next(results)
             if progress is not None:
                 progress(done, len(files))
             yield path, result

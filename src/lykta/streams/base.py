@@ -12,14 +12,18 @@ from typing import Any, Protocol
 from lykta.errors import InvalidInput
 from lykta.hashing.video import FrameVariant
 from lykta.matching import LookupResult, Match
+from lykta.settings import (
+    STREAM_EPISODE_GAP,
+    STREAM_INTERVAL,
+    STREAM_READ_TIMEOUT,
+    STREAM_WAIT,
+)
 
 # Defaults every door shares (CLI options and API fields document them).
-DEFAULT_INTERVAL = 1.0
-DEFAULT_WAIT = 30.0
-DEFAULT_READ_TIMEOUT = 10.0
-# A match of the same bank item within this many seconds of stream time of the previous
-# one in the same stream is the same episode: no new alert (see docs/streams.md).
-DEFAULT_EPISODE_GAP = 30.0
+DEFAULT_INTERVAL = STREAM_INTERVAL
+DEFAULT_WAIT = STREAM_WAIT
+DEFAULT_READ_TIMEOUT = STREAM_READ_TIMEOUT
+DEFAULT_EPISODE_GAP = STREAM_EPISODE_GAP
 
 
 class FrameLookup(Protocol):

@@ -46,7 +46,7 @@ DEFAULT_FLEET = "lykta"
 # A lease or heartbeat not renewed for this long is gone. Workers renew every second, so
 # a live worker survives a few missed rounds, and a dead one's streams are free again
 # within this many seconds (plus one round to claim them).
-LEASE_SECONDS = 5.0
+LEASE_SECONDS = 4.0
 
 
 def stream_key(stream_id: str) -> str:

@@ -27,7 +27,7 @@ from lykta.workers.board import LEASE_SECONDS, StreamBoard
 log = logging.getLogger(__name__)
 
 ROUND_SECONDS = 1.0
-CLAIM_GRACE = 2.0
+CLAIM_GRACE = 1.0
 
 
 class StreamRunner(Protocol):
@@ -123,6 +123,10 @@ class Worker:
             self.held[stream_id] = lease
             try:
                 await asyncio.to_thread(self.runner.start, spec)
+                # Say so at once: the API answers from this status.
+                status = await asyncio.to_thread(self.runner.status, stream_id)
+                if status is not None:
+                    await board.put_status(stream_id, {**status, "worker": self.id})
             except Exception as error:
                 # A spec that cannot start here cannot start elsewhere either: keep the
                 # lease, so the fleet does not pass it round, and say why in its status.
