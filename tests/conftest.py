@@ -74,8 +74,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_schema_url")
 
 
+# The evidence key of every test core (confirming a case preserves its evidence).
+TEST_EVIDENCE_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
 def make_settings(home: Path, **overrides: object) -> Settings:
-    return load_settings({"home": home, **overrides}, environ={})
+    return load_settings({"home": home, "evidence_key": TEST_EVIDENCE_KEY, **overrides}, environ={})
 
 
 @pytest.fixture

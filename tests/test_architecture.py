@@ -11,7 +11,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "lykta"
 # The data flow, left to right. Shared modules any package may import.
 ORDER = [
     "media", "index", "hashing", "store", "audit", "auth", "banks", "matching", "alerts",
-    "streams", "workers", "cases", "app", "outputs", "api", "cli",
+    "streams", "workers", "cases", "evidence", "reports", "app", "outputs", "api", "cli",
 ]  # fmt: skip
 SHARED = {"errors", "settings", "plugins", "stats", "__init__"}
 DOORS = {"api", "cli", "web"}

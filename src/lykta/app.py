@@ -25,6 +25,7 @@ from lykta.banks.items import ContentItem, ItemHash
 from lykta.banks.service import BankService, ImportSummary
 from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
+from lykta.evidence import BlobStore, EvidenceService
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.local_features import MIN_KEYPOINTS, WORK_SIDE, OrbHasher, features_of
 from lykta.hashing.pdq import pdq_from_image
@@ -39,6 +40,7 @@ from lykta.matching.video import QueryFrame, aggregate
 from lykta.media import decode_image
 from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.plugins import plugin_manager
+from lykta.reports import CyberTiplineClient, ReportService
 from lykta.settings import Settings, load_settings
 from lykta.stats import Tally
 from lykta.store.db import (
@@ -138,6 +140,24 @@ class Lykta:
             bank_order=settings.bank_order,
             quarantine_after=settings.quarantine_after,
         )
+        self.evidence = EvidenceService(
+            self.sessions,
+            self.audit,
+            self.cases,
+            BlobStore(settings.evidence_path, settings.evidence_key),
+            retention_days=settings.evidence_retention_days,
+            keep_uploads=settings.evidence_keep_uploads,
+        )
+        self.cases.decision_listeners.append(self.evidence.on_decision)
+        self.reports = ReportService(
+            self.sessions,
+            self.audit,
+            self.cases,
+            self.evidence,
+            reporter_name=settings.cybertipline_reporter_name,
+            reporter_email=settings.cybertipline_reporter_email,
+            auto_report_banks=settings.auto_report_bank_names,
+        )
         # Every alert, from any source, joins its case in the transaction that records it.
         self.alerts = AlertRepository(self.sessions, listeners=[self.cases.attach])
         self.hooks = plugin_manager().hook
@@ -163,6 +183,14 @@ class Lykta:
         if sync:
             core.load_index()
         return core
+
+    def cybertipline(self) -> CyberTiplineClient:
+        """A client of the CyberTipline this deployment reports to (LYKTA_CYBERTIPLINE_*)."""
+        settings = self.settings
+        return CyberTiplineClient(
+            settings.cybertipline_url, settings.cybertipline_username,
+            settings.cybertipline_password,
+        )  # fmt: skip
 
     def load_index(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Bring the indexes up to date and keep them so after this core's own writes."""
@@ -287,6 +315,8 @@ class Lykta:
         if local_features and not (result.matches or result.suppressed_by):
             result = self.second_path(data, banks)
         found = self._found(hashes, result, source, "photo", f"sha256:{hashes.sha256}")
+        if source is not None and found.matches:
+            self.evidence.keep_upload(data)
         return ContentLookup(hashes, found)
 
     def second_path(self, data: bytes, banks: Iterable[str] | None = None) -> LookupResult:

@@ -64,3 +64,9 @@ class DatabaseBusy(LyktaError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_seconds)}
+
+
+class NotConfigured(LyktaError):
+    """The server lacks a setting this needs (an evidence key, report credentials)."""
+
+    status_code = 503

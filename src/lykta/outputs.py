@@ -19,10 +19,12 @@ from lykta.audit import AuditEntryInfo
 from lykta.banks.service import BankInfo, ContentInfo, ImportSummary
 from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
 from lykta.cases import CaseDetail, CaseInfo, ContextInfo, MisfireInfo
+from lykta.evidence import EvidenceInfo
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.hashing.video import VideoHashes
 from lykta.matching import LookupResult, Match
+from lykta.reports import ReportInfo
 from lykta.streams import StreamStatus
 
 
@@ -465,3 +467,58 @@ class AuditEntryOut(BaseModel):
     @classmethod
     def of(cls, entry: AuditEntryInfo) -> AuditEntryOut:
         return cls.model_validate(asdict(entry))
+
+
+class ReportFileOut(BaseModel):
+    name: str
+    sha256: str
+    md5: str = ""
+    file_id: str | None = Field(description="NCMEC's file id once uploaded")
+    details_sent: bool
+
+
+class ReportOut(BaseModel):
+    """A CyberTipline report of a case and the step it reached."""
+
+    id: int
+    case_id: int
+    step: str = Field(description="new, submitting, submitted, finished, retracted or lost")
+    ncmec_report_id: str | None
+    endpoint: str = Field(description="the CyberTipline it went to")
+    actor: str
+    xml_sha256: str = Field(description="the report XML sent, kept in the case's evidence")
+    files: list[ReportFileOut]
+    error: str
+    created_at: Timestamp | None
+    submitted_at: Timestamp | None
+    updated_at: Timestamp | None
+    lost: bool = Field(description="unfinished after 24 h: NCMEC has deleted it")
+
+    @classmethod
+    def of(cls, report: ReportInfo) -> ReportOut:
+        return cls.model_validate(asdict(report))
+
+
+class EvidenceItemOut(BaseModel):
+    kind: str = Field(description="case_record, media or report_xml")
+    name: str
+    sha256: str
+    size: int
+    created_at: Timestamp | None
+
+
+class EvidenceOut(BaseModel):
+    """What is kept of a confirmed case, and until when."""
+
+    id: int
+    case_id: int
+    created_at: Timestamp | None
+    retain_until: Timestamp | None
+    legal_hold: bool
+    hold_note: str
+    purged_at: Timestamp | None
+    items: list[EvidenceItemOut]
+
+    @classmethod
+    def of(cls, evidence: EvidenceInfo) -> EvidenceOut:
+        return cls.model_validate(asdict(evidence))

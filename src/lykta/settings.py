@@ -64,6 +64,17 @@ class Settings:
     login_lockout_seconds: float = 900.0
     session_seconds: float = 43200.0
     home_banks: bool = True
+    evidence_key: str = ""
+    evidence_dir: str = ""
+    evidence_retention_days: int = 365
+    evidence_keep_uploads: bool = False
+    evidence_purge_interval: float = 86400.0
+    cybertipline_url: str = "https://exttest.cybertip.org/ispws"
+    cybertipline_username: str = ""
+    cybertipline_password: str = ""
+    cybertipline_reporter_name: str = ""
+    cybertipline_reporter_email: str = ""
+    auto_report_banks: str = ""
 
     @property
     def resolved_database_url(self) -> str:
@@ -78,6 +89,18 @@ class Settings:
     @property
     def home_path(self) -> Path:
         return self.home.expanduser()
+
+    @property
+    def evidence_path(self) -> Path:
+        return (
+            Path(self.evidence_dir).expanduser()
+            if self.evidence_dir
+            else self.home_path / "evidence"
+        )
+
+    @property
+    def auto_report_bank_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.auto_report_banks.split(",") if name.strip())
 
     @property
     def metrics_dir(self) -> Path:
@@ -136,11 +159,35 @@ HELP: dict[str, str] = {
     "quarantine_after": "false positives after which a bank item is quarantined (its matches "
     "no longer open or join cases); 0 = never",
     "home_banks": "list bank names and sizes on the home page (`/`), which needs no token",
+    "evidence_key": "AES-256-GCM key of the evidence store: 32 bytes as 64 hex digits or "
+    "URL-safe base64; confirming a case needs it (secret, from the environment only)",
+    "evidence_dir": "folder of the encrypted, content-addressed evidence files; empty = "
+    "`evidence` in the data folder",
+    "evidence_retention_days": "days evidence of a confirmed case is kept before the purge job "
+    "may delete it (legal hold keeps it longer); the US REPORT Act asks for one year",
+    "evidence_keep_uploads": "keep (encrypted) the bytes of uploads whose matches raised alerts, "
+    "so a confirmed case's evidence and report can carry the media; off = only hashes are kept",
+    "evidence_purge_interval": "seconds between runs of the evidence purge job in `lykta serve`; "
+    "0 = never in the server (run `lykta evidence purge` instead)",
+    "cybertipline_url": "base URL of NCMEC's CyberTipline Reporting API: the test environment "
+    "by default, https://report.cybertip.org/ispws for production",
+    "cybertipline_username": "CyberTipline API user name (secret, from the environment only)",
+    "cybertipline_password": "CyberTipline API password (secret, from the environment only)",
+    "cybertipline_reporter_name": "the reporting person in CyberTipline reports, as `First Last`",
+    "cybertipline_reporter_email": "the reporting person's email in CyberTipline reports",
+    "auto_report_banks": "comma list of banks whose exact matches are reported to the "
+    "CyberTipline without a person's decision; empty (default) = every report needs a "
+    "`child_safety` user's confirmation",
 }
 
 # Names whose values must never be printed or logged.
 # A NATS URL may carry a user and password.
-SECRET_NAMES = frozenset({"database_url", "webhook_secret", "nats_url"})
+SECRET_NAMES = frozenset(
+    {
+        "database_url", "webhook_secret", "nats_url", "evidence_key", "cybertipline_username",
+        "cybertipline_password",
+    }
+)  # fmt: skip
 
 
 def _parse(name: str, kind: type, raw: Any) -> Any:

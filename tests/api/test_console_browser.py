@@ -24,7 +24,7 @@ import pytest
 from lykta.alerts import NewAlert
 from lykta.app import Lykta
 from lykta.auth.users import Role
-from tests.conftest import make_settings
+from tests.conftest import TEST_EVIDENCE_KEY, make_settings
 
 CHROMIUM = os.environ.get("LYKTA_TEST_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery"
@@ -92,6 +92,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": "",
+           "LYKTA_EVIDENCE_KEY": TEST_EVIDENCE_KEY,
            "LYKTA_LOGIN_MAX_FAILURES": "3"}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "lykta", "serve", "--port", str(port)],

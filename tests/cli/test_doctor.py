@@ -38,12 +38,13 @@ def test_a_fresh_install_has_warnings_and_no_database_is_created(home: Path) -> 
     assert not home.exists()
 
 
-def test_a_set_up_server_is_all_ok(home: Path) -> None:
+def test_a_set_up_server_is_all_ok(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LYKTA_EVIDENCE_KEY", "ab" * 32)
     with Lykta.open(load_settings()) as core:
         core.banks.create("ncmec")
         core.tokens.create(Scope.MATCHER, "uploads")
     found = doctor(0)
-    for check in ("settings", "database", "migrations", "index", "banks", "tokens"):
+    for check in ("settings", "evidence", "database", "migrations", "index", "banks", "tokens"):
         assert [status for status, _ in found[check]] == ["ok"], found[check]
     assert "1 live (matcher)" in found["tokens"][0][1]
 
@@ -77,3 +78,14 @@ def test_bad_settings_and_unreachable_databases_fail(
     monkeypatch.setenv("LYKTA_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x")
     status, message = doctor(1)["database"][0]
     assert status == "fail" and message.startswith("postgresql: ")
+
+
+def test_a_missing_evidence_key_warns_and_a_bad_one_fails(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LYKTA_EVIDENCE_KEY", raising=False)
+    assert "LYKTA_EVIDENCE_KEY is not set" in doctor(0)["evidence"][0][1]
+    monkeypatch.setenv("LYKTA_EVIDENCE_KEY", "not-a-key")
+    assert doctor(1)["evidence"] == [
+        ("fail", "LYKTA_EVIDENCE_KEY must be 32 bytes: 64 hex digits or base64")
+    ]

@@ -12,12 +12,14 @@ from typer.testing import CliRunner
 from lykta.alerts import NewAlert
 from lykta.app import Lykta
 from lykta.cli import app
+from tests.conftest import TEST_EVIDENCE_KEY
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LYKTA_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("LYKTA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("LYKTA_EVIDENCE_KEY", TEST_EVIDENCE_KEY)
     return tmp_path / "home"
 
 

@@ -138,6 +138,7 @@ Curator = Annotated[TokenInfo, Depends(require(Scope.CURATOR))]
 Admin = Annotated[TokenInfo, Depends(require(Scope.ADMIN))]
 MetricsReader = Annotated[TokenInfo, Depends(require(Scope.METRICS))]
 Reviewer = Annotated[TokenInfo, Depends(require(Scope.REVIEWER))]
+ChildSafety = Annotated[TokenInfo, Depends(require(Scope.CHILD_SAFETY))]
 
 
 def actor(token: TokenInfo) -> str:

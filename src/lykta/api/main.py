@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -25,6 +26,7 @@ from lykta.api import (
     home,
     matching,
     metrics,
+    reports,
     status,
     streams,
 )
@@ -35,6 +37,8 @@ from lykta.api.matching import STREAMED_LOOKUP
 from lykta.app import Lykta
 from lykta.errors import LyktaError
 from lykta.stats import Tally
+
+log = logging.getLogger(__name__)
 
 # Multipart framing around an upload of exactly max_upload_bytes.
 BODY_SLACK = 1024 * 1024
@@ -104,6 +108,20 @@ class BodyLimitMiddleware:
         await response({"type": "http"}, _no_body, send)
 
 
+async def purge_evidence(core: Lykta, interval: float) -> None:
+    """The evidence purge job, every ``interval`` seconds, in a thread off the event loop."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            result = await run_in_threadpool(core.evidence.purge)
+        except Exception:
+            log.exception("evidence purge failed; next try in %g s", interval)
+            continue
+        if result.cases or result.files_deleted:
+            log.info("evidence purged: %d case(s), %d file(s)", len(result.cases),
+                     result.files_deleted)  # fmt: skip
+
+
 async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
@@ -127,6 +145,10 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         background = [asyncio.create_task(tokens.keep_loaded())]
         if worker_counts is not None:
             background.append(asyncio.create_task(worker_counts.keep_publishing()))
+        if follow_changes and core.settings.evidence_purge_interval > 0:
+            background.append(
+                asyncio.create_task(purge_evidence(core, core.settings.evidence_purge_interval))
+            )
         try:
             yield
         finally:
@@ -182,6 +204,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         banks,
         streams,
         cases,
+        reports,
         audit,
         hma,
         docs,

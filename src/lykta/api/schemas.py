@@ -27,6 +27,7 @@ ERROR_MEANINGS = {
     409: "the change clashes with what exists (a bank name taken)",
     413: "the body is over LYKTA_MAX_UPLOAD_BYTES, or a batch over LYKTA_MAX_BATCH_HASHES",
     422: "bad input; the message says what was wrong",
+    502: "a service Lykta calls (the CyberTipline) refused or could not be reached",
     503: "another write (such as a long import) held the database past LYKTA_DATABASE_WAIT; "
     "retry after Retry-After seconds",
 }

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.audit import AuditLog
-from lykta.errors import Conflict, InvalidInput, LyktaError
+from lykta.errors import Conflict, InvalidInput, LyktaError, NotFound
 from lykta.store.models import User, WebSession
 
 MIN_PASSWORD = 12
@@ -117,6 +117,14 @@ class UserRepository:
                 return UserInfo(row.id, row.name, role)
         except IntegrityError:
             raise Conflict(f"a user named {name!r} exists already") from None
+
+    def get(self, name: str) -> UserInfo:
+        """The user named ``name`` (NotFound when there is none)."""
+        with self._sessions() as session:
+            row = session.scalars(select(User).where(User.name == name)).first()
+            if row is None:
+                raise NotFound(f"no user named {name!r} (create one with `lykta user create`)")
+            return UserInfo(row.id, row.name, Role(row.role))
 
     def login(self, name: str, password: str) -> tuple[SessionInfo, str]:
         """Check the password and open a session: its info and the cookie's secret. After

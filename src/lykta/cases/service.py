@@ -4,7 +4,7 @@ with their history and audit entries, context, and bank items that misfire."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -175,6 +175,9 @@ class CaseService:
         self._banks = banks
         self.bank_order = tuple(bank_order)
         self.quarantine_after = quarantine_after
+        # Called inside each decision's transaction (evidence is preserved on confirmation):
+        # (session, case id, new state, actor); raising refuses the decision.
+        self.decision_listeners: list[Callable[[Session, int, CaseState, str], None]] = []
 
     # --- grouping: an alert listener ----------------------------------------------------
 
@@ -350,7 +353,14 @@ class CaseService:
                 {"from": current.value, "to": target.value, "note": note, **detail},
             )  # fmt: skip
             session.flush()
+            for listener in self.decision_listeners:
+                listener(session, case_id, target, actor)
             return self._detail(session, case_id)
+
+    def detail_in(self, session: Session, case_id: int) -> CaseDetail:
+        """A case with its alerts, history and context, read in the caller's transaction
+        (not audited: the caller records what it does with it)."""
+        return self._detail(session, case_id)
 
     def assign(self, case_id: int, assignee: str | None, *, actor: str, note: str = "") -> CaseInfo:
         """Give the case to a reviewer (None: to nobody)."""

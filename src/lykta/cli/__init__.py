@@ -14,8 +14,10 @@ from lykta.cli import (
     banks,
     demo,
     doctor,
+    evidence,
     matching,
     plugins,
+    reports,
     review,
     serve,
     streams,
@@ -35,6 +37,9 @@ app.add_typer(banks.app, name="bank")
 app.add_typer(review.cases, name="case")
 app.add_typer(review.audit, name="audit")
 app.add_typer(users.app, name="user")
+app.add_typer(evidence.app, name="evidence")
+app.add_typer(reports.app, name="report")
+app.command("export")(reports.export)
 app.command()(serve.serve)
 app.command("settings")(serve.show_settings)
 app.command("hash")(matching.hash_command)

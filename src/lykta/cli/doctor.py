@@ -35,6 +35,7 @@ def findings() -> list[Finding]:
     unknown = unknown_variables()
     found.append(Finding("settings", "ok", f"data folder {settings.home_path}"))
     found.extend(Finding("settings", "warn", warning) for warning in unknown)
+    found.append(_evidence(settings))
     database = _database(settings, found)
     if database is None:
         return found
@@ -42,6 +43,20 @@ def findings() -> list[Finding]:
     if engine_ok and schema_current:
         _core(settings, found)
     return found
+
+
+def _evidence(settings: Settings) -> Finding:
+    """Confirming a case needs the evidence key; its value is never shown."""
+    from lykta.evidence import parse_key
+
+    if not settings.evidence_key:
+        return Finding("evidence", "warn", "LYKTA_EVIDENCE_KEY is not set: confirming a case "
+                       "(which preserves its evidence) will be refused")  # fmt: skip
+    try:
+        parse_key(settings.evidence_key)
+    except LyktaError as error:
+        return Finding("evidence", "fail", error.message)
+    return Finding("evidence", "ok", f"key set; files in {settings.evidence_path}")
 
 
 def _database(settings: Settings, found: list[Finding]) -> tuple[bool, bool] | None:

@@ -349,3 +349,71 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Evidence(Base):
+    """What was preserved of a confirmed case: its blobs (encrypted, content-addressed
+    files) are listed in ``evidence_item``; kept until ``retain_until`` unless on hold."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_retain_until", "retain_until"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    retain_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    hold_note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EvidenceItem(Base):
+    """One blob of a case's evidence: the case record, a kept upload, a report's XML."""
+
+    __tablename__ = "evidence_item"
+    __table_args__ = (
+        Index("ix_evidence_item_evidence", "evidence_id", "id"),
+        Index("ix_evidence_item_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(512), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class KeptUpload(Base):
+    """An upload kept (LYKTA_EVIDENCE_KEEP_UPLOADS) because it matched, until a confirmed
+    case's evidence takes it or retention ends."""
+
+    __tablename__ = "kept_upload"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class CyberTipReport(Base):
+    """A CyberTipline report of a case and how far it got: the NCMEC report id and each
+    step are written before and after each call, so a crash resumes, never re-submits."""
+
+    __tablename__ = "cybertip_report"
+    __table_args__ = (Index("ix_cybertip_report_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Set while the report is unfinished, so a case has at most one report under way.
+    open_key: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    step: Mapped[str] = mapped_column(String(32), nullable=False)
+    ncmec_report_id: Mapped[str | None] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(Text, nullable=False)
+    actor: Mapped[str] = mapped_column(String(256), nullable=False)
+    xml_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    files_json: Mapped[str] = mapped_column("files", Text, nullable=False, default="[]")
+    error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
