@@ -7,10 +7,12 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from lykta.app import Lykta
 from lykta.errors import InvalidInput, MediaError, NotFound
 from tests.conftest import make_photo
+from tests.hashing.imagegen import cropped, encode, make_textured_photo, rotated, screenshot
 from tests.videogen import still_video
 
 
@@ -169,3 +171,62 @@ def test_a_scan_for_a_bank_hashes_photos_and_videos(sqlite_core: Lykta, tmp_path
     assert summary.added == 2
     kinds = {item.external_id: item.media_kind for item in sqlite_core.banks.export("b")}
     assert kinds == {"photo": "photo", "clip": "video"}
+
+
+def test_local_features_match_edited_copies_in_banks_that_enable_them(core: Lykta) -> None:
+    core.banks.create("robust", local_features=True)
+    core.banks.create("plain")
+    photos = [make_textured_photo(seed=seed) for seed in (40, 41, 42)]
+    for number, photo in enumerate(photos):
+        for bank in ("robust", "plain"):
+            added = core.add_media(bank, encode(photo), external_id=f"p{number}")
+            assert ("orb" in added.hashes) == (bank == "robust")
+    assert core.banks.get("robust").local_features and not core.banks.get("plain").local_features
+    edited = encode(rotated(cropped(photos[1], 0.12, 1), 5))
+    [match] = core.lookup_photo(edited).result.matches
+    assert (match.bank, match.external_id, match.kind) == ("robust", "p1", "orb")
+    assert match.transform == "local-features" and match.distance >= 25
+    assert match.query_hash == ""
+    # Off per request, or for the bank: PDQ alone finds nothing.
+    assert core.lookup_photo(edited, local_features=False).result.matches == []
+    core.banks.update("robust", local_features=False)
+    assert core.lookup_photo(edited).result.matches == []
+    core.banks.update("robust", local_features=True)
+    assert [m.bank for m in core.lookup_photo(edited, banks=["robust"]).result.matches] == [
+        "robust"
+    ]
+    assert core.lookup_photo(edited, banks=["plain"]).result.matches == []
+
+
+def test_a_screenshot_matches_by_the_photo_inside_it(sqlite_core: Lykta) -> None:
+    sqlite_core.banks.create("plain")
+    sqlite_core.banks.create("robust", local_features=True)
+    photo = make_textured_photo(seed=43)
+    sqlite_core.add_media("plain", encode(photo), external_id="shown")
+    sqlite_core.add_media("robust", encode(photo), external_id="shown")
+    shot = encode(screenshot(photo, 3))
+    found = {m.bank: m for m in sqlite_core.lookup_photo(shot).result.matches}
+    assert (found["plain"].kind, found["plain"].transform) == ("pdq", "region")
+    # The robust bank's PDQ matches too: the second path answers with the closest per item.
+    assert found["robust"].kind == "pdq"
+    assert sqlite_core.lookup_photo(shot, local_features=False).result.matches == []
+
+
+def test_too_plain_photos_are_banked_without_local_features(sqlite_core: Lykta) -> None:
+    sqlite_core.banks.create("robust", local_features=True)
+    flat = encode(Image.new("RGB", (640, 480), (90, 120, 200)))
+    assert "orb" not in sqlite_core.add_media("robust", flat).hashes
+
+
+def test_add_scanned_banks_local_features(sqlite_core: Lykta, tmp_path: Path) -> None:
+    sqlite_core.banks.create("robust", local_features=True)
+    (tmp_path / "a.jpg").write_bytes(encode(make_textured_photo(seed=44)))
+    scanned = sqlite_core.scan([tmp_path], dihedral=False, trim=False, for_bank="robust")
+    assert sqlite_core.add_scanned("robust", scanned).added == 1
+    [item] = sqlite_core.banks.export("robust")
+    assert {h.kind for h in item.hashes} == {"pdq", "md5", "sha256", "orb"}
+    query = tmp_path / "query"
+    query.mkdir()
+    (query / "q.jpg").write_bytes(encode(cropped(make_textured_photo(seed=44), 0.15, 2)))
+    [file] = sqlite_core.scan([query], lookup=True)
+    assert file.result is not None and [m.kind for m in file.result.matches] == ["orb"]

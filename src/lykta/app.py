@@ -27,13 +27,17 @@ from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
 from lykta.evidence import BlobStore, EvidenceService
 from lykta.hashing.files import hash_files, is_video_file
+from lykta.hashing.local_features import MIN_KEYPOINTS, WORK_SIDE, OrbHasher, features_of
+from lykta.hashing.pdq import pdq_from_image
 from lykta.hashing.photo import PhotoHashes, hash_photo
+from lykta.hashing.regions import find_photo_region
 from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
 from lykta.hashing.video import FrameVariant, SampledFrame, VideoHashes, VideoLimits, hash_video
 from lykta.matching import LookupResult, Match, Matcher, QueryHash
 from lykta.matching.owners import video_lengths
 from lykta.matching.results import VideoMatch
 from lykta.matching.video import QueryFrame, aggregate
+from lykta.media import decode_image
 from lykta.media.video import SNIFF_BYTES, looks_like_video
 from lykta.plugins import plugin_manager
 from lykta.reports import CyberTiplineClient, ReportService
@@ -53,6 +57,10 @@ log = logging.getLogger(__name__)
 
 # What `add_media` adds of a photo unless told otherwise.
 MEDIA_KINDS = ("pdq", "md5", "sha256")
+# Transforms of the second path's queries: the photo found inside a screenshot or frame,
+# and the local features of the upload and of that region.
+REGION = "region"
+LOCAL_FEATURES = "local-features"
 
 
 @dataclass(frozen=True)
@@ -295,16 +303,42 @@ class Lykta:
         banks: Iterable[str] | None = None,
         dihedral: bool | None = None,
         trim: bool | None = None,
+        local_features: bool = True,
         source: MatchSource | None = None,
     ) -> ContentLookup:
-        """Look a photo up; with ``source``, its matches are recorded as alerts."""
+        """Look a photo up by its digests and PDQ variants; where they match nothing and
+        ``local_features`` is on, by the second path too (``second_path``). With
+        ``source``, its matches are recorded as alerts."""
         banks = self._known_banks(banks)
         hashes = self.hash_photo(data, dihedral=dihedral, trim=trim)
         result = self.matcher.lookup(queries_for_photo(hashes), banks)
+        if local_features and not (result.matches or result.suppressed_by):
+            result = self.second_path(data, banks)
         found = self._found(hashes, result, source, "photo", f"sha256:{hashes.sha256}")
         if source is not None and found.matches:
             self.evidence.keep_upload(data)
         return ContentLookup(hashes, found)
+
+    def second_path(self, data: bytes, banks: Iterable[str] | None = None) -> LookupResult:
+        """What a photo that PDQ did not match matches otherwise: the PDQ of the photo it
+        shows inside a screenshot or frame (every bank), and, for banks that enable local
+        features, the verified local features of the upload and of that region."""
+        image = decode_image(data, max_pixels=self.settings.max_pixels, min_side=WORK_SIDE)
+        box = find_photo_region(image)
+        region = None if box is None else image.crop(box)
+        queries: list[QueryHash] = []
+        if region is not None:
+            pdq, quality = pdq_from_image(region)
+            queries.append(QueryHash("pdq", bytes.fromhex(pdq), REGION, quality))
+        if self.matcher.local_features_banks(banks):
+            orb = OrbHasher.name
+            queries.append(QueryHash(orb, features_of(image).to_code(), LOCAL_FEATURES))
+            if region is not None:
+                code = features_of(region).to_code()
+                queries.append(QueryHash(orb, code, f"{REGION}+{LOCAL_FEATURES}"))
+        if not queries:
+            return self.matcher.result_of([])
+        return self.matcher.lookup(queries, banks)
 
     def lookup_frame(
         self, variants: Sequence[FrameVariant], *, banks: Iterable[str] | None = None
@@ -515,13 +549,16 @@ class Lykta:
         trim: bool | None = None,
         for_bank: str | None = None,
         progress: Callable[[int, int], None] | None = None,
+        local_features: bool = True,
         source: MatchSource | None = None,
     ) -> Iterator[ScannedFile]:
         """Hash photos and videos (folders walked recursively) on all cores and, with
         `lookup`, look each up in `banks`. Videos are sampled for a check, or, ``for_bank``,
         as that bank keeps them. A file that cannot be read or hashed comes back with its
         `error` and the scan goes on; `progress(done, total)` is told after each file. With
-        ``source``, matches are recorded as alerts, each file (by path) a source of its own."""
+        ``source``, matches are recorded as alerts, each file (by path) a source of its own.
+        A photo PDQ does not match goes on to ``second_path`` unless ``local_features``
+        is off."""
         wanted = self._known_banks(banks) if lookup else None
         hashed = hash_files(
             paths,
@@ -540,6 +577,8 @@ class Lykta:
                 yield ScannedFile(path, video=hashes, result=found)
             elif lookup:
                 found = self.matcher.lookup(queries_for_photo(hashes), wanted)
+                if local_features and not (found.matches or found.suppressed_by):
+                    found = self.second_path(path.read_bytes(), wanted)
                 yield ScannedFile(
                     path, hashes, self._found(path, found, source, "photo", str(path))
                 )
@@ -586,6 +625,9 @@ class Lykta:
             if "pdq" in wanted:
                 photo = self.hash_photo(data, dihedral=False, trim=False)
                 item = photo_item(photo, external_id, wanted)
+                if self.banks.get(bank).local_features:
+                    item.hashes += self._local_features_hashes(data)
+                    wanted.append(OrbHasher.name)
             else:
                 exact = self.hash_media(data, wanted)
                 item = ContentItem(tuple(ItemHash(k, v) for k, v in exact.items()), external_id)
@@ -596,16 +638,34 @@ class Lykta:
             dict(sorted(first.items(), key=lambda kv: wanted.index(kv[0]))), summary, video
         )
 
+    def _local_features_hashes(self, data: bytes) -> tuple[ItemHash, ...]:
+        """A photo's ``orb`` hash for a bank that enables local features; none (said in the
+        log) when the photo is too plain to have ``MIN_KEYPOINTS`` keypoints."""
+        image = decode_image(data, max_pixels=self.settings.max_pixels, min_side=WORK_SIDE)
+        features = features_of(image)
+        if len(features) < MIN_KEYPOINTS:
+            log.warning(
+                "photo has %d keypoints (fewer than %d): banked without local features",
+                len(features), MIN_KEYPOINTS,
+            )  # fmt: skip
+            return ()
+        rows = OrbHasher().rows_of(features)
+        return tuple(ItemHash(OrbHasher.name, row) for row in rows)
+
     def add_scanned(
         self, bank: str, files: Iterable[ScannedFile], *, added_by: str = ""
     ) -> ImportSummary:
         """Add the hashes of files a scan hashed (those it could) to `bank`, each under its
         file stem, in one transaction: `add_media` for a folder, hashed on all cores (scan
-        with ``for_bank`` so videos are sampled as the bank keeps them)."""
+        with ``for_bank`` so videos are sampled as the bank keeps them). For a bank that
+        enables local features, each photo is read again for its keypoints."""
+        local = self.banks.get(bank).local_features
         items = []
         for file in files:
             if file.hashes is not None:
                 items.append(photo_item(file.hashes, file.path.stem))
+                if local:
+                    items[-1].hashes += self._local_features_hashes(file.path.read_bytes())
             elif file.video is not None:
                 items.append(video_item(file.video, file.path.stem))
         return self.banks.add_content(bank, items, added_by=added_by)
@@ -692,6 +752,10 @@ def video_sampling(settings: Settings, for_bank: bool, min_quality: int = 0) -> 
 def hash_query(kind: str, value: str, quality: int | None) -> QueryHash:
     """A hash given as text (any case, whitespace around it) as the matcher's query."""
     hasher = get_hasher(kind)
+    if hasher.local_features:
+        raise InvalidInput(
+            f"{hasher.name} hashes cannot be looked up on their own: look the photo up"
+        )
     try:
         return QueryHash(hasher.name, hasher.to_code(value), "original", quality)
     except InvalidInput as error:

@@ -116,9 +116,17 @@ class MatchOut(BaseModel):
     external_id: str | None
     labels: list[str]
     kind: str = Field(description="the hash kind that matched (the item's closest)")
-    distance: int
-    transform: str = Field(description="how the query was changed to match, e.g. mirror, trimmed")
-    query_hash: str = Field(description="the query's own hash that matched")
+    distance: int = Field(
+        description="Hamming distance (0: identical); for local-features kinds (orb) the "
+        "number of verified keypoint inliers instead, where more is closer"
+    )
+    transform: str = Field(
+        description="how the query was changed to match, e.g. mirror, trimmed, region "
+        "(the photo inside a screenshot), local-features"
+    )
+    query_hash: str = Field(
+        description="the query's own hash that matched (empty for local features)"
+    )
     query_share: float | None = Field(
         default=None, description="video look-ups: share of the query's frames that matched"
     )
@@ -212,6 +220,7 @@ class BankOut(BaseModel):
     licence: str
     enabled: bool
     negative: bool
+    local_features: bool
     thresholds: dict[str, ThresholdOut]
     created_at: Timestamp | None
     content_count: int
@@ -224,6 +233,7 @@ class BankOut(BaseModel):
         return cls(
             name=bank.name, description=bank.description, source=bank.source,
             licence=bank.licence, enabled=bank.enabled, negative=bank.negative,
+            local_features=bank.local_features,
             thresholds={kind: asdict(rule) for kind, rule in bank.thresholds.items()},
             created_at=bank.created_at, content_count=bank.content_count, **flat,
         )  # fmt: skip

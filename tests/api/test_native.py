@@ -77,7 +77,7 @@ def test_revoked_token_is_refused(core: Lykta, client: TestClient, tokens: Token
 def test_status(client: TestClient, tokens: Tokens) -> None:
     body = client.get("/api/v1/status", headers=tokens.header("matcher")).json()
     assert body["ok"] is True and body["database"] is True
-    assert body["index_size"] == {"pdq": 0, "md5": 0, "sha256": 0}
+    assert body["index_size"] == {"pdq": 0, "md5": 0, "sha256": 0, "orb": 0}
 
 
 def test_bank_crud_and_content(client: TestClient, tokens: Tokens) -> None:
@@ -86,6 +86,12 @@ def test_bank_crud_and_content(client: TestClient, tokens: Tokens) -> None:
         "/api/v1/banks", json={"name": "ncmec", "source": "NCMEC", "pdq_distance": 20}, headers=h
     )
     assert created.status_code == 201 and created.json()["pdq_distance"] == 20
+    assert created.json()["local_features"] is False
+    changed = client.patch("/api/v1/banks/ncmec", json={"local_features": True}, headers=h)
+    assert changed.status_code == 200 and changed.json()["local_features"] is True
+    refused = client.patch("/api/v1/banks/ncmec", json={"local_features": "maybe"}, headers=h)
+    assert refused.status_code == 422
+    client.patch("/api/v1/banks/ncmec", json={"local_features": False}, headers=h)
     assert client.post("/api/v1/banks", json={"name": "ncmec"}, headers=h).status_code == 409
     added = client.post(
         "/api/v1/banks/ncmec/content",
@@ -449,6 +455,28 @@ def test_streamed_uploads_have_their_own_limit(tmp_path: Path) -> None:
         media = c.post("/api/v1/banks/v/content/media", files={"file": ("c.mp4", clip)}, headers=h)
         assert media.status_code == 413
     core.close()
+
+
+def test_upload_lookup_by_local_features(client: TestClient, tokens: Tokens) -> None:
+    from tests.hashing.imagegen import cropped, encode, make_textured_photo, rotated
+
+    h = tokens.header("curator")
+    client.post("/api/v1/banks", json={"name": "robust", "local_features": True}, headers=h)
+    photo = make_textured_photo(seed=61)
+    added = client.post(
+        "/api/v1/banks/robust/content/media", files={"file": ("p.jpg", encode(photo))}, headers=h
+    )
+    assert added.status_code == 201, added.text
+    edited = {"file": ("q.jpg", encode(rotated(cropped(photo, 0.1, 2), -5)))}
+    m = tokens.header("matcher")
+    [match] = client.post("/api/v1/lookup", files=edited, headers=m).json()["matches"]
+    assert (match["kind"], match["transform"]) == ("orb", "local-features")
+    assert match["distance"] >= 25
+    off = client.post("/api/v1/lookup?local_features=false", files=edited, headers=m)
+    assert off.status_code == 200 and off.json()["matches"] == []
+    # Keypoints are no hash to look up on their own.
+    orb = client.get("/api/v1/lookup", params={"hash": "00" * 1816, "kind": "orb"}, headers=m)
+    assert orb.status_code == 422 and "look the photo up" in orb.json()["detail"]
 
 
 def test_every_timestamp_is_utc_with_its_zone(client: TestClient, tokens: Tokens) -> None:

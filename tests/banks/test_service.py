@@ -205,7 +205,7 @@ def test_delete_bank_removes_its_hashes_from_the_index(core: Lykta) -> None:
     core.banks.create("a")
     core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ), ContentItem.of_hash("md5", MD5)])
     core.banks.delete("a")
-    assert core.matcher.size() == {"pdq": 0, "md5": 0, "sha256": 0}
+    assert core.matcher.size() == {"pdq": 0, "md5": 0, "sha256": 0, "orb": 0}
     core.banks.create("a")
     core.banks.add_content("a", [ContentItem.of_hash("pdq", PDQ)])
     assert len(core.lookup_hash("pdq", PDQ).matches) == 1

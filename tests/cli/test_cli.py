@@ -143,6 +143,29 @@ def test_bank_add_then_match(run, photos: Path, tmp_path: Path) -> None:  # type
     assert "no bank named 'nope'" in run("match", str(mirrored), "--bank", "nope", code=2).stderr
 
 
+def test_local_features_bank_matches_a_crop(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.hashing.imagegen import cropped, make_textured_photo, rotated
+
+    run("bank", "create", "robust", "--local-features")
+    photo = make_textured_photo(seed=60)
+    photo.save(tmp_path / "banked.jpg", quality=90)
+    run("bank", "add", "robust", str(tmp_path / "banked.jpg"))
+    [bank] = lines(run("bank", "list", "--json").stdout)
+    assert bank["local_features"] is True
+    query = tmp_path / "query"
+    query.mkdir()
+    rotated(cropped(photo, 0.1, 1), 4).save(query / "edited.jpg", quality=85)
+    [record] = lines(run("match", str(query), "--json", code=1).stdout)
+    [match] = record["matches"]  # type: ignore[misc]
+    assert (match["id"], match["kind"], match["transform"]) == ("banked", "orb", "local-features")
+    assert int(match["distance"]) >= 25
+    [record] = lines(run("match", str(query), "--no-local-features", "--json").stdout)
+    assert record["matches"] == []
+    run("bank", "set", "robust", "--no-local-features")
+    [record] = lines(run("match", str(query), "--json").stdout)
+    assert record["matches"] == []
+
+
 def test_bank_set_and_delete(run) -> None:  # type: ignore[no-untyped-def]
     run("bank", "create", "a")
     run("bank", "set", "a", "--disabled", "--distance", "12")
@@ -179,7 +202,7 @@ def test_plugins_lists_the_kinds_each_brings(run) -> None:  # type: ignore[no-un
     [builtin] = lines(run("plugins", "--json").stdout)
     assert builtin == {
         "plugin": "lykta.builtin",
-        "hash_kinds": ["pdq", "md5", "sha256"],
+        "hash_kinds": ["pdq", "md5", "sha256", "orb"],
         "hooks": ["lykta_hashers"],
     }
 

@@ -17,8 +17,8 @@ from lykta.hashing.registry import (
 
 
 def test_builtins_are_registered_through_the_plugin_hook() -> None:
-    assert hasher_names() == ["md5", "pdq", "sha256"]
-    assert [hasher.name for hasher in hashers()] == ["pdq", "md5", "sha256"]
+    assert hasher_names() == ["md5", "orb", "pdq", "sha256"]
+    assert [hasher.name for hasher in hashers()] == ["pdq", "md5", "sha256", "orb"]
     assert [hasher.name for hasher in similarity_hashers()] == ["pdq"]
 
 
@@ -43,7 +43,7 @@ def test_a_kind_owns_its_code_and_index() -> None:
 
 
 def test_unknown_name_lists_known_ones() -> None:
-    with pytest.raises(InvalidInput, match=r"unknown hash type 'tmk'; known types: md5, pdq"):
+    with pytest.raises(InvalidInput, match=r"unknown hash type 'tmk'; known types: md5, orb, pdq"):
         get_hasher("tmk")
 
 

@@ -28,6 +28,13 @@ BODY = (400, 413)
 Banks = Annotated[list[str] | None, Query(alias="bank", description="only these banks")]
 Dihedral = Annotated[bool | None, Query(description="also try all rotations and flips")]
 Trim = Annotated[bool | None, Query(description="also try with uniform borders trimmed")]
+LocalFeatures = Annotated[
+    bool,
+    Query(
+        description="where PDQ matches nothing, try the second path: the photo inside a "
+        "screenshot, and local features for banks that enable them"
+    ),
+]
 Record = Annotated[
     bool, Query(description="record the matches as alerts about `subject`, for review")
 ]
@@ -89,6 +96,7 @@ async def lookup_upload(
     bank: Banks = None,
     dihedral: Dihedral = None,
     trim: Trim = None,
+    local_features: LocalFeatures = True,
     record: Record = False,
     subject: Subject = None,
     source_id: SourceId = None,
@@ -101,7 +109,9 @@ async def lookup_upload(
     data = await read_upload(core, file)
     if is_video(data):
         return await run_in_threadpool(_lookup_video, core, io.BytesIO(data), bank, source)
-    return await run_in_threadpool(_lookup_photo, core, data, bank, dihedral, trim, source)
+    return await run_in_threadpool(
+        _lookup_photo, core, data, bank, dihedral, trim, local_features, source
+    )
 
 
 @router.post(
@@ -117,6 +127,7 @@ async def lookup_streamed(
     bank: Banks = None,
     dihedral: Dihedral = None,
     trim: Trim = None,
+    local_features: LocalFeatures = True,
     record: Record = False,
     subject: Subject = None,
     source_id: SourceId = None,
@@ -132,7 +143,9 @@ async def lookup_streamed(
         if spooled.is_video:
             return await run_in_threadpool(_lookup_video, core, spooled.file, bank, source)
         data = await run_in_threadpool(spooled.file.read)
-    return await run_in_threadpool(_lookup_photo, core, data, bank, dihedral, trim, source)
+    return await run_in_threadpool(
+        _lookup_photo, core, data, bank, dihedral, trim, local_features, source
+    )
 
 
 def _lookup_photo(
@@ -141,9 +154,17 @@ def _lookup_photo(
     banks: list[str] | None,
     dihedral: bool | None,
     trim: bool | None,
+    local_features: bool,
     source: MatchSource | None,
 ) -> ContentLookupOut:
-    found = core.lookup_photo(data, banks=banks, dihedral=dihedral, trim=trim, source=source)
+    found = core.lookup_photo(
+        data,
+        banks=banks,
+        dihedral=dihedral,
+        trim=trim,
+        local_features=local_features,
+        source=source,
+    )
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes), **LookupOut.of(found.result).model_dump()
     )

@@ -123,6 +123,9 @@ class BankIn(BaseModel):
     licence: Text = ""
     enabled: bool = True
     negative: bool = False
+    local_features: bool = Field(
+        default=False, description="bank photos' local features and match by them too"
+    )
     thresholds: dict[str, ThresholdIn] | None = Field(
         default=None, description="per similarity kind: {distance, min_quality}"
     )
@@ -137,6 +140,7 @@ class BankPatch(BaseModel):
     licence: Text | None = None
     enabled: bool | None = None
     negative: bool | None = None
+    local_features: bool | None = None
     thresholds: dict[str, ThresholdIn] | None = None
 
 

@@ -34,7 +34,10 @@ Progress = Callable[[int, int], None]
 #: Told what changed after each committed write: (bank name, change).
 ChangeListener = Callable[[str, str], None]
 
-BANK_FIELDS = ("name", "description", "source", "licence", "enabled", "negative", "enabled_ratio")
+BANK_FIELDS = (
+    "name", "description", "source", "licence", "enabled", "negative", "enabled_ratio",
+    "local_features",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class BankInfo:
     created_at: datetime | None
     content_count: int = 0
     enabled_ratio: float | None = None
+    local_features: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class BankService:
         return BankInfo(
             bank.id, bank.name, bank.description, bank.source, bank.licence, bank.enabled,
             bank.negative, thresholds, bank.created_at, content_count, bank.enabled_ratio,
+            bank.local_features,
         )  # fmt: skip
 
     def create(self, name: str, **fields: Any) -> BankInfo:
@@ -378,7 +383,7 @@ def _bank_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     for what in ("description", "source", "licence"):
         if what in values:
             validate_text(str(values[what]), what)
-    for flag in ("enabled", "negative"):
+    for flag in ("enabled", "negative", "local_features"):
         if flag in values and not isinstance(values[flag], bool):
             raise InvalidInput(f"{flag} must be true or false, got {values[flag]!r}")
     ratio = values.get("enabled_ratio")

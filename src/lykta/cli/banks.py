@@ -44,6 +44,14 @@ def bank_create(
     description: Annotated[str, typer.Option(help="what the bank holds, for people")] = "",
     source: Annotated[str, typer.Option(help="where the hashes come from")] = "",
     licence: Annotated[str, typer.Option(help="terms the hashes come under")] = "",
+    local_features: Annotated[
+        bool,
+        typer.Option(
+            "--local-features",
+            help="bank photos' local features (ORB) too, to match crops, rotations and "
+            "screenshots of them",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a bank."""
@@ -51,7 +59,7 @@ def bank_create(
 
     bank = open_core().banks.create(
         name, description=description, source=source, licence=licence, negative=negative,
-        pdq_distance=distance, pdq_min_quality=min_quality,
+        pdq_distance=distance, pdq_min_quality=min_quality, local_features=local_features,
     )  # fmt: skip
     if as_json:
         emit(BankOut.of(bank).model_dump(mode="json"))
@@ -72,7 +80,9 @@ def bank_list(as_json: JsonFlag = False) -> None:
         for bank in banks:
             emit(BankOut.of(bank).model_dump(mode="json"))
         return
-    table = Table("bank", "content", "enabled", "negative", "thresholds", "source")
+    table = Table(
+        "bank", "content", "enabled", "negative", "local features", "thresholds", "source"
+    )
     for b in banks:
         rules = ", ".join(
             f"{kind} <={rule.distance}"
@@ -81,7 +91,7 @@ def bank_list(as_json: JsonFlag = False) -> None:
         )
         table.add_row(
             b.name, str(b.content_count), "yes" if b.enabled else "no",
-            "yes" if b.negative else "", rules, b.source,
+            "yes" if b.negative else "", "yes" if b.local_features else "", rules, b.source,
         )  # fmt: skip
     print_table(table)
 
@@ -102,11 +112,19 @@ def bank_set(
             "--negative/--positive", help="whether its hashes suppress matches", show_default=False
         ),
     ] = None,
+    local_features: Annotated[
+        bool | None,
+        typer.Option(
+            "--local-features/--no-local-features",
+            help="match by local features (photos added from now on are banked with them)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Change a bank's settings; every replica applies them within LYKTA_SYNC_INTERVAL."""
     changes = {
         "enabled": enabled, "pdq_distance": distance, "pdq_min_quality": min_quality,
-        "negative": negative,
+        "negative": negative, "local_features": local_features,
     }  # fmt: skip
     open_core().banks.update(name, **{k: v for k, v in changes.items() if v is not None})
     err.print(f"bank {name} updated")

@@ -172,6 +172,14 @@ def match_command(
     trim: TrimOption = None,
     server: ServerOption = None,
     token: TokenOption = None,
+    local_features: Annotated[
+        bool,
+        typer.Option(
+            "--local-features/--no-local-features",
+            help="where PDQ matches nothing, look for a photo inside a screenshot and "
+            "match local features in banks that enable them",
+        ),
+    ] = True,
     record: Annotated[
         bool, typer.Option("--record", help="record matches as alerts for review")
     ] = False,
@@ -192,9 +200,9 @@ def match_command(
 
         if source is not None:
             raise InvalidInput("--record records alerts here: it does not go with --server")
-        records = remote_records(server, token, paths, bank, dihedral, trim)
+        records = remote_records(server, token, paths, bank, dihedral, trim, local_features)
     else:
-        records = local_records(paths, bank, dihedral, trim, source)
+        records = local_records(paths, bank, dihedral, trim, source, local_features)
     tally = Tally()
     for found in records:
         tally.count(found)
@@ -212,6 +220,7 @@ def local_records(
     dihedral: bool | None,
     trim: bool | None,
     source: MatchSource | None,
+    local_features: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Each file's `--json` record, matched here against the banks loaded into an index."""
     from lykta.outputs import scanned_file
@@ -228,6 +237,7 @@ def local_records(
             trim=trim,
             progress=progress,
             source=source,
+            local_features=local_features,
         ):
             record = scanned_file(file)
             if file.error is None:

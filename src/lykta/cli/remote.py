@@ -25,6 +25,7 @@ def remote_records(
     banks: list[str] | None,
     dihedral: bool | None,
     trim: bool | None,
+    local_features: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Each file's `lykta match --json` record, as the server at ``server`` looks it up."""
     import httpx
@@ -37,6 +38,8 @@ def remote_records(
         )
     base = server.rstrip("/")
     params: list[tuple[str, str]] = [("bank", name) for name in banks or ()]
+    if not local_features:
+        params.append(("local_features", "false"))
     for name, value in (("dihedral", dihedral), ("trim", trim)):
         if value is not None:
             params.append((name, "true" if value else "false"))

@@ -43,6 +43,10 @@ class Hasher(ABC):
     code_bytes: ClassVar[int]
     #: Compared by Hamming distance (True) or by equality (False).
     similarity: ClassVar[bool] = False
+    #: A local-features kind (``orb``): only banks that enable local features use it, only
+    #: where PDQ found nothing, and its index verifies candidates itself and answers with
+    #: the inlier count as the distance (higher is closer; see docs/hashing.md).
+    local_features: ClassVar[bool] = False
     #: A new bank's match distance for this kind, and the largest a bank may set: past it
     #: a "match" says nothing (and a look-up would scan every hash).
     default_distance: ClassVar[int] = 0

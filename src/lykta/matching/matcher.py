@@ -101,6 +101,15 @@ class Matcher:
     def bank_names(self) -> set[str]:
         return {rule.name for rule in self._published.rules.values()}
 
+    def local_features_banks(self, banks: Iterable[str] | None = None) -> bool:
+        """Whether any enabled bank (of ``banks``, when given) enables local features: a
+        look-up extracts keypoints only then."""
+        wanted = None if banks is None else set(banks)
+        return any(
+            rule.enabled and rule.local_features and (wanted is None or rule.name in wanted)
+            for rule in self._published.rules.values()
+        )
+
     def partial_banks(self) -> dict[str, float]:
         """Enabled banks that only a share of HMA look-ups search: name to share."""
         return {
@@ -319,7 +328,7 @@ class Matcher:
         """One content's matches as a result: closest first, capped; a negative bank's
         match suppresses all the others."""
         result = LookupResult(match_cap=self.match_cap)
-        ordered = sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id))
+        ordered = sorted(matches, key=_order)
         negatives = [m for m in ordered if m.negative]
         chosen = negatives or ordered
         result.capped = len(chosen) > self.match_cap
@@ -415,6 +424,9 @@ def _judge(
     if state.disabled and is_disabled(state.disabled.get(owner.content_id), time.time()):
         return None
     query = candidate.query
+    local = get_hasher(query.kind).local_features
+    if local and not rule.local_features:
+        return None
     threshold = rule.thresholds.get(query.kind)
     if threshold is not None:
         if candidate.distance > threshold.distance:
@@ -433,12 +445,24 @@ def _judge(
         kind=query.kind,
         distance=candidate.distance,
         transform=query.transform,
-        query_hash=query.value.hex(),
+        # Keypoints are 18 KB and say nothing to a reviewer: not echoed.
+        query_hash="" if local else query.value.hex(),
     )
 
 
-def _rank(match: Match) -> tuple[int, bool, bool, str]:
+def _rank(match: Match) -> tuple[bool, int, bool, bool, str]:
     # One match per content item: the closest; on a tie an exact digest (the very file)
     # over a similarity hash, the untransformed query over a variant, then by kind name.
-    similar = get_hasher(match.kind).similarity
-    return (match.distance, similar, match.transform != "original", match.kind)
+    # A local-features match (distance: inliers, more is closer) comes after all others.
+    hasher = get_hasher(match.kind)
+    distance = -match.distance if hasher.local_features else match.distance
+    return (
+        hasher.local_features, distance, hasher.similarity, match.transform != "original",
+        match.kind,
+    )  # fmt: skip
+
+
+def _order(match: Match) -> tuple[bool, int, str, int]:
+    """A result's order: closest first, local-features matches (most inliers first) last."""
+    local = get_hasher(match.kind).local_features
+    return (local, -match.distance if local else match.distance, match.bank, match.content_id)

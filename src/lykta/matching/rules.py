@@ -25,6 +25,8 @@ class BankRule:
     thresholds: Mapping[str, Threshold]
     # HMA's partial matching (the HMA routes apply it); None for every look-up.
     enabled_ratio: float | None = None
+    # Whether the bank's local-features (`orb`) hashes may match.
+    local_features: bool = False
 
 
 def load_rules(session: Session) -> dict[int, BankRule]:
@@ -38,6 +40,7 @@ def load_rules(session: Session) -> dict[int, BankRule]:
             bank.negative,
             default_thresholds() | thresholds.get(bank.id, {}),
             bank.enabled_ratio,
+            bank.local_features,
         )
         for bank in session.scalars(select(Bank))
     }

@@ -58,6 +58,8 @@ class Bank(Base):
     licence: Mapped[str] = mapped_column(Text, nullable=False, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     negative: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Its photos are banked with their local features (`orb`) and looked up by them too.
+    local_features: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # HMA's partial matching: the share of look-ups through the HMA routes that search this
     # bank (a coin flip per request); None means every one.
     enabled_ratio: Mapped[float | None] = mapped_column(Float)

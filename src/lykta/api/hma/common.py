@@ -62,7 +62,8 @@ def signal_name(kind: str) -> str:
 
 
 def signal_names_of_index() -> list[str]:
-    return [hasher.foreign_name("hma") for hasher in hashers()]
+    # Local features are Lykta's own second path, not a signal type HMA peers exchange.
+    return [hasher.foreign_name("hma") for hasher in hashers() if not hasher.local_features]
 
 
 def allowed_signals(content_type: str) -> set[str]:
@@ -71,7 +72,7 @@ def allowed_signals(content_type: str) -> set[str]:
     return video_signals | {
         name
         for hasher in hashers()
-        if hasher.media_kind in (MediaKind.ANY, content_type)
+        if hasher.media_kind in (MediaKind.ANY, content_type) and not hasher.local_features
         for name in hasher.foreign_names.get("hma", (hasher.name,))
         if HMA_CONTENT_TYPES.get(name, content_type) == content_type
     }
