@@ -25,7 +25,14 @@ _BLOCK = 32
 
 def find_content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
     """The (left, top, right, bottom) box inside uniform borders, or None when none found."""
-    pixels = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+    return content_box_of(np.asarray(image.convert("RGB") if image.mode != "RGB" else image))
+
+
+def content_box_of(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``find_content_box`` of pixels: ``(h, w, channels)``, or ``(h, w)`` for luma (a video
+    frame's, whose bars are told in luma without a colour copy of the frame)."""
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]  # a view: one channel
     height, width = pixels.shape[:2]
     if height < 8 or width < 8:
         return None

@@ -113,6 +113,16 @@ def pdq_dihedral_from_image(image: Image.Image) -> list[tuple[str, str, int]]:
     ]
 
 
+def pdq_from_luma(luma: np.ndarray, *, dihedral: bool = False) -> list[tuple[str, str, int]]:
+    """(transform, hash, quality) of a 2-D ``uint8`` luma array as it is (and, with
+    ``dihedral``, of its rotations and flips): a video frame's plane, with no image copy."""
+    codes, qualities = pdq_codes(*_scratch_for(np.ascontiguousarray(luma)), dihedral)
+    return [
+        (transform, code.tobytes().hex(), int(quality))
+        for transform, code, quality in zip(DIHEDRAL_TRANSFORMS, codes, qualities, strict=False)
+    ]
+
+
 def bits_to_hex(bits: np.ndarray) -> str:
     """pdqhash's 256-element bit vector (most significant first) as 64 hex digits."""
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
@@ -142,6 +152,10 @@ def _luma_and_scratch(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         luma = np.asarray(image)
     else:
         luma = luma_from_rgb(np.asarray(image if image.mode == "RGB" else image.convert("RGB")))
+    return _scratch_for(luma)
+
+
+def _scratch_for(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     size = luma.size
     work = getattr(_scratch, "work", None)
     if work is None or work.shape[1] < size:
