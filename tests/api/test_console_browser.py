@@ -9,7 +9,6 @@ both).
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,33 +25,7 @@ from lykta.app import Lykta
 from lykta.auth.users import Role
 from tests.conftest import TEST_EVIDENCE_KEY, make_settings
 
-CHROMIUM = os.environ.get("LYKTA_TEST_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery"
-
-
-def _missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "python package playwright is not installed (pip install -e '.[test]')"
-    if not shutil.which(CHROMIUM):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    problem = _missing()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests need Chromium and Playwright in CI: {problem}")
-        pytest.skip(problem)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @dataclass
