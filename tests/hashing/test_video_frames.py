@@ -15,7 +15,8 @@ from lykta.hashing.pdq import pdq_from_image
 from lykta.hashing.video import VideoLimits, hash_frame, hash_luma, hash_video
 from lykta.media.video import frame_luma
 from tests.hashing.imagegen import make_photo
-from tests.videogen import still_video
+from tests.testdata import THREATEXCHANGE, needs_testdata
+from tests.videogen import scene_frames, still_video
 
 
 def _distance(a: str, b: str) -> int:
@@ -118,3 +119,47 @@ def test_luma_is_the_luma_plane_without_its_row_padding() -> None:
     # The plane keeps video's limited range (16-235): the same picture, linearly rescaled.
     assert np.corrcoef(direct.ravel(), converted.ravel())[0, 1] > 0.999
     assert _distance(hash_luma(direct)[0].pdq, hash_luma(converted)[0].pdq) <= 4
+
+
+def _encode(path: Path, codec: str, *, seconds: int, fps: int, gop: int) -> Path:
+    """A moving clip of small frames, a key frame every ``gop`` frames."""
+    frames = [
+        frame for seed in range(seconds // 4) for frame in scene_frames(seed, 4.0, fps, (160, 120))
+    ]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.gop_size = gop
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.asarray(frame), "rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "gop"),
+    [
+        ("h264.mp4", "libx264", 45),  # B-frames, skipped between samples
+        ("h264-short-gop.mkv", "libx264", 7),
+        ("vp9.webm", "libvpx-vp9", 50),
+    ],
+)
+def test_decoders_side_by_side_sample_the_frames_one_decoder_samples(
+    tmp_path: Path, name: str, codec: str, gop: int
+) -> None:
+    path = _encode(tmp_path / name, codec, seconds=32, fps=15, gop=gop)
+    for interval in (1.0, 0.2, None):
+        alone = hash_video(path, interval=interval, decoders=1)
+        for decoders in (2, 3):  # stretches of 16 s and of 11 s, none starting on a key frame
+            together = hash_video(path, interval=interval, decoders=decoders)
+            assert together == alone, (interval, decoders)
+    assert len(alone.frames) == 32 * 15  # every frame, once
+
+
+@needs_testdata
+def test_decoders_side_by_side_on_a_shared_sample_video() -> None:
+    path = THREATEXCHANGE / "tmk" / "sample-videos" / "chair-22-sd-sepia-bar.mp4"
+    with path.open("rb") as file:  # a file object: every decoder reads it through one handle
+        together = hash_video(file, decoders=2)
+    alone = hash_video(path, decoders=1)
+    assert together == alone and len(alone.frames) == 23

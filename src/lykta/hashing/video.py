@@ -10,11 +10,14 @@ import contextlib
 import hashlib
 import io
 import math
+import os
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import av
 import numpy as np
@@ -122,6 +125,7 @@ def hash_video(
     dedupe: int | None = None,
     min_quality: int = 0,
     limits: VideoLimits = VideoLimits(),  # frozen: one shared default is safe
+    decoders: int | None = None,
 ) -> VideoHashes:
     """Hash a video file: a frame every ``interval`` seconds (every frame when None or 0),
     and the MD5 and SHA-256 of the file's bytes.
@@ -131,122 +135,262 @@ def hash_video(
     ``min_quality`` is dropped too. Raises ``MediaError`` when the file cannot be decoded or
     is past ``limits``.
 
-    A reader thread decodes and hands over the sampled frames' luma while this thread
-    hashes the previous ones: the decoder (in C, without the GIL) and PDQ run side by side.
+    Decoding is nearly all the work, and one H.264 decoder keeps one core busy (sampled
+    decoding feeds it in bursts, which frame threads turn into waits). So a long video in a
+    seekable file is cut into stretches, one decoder each (``decoders``, by default one per
+    CPU up to ``MAX_DECODERS``), each starting from the key frame before its first tick: the
+    frames sampled are the ones a single decoder samples. Meanwhile this thread hashes the
+    frames as they come.
     """
-    digests = _Digests(source)
-    samples: queue.Queue[tuple[float, np.ndarray] | _Read | BaseException] = queue.Queue(
-        maxsize=_SAMPLES_AHEAD
-    )
-    stop = threading.Event()
-    reader = threading.Thread(
-        target=_read_samples,
-        args=(digests, interval or 0.0, limits, samples, stop),
-        name="lykta-video-reader",
-        daemon=True,
-    )
-    reader.start()
-    frames: list[SampledFrame] = []
-    kept: int | None = None  # the last kept frame's PDQ, as an integer
+    every = interval or 0.0
+    shared = _SharedSource(source)
     try:
-        while not isinstance(item := samples.get(), _Read):
-            if isinstance(item, BaseException):
-                raise item
-            seconds, luma = item
-            variants = hash_luma(luma, trim=trim, mirror=mirror)
-            if variants[0].quality < min_quality:
-                continue
-            code = int(variants[0].pdq, 16)
-            if dedupe is not None and kept is not None and (code ^ kept).bit_count() <= dedupe:
-                continue
-            kept = code
-            frames.append(SampledFrame(seconds, variants))
+        plan = _plan(shared, every, limits, decoders)
+        samples: queue.Queue[_Item] = queue.Queue(maxsize=_SAMPLES_AHEAD)
+        stop = threading.Event()
+        jobs: list[Callable[[], _Item]] = [
+            partial(_read_stretch, shared, stretch, plan, every, limits, samples, stop)
+            for stretch in plan.stretches
+        ]
+        if plan.digests_apart:
+            jobs.append(partial(_digest_whole, shared.cursor()))
+        workers = [
+            threading.Thread(
+                target=_run, args=(job, samples, stop), name="lykta-video-reader", daemon=True
+            )
+            for job in jobs
+        ]
+        for worker in workers:
+            worker.start()
+        hashed: list[SampledFrame] = []
+        finished: list[_Finished] = []
+        digests: _Digested | None = None
+        try:
+            while len(finished) < len(plan.stretches) or digests is None:
+                item = samples.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, _Finished):
+                    finished.append(item)
+                    digests = item.digests or digests
+                elif isinstance(item, _Digested):
+                    digests = item
+                else:
+                    seconds, luma = item
+                    hashed.append(SampledFrame(seconds, hash_luma(luma, trim=trim, mirror=mirror)))
+        finally:
+            stop.set()
+            for worker in workers:
+                while worker.is_alive():  # let a reader blocked on a full queue see the stop
+                    with contextlib.suppress(queue.Empty):
+                        samples.get(timeout=0.05)
     finally:
-        stop.set()
-        while reader.is_alive():  # let a reader blocked on a full queue see the stop
-            with contextlib.suppress(queue.Empty):
-                samples.get(timeout=0.05)
-        digests.close()
-    return VideoHashes(item.md5, item.sha256, item.duration, tuple(frames))
+        shared.close()
+    if not sum(done.decoded for done in finished):
+        raise MediaError("the video has no frames")
+    duration = max(done.duration for done in finished)
+    return VideoHashes(
+        digests.md5, digests.sha256, duration, _kept(hashed, dedupe=dedupe, min_quality=min_quality)
+    )
 
 
-# Sampled frames decoded ahead of the hashing: enough to keep both threads busy, few enough
+def _kept(
+    frames: list[SampledFrame], *, dedupe: int | None, min_quality: int
+) -> tuple[SampledFrame, ...]:
+    """The sampled frames in time order, without the ones below the quality floor and,
+    with ``dedupe``, those within that distance of the last one kept."""
+    kept: list[SampledFrame] = []
+    last: int | None = None  # the last kept frame's PDQ, as an integer
+    for frame in sorted(frames, key=lambda frame: frame.seconds):
+        if kept and frame.seconds == kept[-1].seconds:
+            continue  # a frame past a stretch's end that the next stretch took too
+        if frame.quality < min_quality:
+            continue
+        code = int(frame.pdq, 16)
+        if dedupe is not None and last is not None and (code ^ last).bit_count() <= dedupe:
+            continue
+        last = code
+        kept.append(frame)
+    return tuple(kept)
+
+
+# Sampled frames decoded ahead of the hashing: enough to keep every thread busy, few enough
 # that 1080p planes (2 MB each) stay cheap.
 _SAMPLES_AHEAD = 8
 
+# Decoders one video may use at once, and the shortest stretch worth a decoder of its own
+# (each starts at a key frame up to a GOP before its stretch, decoding that GOP twice).
+MAX_DECODERS = 4
+MIN_STRETCH_SECONDS = 10.0
+
 
 @dataclass(frozen=True, slots=True)
-class _Read:
-    """The reader's last word: the file's digests and length."""
+class _Stretch:
+    """Ticks from ``start`` (inclusive) to ``end`` (exclusive) seconds: one decoder's share."""
 
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Digested:
     md5: str
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    """A stretch's last word: frames decoded, the video's length (as declared, else to the
+    stretch's last frame) and, from a reader that read the whole file, its digests."""
+
+    decoded: int
     duration: float
+    digests: _Digested | None = None
 
 
-def _read_samples(
-    digests: _Digests,
-    interval: float,
-    limits: VideoLimits,
-    out: queue.Queue[tuple[float, np.ndarray] | _Read | BaseException],
-    stop: threading.Event,
-) -> None:
-    """Decode the sampled frames into ``out`` as (seconds, luma), then a ``_Read``; an
-    error instead, as a ``MediaError`` where the file is at fault."""
+_Item = tuple[float, np.ndarray] | _Finished | _Digested | BaseException
 
-    def put(item: tuple[float, np.ndarray] | _Read | BaseException) -> bool:
-        while not stop.is_set():
-            with contextlib.suppress(queue.Full):
-                out.put(item, timeout=0.05)
-                return True
-        return False
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    stretches: list[_Stretch]
+    held: _Held
+    digests_apart: bool  # digests read by a thread of their own, not while decoding
+    # Threads a decoder may use: FFmpeg's choice (0) for a lone decoder; an equal share of
+    # the CPUs for side-by-side ones, which already fill them.
+    decoder_threads: int = 0
+
+
+def _plan(
+    shared: _SharedSource, interval: float, limits: VideoLimits, decoders: int | None
+) -> _Plan:
+    """One stretch for the whole video, or several for a long one in a seekable file."""
+    held = _Held(limits)
+    whole = [_Stretch(0.0, math.inf)]
+    if not shared.seekable:
+        return _Plan(whole, held, digests_apart=False)
     try:
-        with av.open(digests.file, mode="r") as container:
+        with av.open(shared.cursor(), mode="r") as container:
             if not container.streams.video:
                 raise MediaError("the file has no video stream")
             stream = container.streams.video[0]
-            # Slice threads, not frame threads: a sampled decode feeds the decoder in bursts
-            # (held-back packets, then a key frame), which frame threads turn into waits;
-            # measured on 1080p and 360p H.264, slices took 1.86 s and 0.37 s of wall time
-            # where frame threads took 2.67 s and 0.52 s, for less CPU.
-            stream.thread_type = "SLICE"
-            _check_declared(container, stream, limits)
-            ticks = _Ticks(interval)
-            last = 0.0
-            decoded = 0
-            # Check samples (a second apart) may fall a frame later than the tick; bank
-            # samples (denser) stay on it.
-            sparse = ticks.interval >= SPARSE_INTERVAL
-            held = _Held(limits)
-            for frame in decode_for_sampling(
-                container, stream, ticks.due, skip_unreferenced=sparse, on_packet=held.count
-            ):
-                decoded += 1
-                seconds = float(frame.time) if frame.time is not None else last
-                last = seconds
-                _check_frame(frame, seconds, limits)
-                if not ticks.take(seconds):
-                    continue  # not sampled: no scaling, no hashing
-                if not put((round(seconds, 3), frame_luma(frame))):
-                    return
-            duration = _duration(container, stream, last)
-        if not decoded:
-            raise MediaError("the video has no frames")
-        md5, sha256 = digests.hexdigests()
-        put(_Read(md5, sha256, duration))
+            declared = _check_declared(container, stream, limits)
     except av.FFmpegError as error:
-        put(MediaError(f"cannot decode the video: {error}"))
+        raise MediaError(f"cannot decode the video: {error}") from error
+    cpus = _cpus()
+    wanted = decoders if decoders is not None else min(cpus, MAX_DECODERS)
+    if declared is None:
+        return _Plan(whole, held, digests_apart=False)
+    count = max(1, min(wanted, int(declared // MIN_STRETCH_SECONDS)))
+    if count == 1:
+        return _Plan(whole, held, digests_apart=False)
+    step = declared / count
+    if interval:  # stretches start on ticks
+        step = math.ceil(step / interval - 1e-6) * interval
+    starts = [index * step for index in range(count) if index * step < declared]
+    stretches = [
+        _Stretch(start, starts[index + 1] if index + 1 < len(starts) else math.inf)
+        for index, start in enumerate(starts)
+    ]
+    threads = max(1, cpus // len(stretches))
+    return _Plan(stretches, held, digests_apart=True, decoder_threads=threads)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _run(job: Callable[[], _Item], out: queue.Queue[_Item], stop: threading.Event) -> None:
+    """Run a reader's job, handing its last word (or its error) to the hashing thread."""
+    try:
+        result = job()
+    except av.FFmpegError as error:
+        result = MediaError(f"cannot decode the video: {error}")
     except BaseException as error:  # handed to the caller's thread, raised there
-        put(error)
+        result = error
+    _put(out, result, stop)
+
+
+def _put(out: queue.Queue[_Item], item: _Item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        with contextlib.suppress(queue.Full):
+            out.put(item, timeout=0.05)
+            return True
+    return False
+
+
+def _read_stretch(
+    shared: _SharedSource,
+    stretch: _Stretch,
+    plan: _Plan,
+    interval: float,
+    limits: VideoLimits,
+    out: queue.Queue[_Item],
+    stop: threading.Event,
+) -> _Item:
+    """Decode the frames sampled in ``stretch`` into ``out`` as (seconds, luma); return how
+    many frames were decoded. A reader of the whole file also returns its digests, hashed
+    on the way."""
+    whole = stretch.start == 0.0 and stretch.end == math.inf
+    file = _Digests(shared.cursor()) if whole else shared.cursor()
+    with av.open(file, mode="r") as container:
+        if not container.streams.video:
+            raise MediaError("the file has no video stream")
+        stream = container.streams.video[0]
+        # Slice threads, not frame threads: a sampled decode feeds the decoder in bursts
+        # (held-back packets, then a key frame), which frame threads turn into waits;
+        # measured on 1080p and 360p H.264, slices took 1.86 s and 0.37 s of wall time
+        # where frame threads took 2.67 s and 0.52 s, for less CPU.
+        stream.thread_type = "SLICE"
+        stream.codec_context.thread_count = plan.decoder_threads
+        _check_declared(container, stream, limits)
+        if stretch.start > 0 and stream.time_base is not None:
+            container.seek(int(stretch.start / stream.time_base), stream=stream, backward=True)
+        ticks = _Ticks(interval, stretch.start)
+        last = 0.0
+        decoded = 0
+        # Check samples (a second apart) may fall a frame later than the tick; bank
+        # samples (denser) stay on it.
+        sparse = ticks.interval >= SPARSE_INTERVAL
+        for frame in decode_for_sampling(
+            container, stream, ticks.due, skip_unreferenced=sparse, on_packet=plan.held.count
+        ):
+            seconds = float(frame.time) if frame.time is not None else last
+            if seconds >= stretch.end:
+                break
+            decoded += 1
+            last = seconds
+            _check_frame(frame, seconds, limits)
+            if seconds + 1e-6 < stretch.start or not ticks.take(seconds):
+                continue  # not sampled: no scaling, no hashing
+            if not _put(out, (round(seconds, 3), frame_luma(frame)), stop):
+                break
+        duration = _duration(container, stream, last)
+    if isinstance(file, _Digests):
+        return _Finished(decoded, duration, _Digested(*file.hexdigests()))
+    return _Finished(decoded, duration)
+
+
+def _digest_whole(file: BinaryIO) -> _Digested:
+    """The MD5 and SHA-256 of every byte of ``file`` (hashlib lets go of the GIL on large
+    chunks, so this runs beside the decoders)."""
+    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    file.seek(0)
+    while chunk := file.read(1 << 20):
+        md5.update(chunk)
+        sha256.update(chunk)
+    return _Digested(md5.hexdigest(), sha256.hexdigest())
 
 
 class _Ticks:
     """When the next sample is due: every ``interval`` seconds (every frame when 0)."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, start: float = 0.0) -> None:
         self.interval = interval
-        self.next_at = 0.0
+        self.next_at = start
 
     def due(self) -> float:
         return self.next_at
@@ -265,8 +409,9 @@ class _Ticks:
 
 def _check_declared(
     container: av.container.InputContainer, stream: av.VideoStream, limits: VideoLimits
-) -> None:
-    """Refuse before decoding what the file itself says is too long or too large."""
+) -> float | None:
+    """Refuse before decoding what the file itself says is too long or too large; the
+    length it declares, if any."""
     declared = None
     if stream.duration is not None and stream.time_base is not None:
         declared = float(stream.duration * stream.time_base)
@@ -283,6 +428,7 @@ def _check_declared(
             f"the video's frames are {width}x{height}; at most {limits.max_pixels} pixels "
             "(LYKTA_MAX_PIXELS)"
         )
+    return declared
 
 
 class _Held:
@@ -292,9 +438,11 @@ class _Held:
     def __init__(self, limits: VideoLimits) -> None:
         self.limits = limits
         self.packets = 0
+        self._lock = threading.Lock()  # shared by a video's decoders
 
     def count(self, seconds: float | None) -> None:
-        self.packets += 1
+        with self._lock:
+            self.packets += 1
         if self.packets > self.limits.max_frames:
             raise MediaError(
                 f"the video has more than {self.limits.max_frames} frames (LYKTA_VIDEO_MAX_FRAMES)"
@@ -326,17 +474,65 @@ def _duration(container: av.container.InputContainer, stream: av.VideoStream, la
     return round(last, 3)
 
 
-class _Digests:
-    """The source as a file PyAV reads, hashing every byte read on the way, so a video of
-    gigabytes is read once and never held in memory."""
+class _SharedSource:
+    """The source, opened once and read through cursors of their own, one a thread: each
+    decoder seeks where it needs to."""
 
     def __init__(self, source: str | Path | BinaryIO) -> None:
         self._owned = isinstance(source, str | Path)
-        self._raw: BinaryIO = open(source, "rb") if isinstance(source, str | Path) else source  # noqa: SIM115
+        self.raw: BinaryIO = open(source, "rb") if isinstance(source, str | Path) else source  # noqa: SIM115
+        self.seekable = self.raw.seekable()
+        self.lock = threading.Lock()
+
+    def cursor(self) -> BinaryIO:
+        """A reader of the source with a position of its own (the source itself, for a
+        source that cannot seek: then only one thread reads it)."""
+        return cast(BinaryIO, _Cursor(self)) if self.seekable else self.raw
+
+    def close(self) -> None:
+        if self._owned:
+            self.raw.close()
+
+
+class _Cursor:
+    """One thread's position in a shared, seekable source."""
+
+    def __init__(self, source: _SharedSource) -> None:
+        self._source = source
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        with self._source.lock:
+            self._source.raw.seek(self._position)
+            data = self._source.raw.read(size)
+        self._position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._position
+        elif whence == io.SEEK_END:
+            with self._source.lock:
+                offset += self._source.raw.seek(0, io.SEEK_END)
+        self._position = max(0, offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def seekable(self) -> bool:
+        return True
+
+
+class _Digests:
+    """A file PyAV reads, hashing every byte read on the way, so a video of gigabytes is
+    read once and never held in memory."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._sha256 = hashlib.sha256()
         self._position = 0  # bytes hashed so far: a seek back re-reads without re-hashing
-        self.file = self
 
     def read(self, size: int = -1) -> bytes:
         start = self._raw.tell()
@@ -366,7 +562,3 @@ class _Digests:
             self._sha256.update(chunk)
             self._position += len(chunk)
         return self._md5.hexdigest(), self._sha256.hexdigest()
-
-    def close(self) -> None:
-        if self._owned:
-            self._raw.close()
