@@ -9,7 +9,6 @@ both).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
 from tests.conftest import make_photo, make_settings
+from tests.ports import free_port
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -33,12 +33,6 @@ class Server:
     url: str
     token: str
     photo: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         token = core.tokens.create(Scope.MATCHER, "browser test")[1]
     finally:
         core.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": ""}
     process = subprocess.Popen(
         [sys.executable, "-m", "lykta", "serve", "--port", str(port)],

@@ -5,7 +5,6 @@ the change log. (How soon a change arrives is bench/bench_replicas.py's figure.)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ import pytest
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
 from tests.conftest import make_settings
+from tests.ports import free_port
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

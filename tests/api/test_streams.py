@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from lykta.app import Lykta
 from tests.conftest import Tokens
-from tests.streams.conftest import free_port
+from tests.ports import free_port
 from tests.streams.media import video_item, write_clip
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,8 @@ from typer.testing import CliRunner
 
 from lykta.cli import app
 from tests.conftest import make_photo
+from tests.ports import free_port
 from tests.videogen import write_video
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -38,7 +32,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     runner = CliRunner()
     assert runner.invoke(app, ["bank", "create", "known"]).exit_code == 0
     assert runner.invoke(app, ["bank", "add", "known", str(tmp_path / "known.jpg")]).exit_code == 0
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LYKTA_HOME": str(tmp_path / "home"), "LYKTA_DATABASE_URL": ""}
     process = subprocess.Popen(
         [sys.executable, "-m", "lykta", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -98,7 +92,7 @@ def test_match_against_a_running_server(server: str, tmp_path: Path) -> None:
 
 def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(make_photo(10))
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = match(str(tmp_path / "a.jpg"), "--server", url, "--token", "x", code=2)
     assert result.stderr.startswith(f"error: cannot reach {url}:")
     assert len(result.stderr.splitlines()) == 1

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lykta.cli import app
+from tests.ports import free_port
 
 
 @pytest.fixture
@@ -51,14 +52,8 @@ def test_a_port_in_use_is_one_line(serve) -> None:  # type: ignore[no-untyped-de
     assert f"port {port} on 127.0.0.1 is already in use" in message
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_two_workers_start_and_stop_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LYKTA_HOME": str(tmp_path / "home"), "LYKTA_DATABASE_URL": ""}
     process = subprocess.Popen(
         [sys.executable, "-m", "lykta", "serve", "--host", "localhost", "--port", str(port),

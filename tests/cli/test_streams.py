@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from lykta.app import Lykta
 from lykta.cli import app
 from tests.conftest import make_settings
-from tests.streams.conftest import free_port
+from tests.ports import free_port
 from tests.streams.media import video_item, write_clip
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from lykta.app import Lykta
 from tests.conftest import make_settings
+from tests.ports import free_port
 from tests.streams.media import video_item, write_clip
 
 # Banked clips: (external id, scenes). Seeds of unrelated scenes stay below 100.
@@ -35,12 +36,6 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(0.05)
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

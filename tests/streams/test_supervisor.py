@@ -10,7 +10,8 @@ import pytest
 from lykta.app import Lykta
 from lykta.errors import InvalidInput
 from lykta.streams import StreamSpec
-from tests.streams.conftest import free_port, wait_until
+from tests.ports import free_port
+from tests.streams.conftest import wait_until
 
 
 def test_a_spec_survives_json_and_never_allows_local_files() -> None:

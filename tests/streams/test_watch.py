@@ -19,7 +19,8 @@ import pytest
 
 from lykta.app import Lykta
 from lykta.streams import SIGNATURE_HEADER, StreamSpec, StreamState
-from tests.streams.conftest import Webhook, free_port, wait_until
+from tests.ports import free_port
+from tests.streams.conftest import Webhook, wait_until
 from tests.streams.media import write_clip
 
 SECRET = b"s3cret"

@@ -28,7 +28,7 @@ from lykta.app import Lykta
 from lykta.workers import StreamBoard
 from lykta.workers.board import BUCKETS
 from tests.conftest import Tokens, make_settings
-from tests.streams.conftest import free_port
+from tests.ports import free_port
 from tests.streams.media import video_item, write_clip
 from tests.workers.test_worker import NATS_URL
 
