@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Annotated, BinaryIO
 
-from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from lykta.alerts import MatchSource
@@ -65,6 +66,33 @@ def recording(record: bool, subject: str | None, source_id: str | None) -> Match
     return MatchSource(subject, source_id or "")
 
 
+@dataclass(frozen=True, slots=True)
+class ContentQuery:
+    """What a look-up of uploaded content asks for, read from its query string (the same
+    for an upload in a form and for one streamed as the body)."""
+
+    banks: list[str] | None
+    dihedral: bool | None
+    trim: bool | None
+    local_features: bool
+    source: MatchSource | None
+
+
+def content_query(
+    bank: Banks = None,
+    dihedral: Dihedral = None,
+    trim: Trim = None,
+    local_features: LocalFeatures = True,
+    record: Record = False,
+    subject: Subject = None,
+    source_id: SourceId = None,
+) -> ContentQuery:
+    return ContentQuery(bank, dihedral, trim, local_features, recording(record, subject, source_id))
+
+
+ContentOptions = Annotated[ContentQuery, Depends(content_query)]
+
+
 # The look-up that takes the file as the raw body, spooled to disk (a video of gigabytes).
 STREAMED_LOOKUP = "/api/v1/lookup/stream"
 
@@ -90,28 +118,16 @@ async def hash_upload(
 
 @router.post("/lookup", response_model=ContentLookupOut, responses=errors(404, *BODY))
 async def lookup_upload(
-    core: Core,
-    _: Matcher,
-    file: Annotated[UploadFile, File()],
-    bank: Banks = None,
-    dihedral: Dihedral = None,
-    trim: Trim = None,
-    local_features: LocalFeatures = True,
-    record: Record = False,
-    subject: Subject = None,
-    source_id: SourceId = None,
+    core: Core, _: Matcher, file: Annotated[UploadFile, File()], query: ContentOptions
 ) -> ContentLookupOut:
     """Hash an uploaded photo or video and look it up. A video (told by its container) is
     sampled as LYKTA_VIDEO_CHECK_INTERVAL says and its matches carry `query_share`,
     `bank_share` and `segments`; `dihedral` and `trim` apply to photos. Uploads here are
     limited to LYKTA_MAX_UPLOAD_BYTES; send larger videos to `/lookup/stream`."""
-    source = recording(record, subject, source_id)
     data = await read_upload(core, file)
     if is_video(data):
-        return await run_in_threadpool(_lookup_video, core, io.BytesIO(data), bank, source)
-    return await run_in_threadpool(
-        _lookup_photo, core, data, bank, dihedral, trim, local_features, source
-    )
+        return await run_in_threadpool(_lookup_video, core, io.BytesIO(data), query)
+    return await run_in_threadpool(_lookup_photo, core, data, query)
 
 
 @router.post(
@@ -121,60 +137,38 @@ async def lookup_upload(
     openapi_extra=RAW_BODY,
 )
 async def lookup_streamed(
-    request: Request,
-    core: Core,
-    _: Matcher,
-    bank: Banks = None,
-    dihedral: Dihedral = None,
-    trim: Trim = None,
-    local_features: LocalFeatures = True,
-    record: Record = False,
-    subject: Subject = None,
-    source_id: SourceId = None,
+    request: Request, core: Core, _: Matcher, query: ContentOptions
 ) -> ContentLookupOut:
     """`POST /lookup` for a photo or video sent as the raw request body (a video of
     gigabytes, up to LYKTA_MAX_STREAM_UPLOAD_BYTES; a photo up to LYKTA_MAX_UPLOAD_BYTES).
     The body is written to a file in the data folder as it arrives and hashed from there,
     so it is never held in memory."""
-    source = recording(record, subject, source_id)
-    for name in bank or ():
+    for name in query.banks or ():
         await run_in_threadpool(core.banks.get, name)  # a misspelt bank before gigabytes arrive
     async with spooled_upload(request, core) as spooled:
         if spooled.is_video:
-            return await run_in_threadpool(_lookup_video, core, spooled.file, bank, source)
+            return await run_in_threadpool(_lookup_video, core, spooled.file, query)
         data = await run_in_threadpool(spooled.file.read)
-    return await run_in_threadpool(
-        _lookup_photo, core, data, bank, dihedral, trim, local_features, source
-    )
+    return await run_in_threadpool(_lookup_photo, core, data, query)
 
 
-def _lookup_photo(
-    core: Lykta,
-    data: bytes,
-    banks: list[str] | None,
-    dihedral: bool | None,
-    trim: bool | None,
-    local_features: bool,
-    source: MatchSource | None,
-) -> ContentLookupOut:
+def _lookup_photo(core: Lykta, data: bytes, query: ContentQuery) -> ContentLookupOut:
     found = core.lookup_photo(
         data,
-        banks=banks,
-        dihedral=dihedral,
-        trim=trim,
-        local_features=local_features,
-        source=source,
+        banks=query.banks,
+        dihedral=query.dihedral,
+        trim=query.trim,
+        local_features=query.local_features,
+        source=query.source,
     )
     return ContentLookupOut(
         hashes=HashesOut.of(found.hashes), **LookupOut.of(found.result).model_dump()
     )
 
 
-def _lookup_video(
-    core: Lykta, video: BinaryIO, banks: list[str] | None, source: MatchSource | None
-) -> ContentLookupOut:
+def _lookup_video(core: Lykta, video: BinaryIO, query: ContentQuery) -> ContentLookupOut:
     hashes = core.hash_video(video)
-    result = core.lookup_video(hashes, banks=banks, source=source)
+    result = core.lookup_video(hashes, banks=query.banks, source=query.source)
     return ContentLookupOut(hashes=VideoHashesOut.of(hashes), **LookupOut.of(result).model_dump())
 
 
