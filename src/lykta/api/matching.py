@@ -175,6 +175,8 @@ def _lookup_video(
 ) -> ContentLookupOut:
     hashes = core.hash_video(video)
     result = core.lookup_video(hashes, banks=banks, source=source)
+    if source is not None and result.matches:
+        core.evidence.keep_upload(video, max_bytes=core.settings.max_upload_bytes)
     return ContentLookupOut(hashes=VideoHashesOut.of(hashes), **LookupOut.of(result).model_dump())
 
 
