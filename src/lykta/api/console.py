@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
@@ -200,7 +200,7 @@ def _case_context(
     allowed = sorted(TRANSITIONS[detail.case.state])
     if not user.may_report:
         allowed = [d for d in allowed if d not in CHILD_SAFETY_DECISIONS]
-    media = core.media.of_case(case_id)
+    media = core.media.of_case(case_id, detail.alerts)
     storyboards: dict[str, list[float] | str] = {}
     if show_media and user.may_view_media:
         for item in media.items:
@@ -250,13 +250,13 @@ async def _media_response(
     counted towards the session's break reminder (the service audits it)."""
     signed_in = await _signed_in(request, core)
     if signed_in is None:
-        return Response("sign in first", 401, SECURITY_HEADERS)
+        return PlainTextResponse("sign in first", 401, SECURITY_HEADERS)
     if not signed_in.user.may_view_media:
-        return Response("only a child_safety user may view media", 403, SECURITY_HEADERS)
+        return PlainTextResponse("only a child_safety user may view media", 403, SECURITY_HEADERS)
     try:
         data, media_type = await run_in_threadpool(read, signed_in)
     except LyktaError as error:
-        return Response(error.message, error.status_code, SECURITY_HEADERS)
+        return PlainTextResponse(error.message, error.status_code, SECURITY_HEADERS)
     await run_in_threadpool(core.users.count_media_view, request.cookies[SESSION_COOKIE])
     return Response(data, media_type=media_type, headers=MEDIA_HEADERS)
 
@@ -309,7 +309,7 @@ async def take_break(request: Request, core: Core, csrf: Csrf = "") -> Response:
     if signed_in is None:
         return _redirect(request, "/ui/login")
     if not signed_in.csrf_ok(csrf):
-        return Response("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
     await run_in_threadpool(core.users.take_break, request.cookies[SESSION_COOKIE])
     return _redirect(request, "/ui")
 
@@ -338,7 +338,7 @@ async def save_preferences(
     if signed_in is None:
         return _redirect(request, "/ui/login")
     if not signed_in.csrf_ok(csrf):
-        return Response("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
     chosen: dict[str, Any] = {} if reset else {
         "blur": blur, "greyscale": greyscale, "reveal": reveal, "break_after": break_after
     }  # fmt: skip
@@ -360,7 +360,7 @@ async def send_report(request: Request, core: Core, case_id: CaseId, csrf: Csrf 
     if signed_in is None:
         return _redirect(request, "/ui/login")
     if not signed_in.csrf_ok(csrf):
-        return Response("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
     user = signed_in.user
 
     def send() -> None:
@@ -394,7 +394,7 @@ async def export_case(
     if signed_in is None:
         return _redirect(request, "/ui/login")
     if not signed_in.csrf_ok(csrf):
-        return Response("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
     user = signed_in.user
 
     def export() -> bytes:
@@ -425,7 +425,7 @@ async def _case_with_message(
     try:
         context = await run_in_threadpool(_case_context, core, case_id, signed_in)
     except LyktaError:
-        return Response(error.message, error.status_code, SECURITY_HEADERS)
+        return PlainTextResponse(error.message, error.status_code, SECURITY_HEADERS)
     return _page(request, "case.html", {**context, "message": error.message}, error.status_code)
 
 
@@ -442,7 +442,7 @@ async def decide(
     if signed_in is None:
         return _redirect(request, "/ui/login")
     if not signed_in.csrf_ok(csrf):
-        return Response("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
     user = signed_in.user
     try:
         await run_in_threadpool(

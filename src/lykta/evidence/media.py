@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -83,13 +84,15 @@ class MediaService:
         self._boards: OrderedDict[str, list[StoryboardFrame]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def of_case(self, case_id: int) -> CaseMediaList:
-        """What media of the case is kept (metadata only; nothing is read or audited)."""
+    def of_case(self, case_id: int, alerts: Sequence[AlertInfo] | None = None) -> CaseMediaList:
+        """What media of the case is kept (metadata only; nothing is read or audited).
+        ``alerts``: the case's alerts when the caller has read them already (a case page)."""
         with self._sessions() as session:
-            detail = self._cases.detail_in(session, case_id)
+            if alerts is None:
+                alerts = self._cases.detail_in(session, case_id).alerts
             seen: dict[str, tuple[str, list[int]]] = {}
             streams = 0
-            for alert in detail.alerts:
+            for alert in alerts:
                 sha = content_sha256(alert)
                 if alert.source_kind == "stream":
                     streams += 1
@@ -101,10 +104,8 @@ class MediaService:
             for sha, (kind, ids) in seen.items()
             if sha in sizes
         ]
-        near_exact = bool(detail.alerts) and all(map(is_near_exact, detail.alerts))
-        unseen = sum(
-            1 for a in detail.alerts if a.source_kind != "stream" and not content_sha256(a)
-        )
+        near_exact = bool(alerts) and all(map(is_near_exact, alerts))
+        unseen = sum(1 for a in alerts if a.source_kind != "stream" and not content_sha256(a))
         return CaseMediaList(items, len(seen) - len(items) + unseen, streams, near_exact)
 
     def _kept(self, session: Session, case_id: int, wanted: set[str]) -> dict[str, int]:
@@ -112,13 +113,13 @@ class MediaService:
             return {}
         kept = session.execute(
             select(KeptUpload.sha256, KeptUpload.size).where(KeptUpload.sha256.in_(wanted))
-        ).tuples()
+        )
         sizes = {sha: size for sha, size in kept}
         preserved = session.execute(
             select(EvidenceItem.sha256, EvidenceItem.size)
             .join(Evidence, Evidence.id == EvidenceItem.evidence_id)
             .where(Evidence.case_id == case_id, EvidenceItem.kind == MEDIA)
-        ).tuples()
+        )
         sizes.update((sha, size) for sha, size in preserved if sha in wanted)
         return {sha: size for sha, size in sizes.items() if self._store.exists(sha)}
 
