@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from lykta.alerts import AlertRepository, MatchSource, alerts_of
 from lykta.audit import AuditLog
+from lykta.auth.preferences import organisation_defaults
 from lykta.auth.tokens import TokenRepository
 from lykta.auth.users import UserRepository
 from lykta.banks.items import ContentItem, ItemHash
@@ -26,6 +27,7 @@ from lykta.banks.service import BankService, ImportSummary
 from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
 from lykta.evidence import BlobStore, EvidenceService
+from lykta.evidence.media import MediaService
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.local_features import MIN_KEYPOINTS, WORK_SIDE, OrbHasher, features_of
 from lykta.hashing.pdq import pdq_from_image
@@ -132,7 +134,11 @@ class Lykta:
             max_failures=settings.login_max_failures,
             lockout_seconds=settings.login_lockout_seconds,
             session_seconds=settings.session_seconds,
-        )
+            preference_defaults=organisation_defaults(
+                settings.console_blur, settings.console_greyscale, settings.console_reveal,
+                settings.console_break_after,
+            ),
+        )  # fmt: skip
         self.cases = CaseService(
             self.sessions,
             self.audit,
@@ -149,6 +155,11 @@ class Lykta:
             keep_uploads=settings.evidence_keep_uploads,
         )
         self.cases.decision_listeners.append(self.evidence.on_decision)
+        self.media = MediaService(
+            self.sessions, self.audit, self.cases, self.evidence.store,
+            storyboard_frames=settings.console_storyboard_frames,
+            max_pixels=settings.max_pixels, max_seconds=settings.video_max_seconds,
+        )  # fmt: skip
         self.reports = ReportService(
             self.sessions,
             self.audit,
@@ -215,6 +226,7 @@ class Lykta:
         source: MatchSource | None = None,
         source_kind: str = "photo",
         source_id: str = "",
+        content_sha256: str = "",
     ) -> LookupResult:
         """Tell the plugins of a look-up's matches and, when the caller named a subject
         (``source``), record them as alerts first: a failure to record is the caller's
@@ -225,7 +237,9 @@ class Lykta:
             stats.add("suppressed")
         if result.matches:
             if source is not None:
-                self.alerts.record_many(alerts_of(source_kind, source, source_id, result))
+                self.alerts.record_many(
+                    alerts_of(source_kind, source, source_id, result, content_sha256)
+                )
             stats.add("matched")
             stats.add("matches", len(result.matches))
             self._announce("lykta_match_found", content=content, result=result)
@@ -314,7 +328,9 @@ class Lykta:
         result = self.matcher.lookup(queries_for_photo(hashes), banks)
         if local_features and not (result.matches or result.suppressed_by):
             result = self.second_path(data, banks)
-        found = self._found(hashes, result, source, "photo", f"sha256:{hashes.sha256}")
+        found = self._found(
+            hashes, result, source, "photo", f"sha256:{hashes.sha256}", hashes.sha256
+        )
         if source is not None and found.matches:
             self.evidence.keep_upload(data)
         return ContentLookup(hashes, found)
@@ -384,7 +400,9 @@ class Lykta:
             segments = held.video.segments if held and held.video else ()
             matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
         result = self.matcher.result_of(matches.values())
-        return self._found(hashes, result, source, "video", f"sha256:{hashes.sha256}")
+        return self._found(
+            hashes, result, source, "video", f"sha256:{hashes.sha256}", hashes.sha256
+        )
 
     def lookup_video_frames(
         self,
@@ -579,9 +597,8 @@ class Lykta:
                 found = self.matcher.lookup(queries_for_photo(hashes), wanted)
                 if local_features and not (found.matches or found.suppressed_by):
                     found = self.second_path(path.read_bytes(), wanted)
-                yield ScannedFile(
-                    path, hashes, self._found(path, found, source, "photo", str(path))
-                )
+                found = self._found(path, found, source, "photo", str(path), hashes.sha256)
+                yield ScannedFile(path, hashes, found)
             else:
                 yield ScannedFile(path, hashes)
 

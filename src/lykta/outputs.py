@@ -20,6 +20,7 @@ from lykta.banks.service import BankInfo, ContentInfo, ImportSummary
 from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
 from lykta.cases import CaseDetail, CaseInfo, ContextInfo, MisfireInfo
 from lykta.evidence import EvidenceInfo
+from lykta.evidence.media import CaseMediaList
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.hashing.video import VideoHashes
@@ -522,3 +523,25 @@ class EvidenceOut(BaseModel):
     @classmethod
     def of(cls, evidence: EvidenceInfo) -> EvidenceOut:
         return cls.model_validate(asdict(evidence))
+
+
+class CaseMediaItemOut(BaseModel):
+    sha256: str = Field(description="SHA-256 of the upload's bytes")
+    kind: str = Field(description="`photo` or `video`")
+    size: int
+    alert_ids: list[int] = Field(description="the case's alerts that matched it")
+
+
+class CaseMediaOut(BaseModel):
+    """What media of a case Lykta kept (metadata only; the bytes are separate, audited)."""
+
+    items: list[CaseMediaItemOut]
+    not_kept: int = Field(description="photos and videos the alerts saw whose bytes were not kept")
+    streams: int = Field(description="alerts from live streams, which Lykta never records")
+    decidable_without_media: bool = Field(
+        description="every match is exact or near-exact (distance ≤ 10, not local features)"
+    )
+
+    @classmethod
+    def of(cls, media: CaseMediaList) -> CaseMediaOut:
+        return cls.model_validate(asdict(media))

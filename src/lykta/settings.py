@@ -63,6 +63,11 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_seconds: float = 900.0
     session_seconds: float = 43200.0
+    console_blur: int = 6
+    console_greyscale: bool = True
+    console_reveal: str = "click"
+    console_break_after: int = 50
+    console_storyboard_frames: int = 8
     home_banks: bool = True
     evidence_key: str = ""
     evidence_dir: str = ""
@@ -156,6 +161,14 @@ HELP: dict[str, str] = {
     "login_max_failures": "wrong passwords in a row after which a review console account is locked",
     "login_lockout_seconds": "how long a locked review console account stays locked",
     "session_seconds": "how long a review console sign-in lasts",
+    "console_blur": "the review console's default blur of media, 0 (none) to 10 (strongest); "
+    "each user may change it",
+    "console_greyscale": "show media in greyscale in the review console until revealed, by "
+    "default; each user may change it",
+    "console_reveal": "how a reviewer reveals blurred media by default: `click` or `hover`",
+    "console_break_after": "media items viewed in one console session after which a break is "
+    "suggested, by default; 0 = never",
+    "console_storyboard_frames": "key frames in a video's storyboard in the review console",
     "quarantine_after": "false positives after which a bank item is quarantined (its matches "
     "no longer open or join cases); 0 = never",
     "home_banks": "list bank names and sizes on the home page (`/`), which needs no token",

@@ -1,6 +1,9 @@
 """The review console in a real browser (Debian's Chromium, headless, driven by
-Playwright) against `lykta serve`: sign-in and lock-out, and a case decided from the
-keyboard, with no request to another host and no script or style the page's policy blocks.
+Playwright) against `lykta serve`: sign-in and lock-out, a case decided from the keyboard,
+media blurred and grey until revealed, video storyboards that never autoplay, preferences
+that persist, the break reminder, the report and export buttons, and that a `reviewer`
+loads no media by any URL; with no request to another host and no script or style the
+page's policy blocks.
 
 Skipped where Chromium or Playwright is missing, failed instead under CI (.ci/run installs
 both).
@@ -8,22 +11,30 @@ both).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import os
 import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from lykta.alerts import NewAlert
+from lykta.alerts import MatchSource, NewAlert
 from lykta.app import Lykta
+from lykta.auth.tokens import Scope
 from lykta.auth.users import Role
-from tests.conftest import TEST_EVIDENCE_KEY, make_settings
+from tests.conftest import TEST_EVIDENCE_KEY, make_photo, make_settings
+from tests.videogen import write_video
 
 PASSWORD = "correct horse battery"
 
@@ -32,6 +43,43 @@ PASSWORD = "correct horse battery"
 class Server:
     url: str
     case_id: int
+
+
+@contextmanager
+def serving(home: Path) -> Iterator[str]:
+    """`lykta serve` on a free port over ``home``; its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": "",
+           "LYKTA_EVIDENCE_KEY": TEST_EVIDENCE_KEY,
+           "LYKTA_LOGIN_MAX_FAILURES": "3"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lykta", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"lykta serve did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -61,45 +109,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         case_id = recorded.case_id
     finally:
         core.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": "",
-           "LYKTA_EVIDENCE_KEY": TEST_EVIDENCE_KEY,
-           "LYKTA_LOGIN_MAX_FAILURES": "3"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lykta", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"lykta serve did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.2)
+    with serving(home) as url:
         yield Server(url, case_id)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
-@pytest.fixture
-def page(browser: object, server: Server) -> Iterator[tuple[object, list[str], list[str]]]:
-    """A page whose requests to any other host are blocked and recorded, with its console
-    errors (a Content-Security-Policy violation is one)."""
-    context = browser.new_context()  # type: ignore[attr-defined]
+def _tab(browser: object) -> Iterator[tuple[object, list[str], list[str]]]:
+    context = browser.new_context(accept_downloads=True)  # type: ignore[attr-defined]
     blocked: list[str] = []
     errors: list[str] = []
 
@@ -116,6 +131,13 @@ def page(browser: object, server: Server) -> Iterator[tuple[object, list[str], l
     tab.on("pageerror", lambda error: errors.append(str(error)))
     yield tab, blocked, errors
     context.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[tuple[object, list[str], list[str]]]:
+    """A page whose requests to any other host are blocked and recorded, with its console
+    errors (a Content-Security-Policy violation is one)."""
+    yield from _tab(browser)
 
 
 def _sign_in(tab, server: Server, name: str, password: str) -> None:  # type: ignore[no-untyped-def]
@@ -153,3 +175,193 @@ def test_a_case_is_decided_from_the_keyboard(page, server: Server) -> None:  # t
     assert "exact match on a verified bank" in history
     assert tab.locator("h1 .state").inner_text() == "confirmed"
     assert blocked == [] and errors == []
+
+
+@dataclass
+class MediaServer:
+    url: str
+    case_id: int  # a photo and a video kept
+    other_case_id: int  # for the report and export buttons
+    photo_sha: str
+    video_sha: str
+    reviewer_token: str
+
+
+@pytest.fixture(scope="module")
+def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
+    folder = tmp_path_factory.mktemp("console-media")
+    home = folder / "home"
+    core = Lykta.open(make_settings(home, evidence_keep_uploads=True))
+    try:
+        core.banks.create("known")
+        photo = make_photo(21)
+        video = write_video(folder / "clip.mp4", [7, 8], scene_seconds=2).read_bytes()
+        core.add_media("known", photo, external_id="p1")
+        core.add_media("known", video, external_id="v1")
+        core.lookup_photo(photo, source=MatchSource("acct-m"))
+        hashes = core.hash_video(io.BytesIO(video))
+        core.lookup_video(hashes, source=MatchSource("acct-m"))
+        core.evidence.keep_upload(video)
+        core.lookup_photo(make_photo(21), source=MatchSource("acct-r"))
+        for name in ("cas", "cara", "cleo"):
+            core.users.create(name, Role.CHILD_SAFETY, PASSWORD, actor="test")
+        core.users.create("rolf", Role.REVIEWER, PASSWORD, actor="test")
+        token = core.tokens.create(Scope.REVIEWER, "reviewer")[1]
+        ids = {case.subject: case.id for case in core.cases.queue()}
+    finally:
+        core.close()
+    with serving(home) as url:
+        yield MediaServer(
+            url, ids["acct-m"], ids["acct-r"], hashlib.sha256(photo).hexdigest(),
+            hashlib.sha256(video).hexdigest(), token,
+        )  # fmt: skip
+
+
+def _filter(tab, selector: str, expected: str) -> str:  # type: ignore[no-untyped-def]
+    """The element's CSS filter once its transition has settled on ``expected`` (or after
+    5 s, whatever it is then)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # the caller's assertion says what it was
+        tab.wait_for_function(
+            "([s, f]) => getComputedStyle(document.querySelector(s)).filter === f",
+            arg=[selector, expected], timeout=5000,
+        )  # fmt: skip
+    return str(tab.eval_on_selector(selector, "e => getComputedStyle(e).filter"))
+
+
+def _all_loaded(tab, selector: str) -> None:  # type: ignore[no-untyped-def]
+    tab.wait_for_function(
+        "s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)",
+        arg=selector,
+    )
+
+
+def test_media_is_blurred_and_grey_until_clicked_and_videos_are_a_storyboard(  # type: ignore[no-untyped-def]
+    page, media_server: MediaServer
+) -> None:
+    tab, blocked, errors = page
+    _sign_in(tab, media_server, "cas", PASSWORD)  # type: ignore[arg-type]
+    tab.goto(f"{media_server.url}/ui/cases/{media_server.case_id}")
+    assert tab.locator("#decidable").is_visible()
+    assert tab.locator(".media-items img").count() == 0  # nothing until asked
+    tab.click("#show-media")
+    photo = f"img[src$='/media/{media_server.photo_sha}']"
+    _all_loaded(tab, photo)
+    assert _filter(tab, photo, "grayscale(1) blur(18px)") == "grayscale(1) blur(18px)"
+    tab.click(f".media:has({photo})")
+    assert _filter(tab, photo, "none") == "none"
+    tab.click(f".media:has({photo})")
+    assert _filter(tab, photo, "grayscale(1) blur(18px)") == "grayscale(1) blur(18px)"
+    tab.focus(f".media:has({photo})")
+    tab.keyboard.press("Enter")
+    assert _filter(tab, photo, "none") == "none"
+
+    frames = "ol.storyboard img"
+    _all_loaded(tab, frames)
+    assert tab.locator(frames).count() == 8
+    times = tab.locator("ol.storyboard .at").all_inner_texts()
+    assert len(set(times)) == 8 and times == sorted(times, key=lambda t: float(t.split()[0]))
+    hidden = "grayscale(1) blur(18px)"
+    assert _filter(tab, frames, hidden) == hidden  # the first frame
+    video = tab.locator("video")
+    assert video.evaluate("v => [v.autoplay, v.muted, v.paused, v.preload]") == [
+        False, True, True, "none",
+    ]  # fmt: skip
+    tab.wait_for_timeout(500)
+    assert video.evaluate("v => v.paused && v.currentTime === 0")
+    assert blocked == [] and errors == []
+
+
+def test_preferences_persist_and_the_break_reminder_comes(  # type: ignore[no-untyped-def]
+    browser, media_server: MediaServer
+) -> None:
+    for tab, _, errors in _tab(browser):
+        _sign_in(tab, media_server, "cara", PASSWORD)  # type: ignore[arg-type]
+        tab.goto(f"{media_server.url}/ui/preferences")
+        tab.fill("input[name=blur]", "3")
+        tab.uncheck("input[name=greyscale]")
+        tab.check("input[name=reveal][value=hover]")
+        tab.fill("input[name=break_after]", "5")
+        with tab.expect_navigation():
+            tab.click("#preferences button[type=submit]:not([name])")
+        assert errors == []
+    for tab, blocked, errors in _tab(browser):  # a new browser session: the choice stays
+        _sign_in(tab, media_server, "cara", PASSWORD)  # type: ignore[arg-type]
+        tab.goto(f"{media_server.url}/ui/preferences")
+        assert tab.input_value("input[name=blur]") == "3"
+        assert not tab.is_checked("input[name=greyscale]")
+        assert tab.is_checked("input[name=reveal][value=hover]")
+        assert tab.locator("#break-reminder").count() == 0
+        tab.goto(f"{media_server.url}/ui/cases/{media_server.case_id}?media=1")
+        photo = f"img[src$='/media/{media_server.photo_sha}']"
+        _all_loaded(tab, photo)
+        _all_loaded(tab, "ol.storyboard img")
+        assert _filter(tab, photo, "grayscale(0) blur(9px)") == "grayscale(0) blur(9px)"
+        tab.hover(photo)
+        assert _filter(tab, photo, "none") == "none"
+        tab.mouse.move(0, 0)
+        assert _filter(tab, photo, "grayscale(0) blur(9px)") == "grayscale(0) blur(9px)"
+        tab.goto(f"{media_server.url}/ui")  # 1 photo + 8 frames viewed: past 5
+        reminder = tab.locator("#break-reminder")
+        assert reminder.is_visible() and "viewed 9 media items" in reminder.inner_text()
+        with tab.expect_navigation():
+            reminder.locator("button").click()
+        assert tab.locator("#break-reminder").count() == 0
+        assert tab.locator("#media-views").inner_text() == "0"
+        assert blocked == [] and errors == []
+
+
+def test_report_and_export_buttons(page, media_server: MediaServer) -> None:  # type: ignore[no-untyped-def]
+    tab, blocked, _ = page
+    _sign_in(tab, media_server, "cleo", PASSWORD)  # type: ignore[arg-type]
+    tab.goto(f"{media_server.url}/ui/cases/{media_server.other_case_id}")
+    assert tab.locator("#report").count() == 0  # not confirmed yet
+    assert tab.locator("#no-reports").is_visible()
+    tab.keyboard.press("c")
+    with tab.expect_navigation():
+        tab.keyboard.press("Control+Enter")
+    with tab.expect_navigation():
+        tab.click("#report button")
+    message = tab.locator(".message").inner_text()
+    assert "LYKTA_CYBERTIPLINE_USERNAME and LYKTA_CYBERTIPLINE_PASSWORD must be set" in message
+    tab.check("#export input[name=media]")
+    with tab.expect_download() as downloading:
+        tab.click("#export button")
+    download = downloading.value
+    assert download.suggested_filename == f"case-{media_server.other_case_id}.zip"
+    names = zipfile.ZipFile(download.path()).namelist()
+    assert "case.json" in names and f"media/{media_server.photo_sha}" in names
+    assert blocked == []
+
+
+def test_a_reviewer_cannot_load_media_by_any_url(page, media_server: MediaServer) -> None:  # type: ignore[no-untyped-def]
+    tab, blocked, _ = page
+    _sign_in(tab, media_server, "rolf", PASSWORD)  # type: ignore[arg-type]
+    tab.goto(f"{media_server.url}/ui/cases/{media_server.case_id}?media=1")
+    assert "shown only to child_safety users" in tab.locator("#media").inner_text()
+    assert tab.locator("img, video").count() == 0
+    base = f"{media_server.url}/ui/cases/{media_server.case_id}/media"
+    urls = [
+        f"{base}/{sha}{tail}"
+        for sha in (media_server.photo_sha, media_server.video_sha, "0" * 64)
+        for tail in ("", "/video", "/frames/0", "/frames/7")
+    ]
+    for url in urls:
+        answer = tab.goto(url)  # as the browser would load it: the session cookie goes along
+        assert answer.status == 403, url
+        assert answer.headers["content-type"].startswith("text/plain"), url
+    api = f"{media_server.url}/api/v1/cases/{media_server.case_id}"
+    bearer = {"Authorization": f"Bearer {media_server.reviewer_token}"}
+    for path in (
+        "/media", f"/media/{media_server.photo_sha}", f"/media/{media_server.video_sha}",
+        f"/media/{media_server.video_sha}/frames/0", "/export?media=true", "/evidence",
+    ):  # fmt: skip
+        answer = tab.request.get(f"{api}{path}", headers=bearer)
+        assert answer.status == 403, path
+        assert answer.headers["content-type"] == "application/json", path
+    for url in urls:  # and the session cookie is no key to the API (no `/video` there)
+        answer = tab.request.get(url.replace("/ui/cases", "/api/v1/cases"))
+        assert answer.status in (401, 404), url
+        assert answer.headers["content-type"] == "application/json", url
+    assert blocked == []

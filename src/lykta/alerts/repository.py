@@ -40,6 +40,7 @@ class NewAlert:
     subject: str | None = None
     viewers: tuple[str, ...] = ()
     query_hash: str = ""
+    content_sha256: str = ""  # of the looked-up photo's or video's bytes
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,11 @@ class MatchSource:
 
 
 def alerts_of(
-    source_kind: str, source: MatchSource, source_id: str, result: LookupResult
+    source_kind: str,
+    source: MatchSource,
+    source_id: str,
+    result: LookupResult,
+    content_sha256: str = "",
 ) -> list[NewAlert]:
     """One alert per match of a look-up; negative-bank matches never alert."""
     return [
@@ -88,6 +93,7 @@ def alerts_of(
             subject=source.subject,
             viewers=source.viewers,
             query_hash=match.query_hash,
+            content_sha256=content_sha256,
         )
         for match in result.matches
         if not match.negative
@@ -107,7 +113,8 @@ def alert_info(row: Alert) -> AlertInfo:
         offset_s=row.offset_s, bank=row.bank, content_id=row.content_id,
         external_id=row.external_id, labels=tuple(json.loads(row.labels_json)),
         kind=row.kind, distance=row.distance, transform=row.transform, subject=row.subject,
-        viewers=tuple(json.loads(row.viewers_json)), query_hash=row.query_hash, id=row.id,
+        viewers=tuple(json.loads(row.viewers_json)), query_hash=row.query_hash,
+        content_sha256=row.content_sha256, id=row.id,
         created_at=created if created is None or created.tzinfo else created.replace(tzinfo=UTC),
         case_id=row.case_id,
     )  # fmt: skip
@@ -141,7 +148,7 @@ class AlertRepository:
                     labels_json=json.dumps(list(alert.labels)), kind=alert.kind,
                     distance=alert.distance, transform=alert.transform, subject=alert.subject,
                     viewers_json=json.dumps(list(alert.viewers)), created_at=now,
-                    query_hash=alert.query_hash,
+                    query_hash=alert.query_hash, content_sha256=alert.content_sha256,
                 )  # fmt: skip
                 # Told before the row is written, so what a listener sets (its case) goes
                 # in with the insert. A listener's first statement must be a write: on

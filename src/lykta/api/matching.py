@@ -169,6 +169,8 @@ def _lookup_photo(core: Lykta, data: bytes, query: ContentQuery) -> ContentLooku
 def _lookup_video(core: Lykta, video: BinaryIO, query: ContentQuery) -> ContentLookupOut:
     hashes = core.hash_video(video)
     result = core.lookup_video(hashes, banks=query.banks, source=query.source)
+    if query.source is not None and result.matches:
+        core.evidence.keep_upload(video, max_bytes=core.settings.max_upload_bytes)
     return ContentLookupOut(hashes=VideoHashesOut.of(hashes), **LookupOut.of(result).model_dump())
 
 

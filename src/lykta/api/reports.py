@@ -1,7 +1,8 @@
-"""Reports, exports and evidence over HTTP, all with a `child_safety` token: send (or
+"""Reports, exports, evidence and media over HTTP, all with a `child_safety` token: send (or
 resume) a case's CyberTipline report, retract an unfinished one, list a case's reports,
-export a case as a zip, and read or hold its evidence. The CyberTipline calls run in the
-thread pool, never on the event loop."""
+export a case as a zip, read or hold its evidence, and view its kept media (each item
+audited). The CyberTipline calls and media decoding run in the thread pool, never on the
+event loop."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, Field
 from lykta.api.deps import ChildSafety, Core, actor
 from lykta.api.schemas import errors
 from lykta.evidence.service import MAX_HOLD_NOTE
-from lykta.outputs import EvidenceOut, ReportOut
+from lykta.outputs import CaseMediaOut, EvidenceOut, ReportOut
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], responses=errors(401, 403, 422))
 
@@ -119,3 +120,65 @@ def hold_evidence(core: Core, token: ChildSafety, case_id: CaseId, body: HoldIn)
     return EvidenceOut.of(
         core.evidence.hold(case_id, body.hold, actor=actor(token), note=body.note)
     )
+
+
+# Media is never cached, and is nothing but an image or a video.
+MEDIA_HEADERS = {
+    "Cache-Control": "no-store, private",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
+Sha256 = Annotated[str, Path(max_length=64)]
+NO_MEDIA = {404: "no such case, or it kept no such media"}
+
+
+@router.get(
+    "/cases/{case_id}/media",
+    response_model=CaseMediaOut,
+    responses=errors(404, meanings=NO_CASE),
+)
+def list_media(core: Core, _: ChildSafety, case_id: CaseId) -> CaseMediaOut:
+    """The case's kept media (uploads kept by LYKTA_EVIDENCE_KEEP_UPLOADS or preserved as
+    evidence), without their bytes."""
+    return CaseMediaOut.of(core.media.of_case(case_id))
+
+
+@router.get(
+    "/cases/{case_id}/media/{sha256}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}, "video/mp4": {}}, "description": "the media"},
+        **errors(404, meanings=NO_MEDIA),
+    },
+)
+def get_media(core: Core, token: ChildSafety, case_id: CaseId, sha256: Sha256) -> Response:
+    """A kept photo (re-encoded as JPEG, metadata dropped) or video (as uploaded). Audited."""
+    item = next((i for i in core.media.of_case(case_id).items if i.sha256 == sha256), None)
+    if item is not None and item.kind == "video":
+        data, media_type = core.media.video(
+            case_id, sha256, viewer=actor(token), may_view_media=True
+        )
+        return Response(data, media_type=media_type, headers=MEDIA_HEADERS)
+    jpeg = core.media.photo(case_id, sha256, viewer=actor(token), may_view_media=True)
+    return Response(jpeg, media_type="image/jpeg", headers=MEDIA_HEADERS)
+
+
+@router.get(
+    "/cases/{case_id}/media/{sha256}/frames/{index}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "a storyboard frame"},
+        **errors(404, meanings=NO_MEDIA),
+    },
+)
+def get_frame(
+    core: Core,
+    token: ChildSafety,
+    case_id: CaseId,
+    sha256: Sha256,
+    index: Annotated[int, Path(ge=0, le=1000)],
+) -> Response:
+    """Frame `index` of a kept video's storyboard (LYKTA_CONSOLE_STORYBOARD_FRAMES frames
+    spread over it), as JPEG. Audited."""
+    jpeg = core.media.frame(case_id, sha256, index, viewer=actor(token), may_view_media=True)
+    return Response(jpeg, media_type="image/jpeg", headers=MEDIA_HEADERS)

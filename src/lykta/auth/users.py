@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.audit import AuditLog
+from lykta.auth.preferences import ReviewPreferences
 from lykta.errors import Conflict, InvalidInput, LyktaError, NotFound
 from lykta.store.models import User, WebSession
 
@@ -61,6 +65,12 @@ class UserInfo:
         return self.role in (Role.CHILD_SAFETY, Role.ADMIN)
 
     @property
+    def may_view_media(self) -> bool:
+        """Media goes to those who may report (the export's media too); a reviewer decides
+        on metadata and match details only."""
+        return self.may_report
+
+    @property
     def actor(self) -> str:
         """How case histories and the audit log name this person."""
         return f"user:{self.name}"
@@ -70,6 +80,8 @@ class UserInfo:
 class SessionInfo:
     user: UserInfo
     csrf_token: str
+    preferences: ReviewPreferences = field(default_factory=ReviewPreferences)
+    media_views: int = 0  # media items served to this session since sign-in or a break
 
     def csrf_ok(self, sent: str) -> bool:
         return hmac.compare_digest(self.csrf_token.encode(), sent.encode())
@@ -92,8 +104,10 @@ class UserRepository:
         max_failures: int,
         lockout_seconds: float,
         session_seconds: float,
+        preference_defaults: ReviewPreferences | None = None,
     ) -> None:
         self._sessions = sessions
+        self.preference_defaults = preference_defaults or ReviewPreferences()
         self._audit = audit
         self.max_failures = max_failures
         self.lockout = timedelta(seconds=lockout_seconds)
@@ -185,7 +199,57 @@ class UserRepository:
             web, user = found
             if _utc(web.expires_at) <= datetime.now(UTC):
                 return None
-            return SessionInfo(UserInfo(user.id, user.name, Role(user.role)), web.csrf_token)
+            return SessionInfo(
+                UserInfo(user.id, user.name, Role(user.role)), web.csrf_token,
+                self.preference_defaults.over(json.loads(user.preferences or "{}")),
+                web.media_views,
+            )  # fmt: skip
+
+    def set_preferences(self, name: str, chosen: Mapping[str, Any]) -> ReviewPreferences:
+        """Store a person's own wellness choices (validated as a whole; an empty mapping
+        goes back to the organisation's defaults); audited. Only the choices that differ
+        from the defaults are stored, so the rest follow a later change of the defaults."""
+        defaults = asdict(self.preference_defaults)
+        unknown = sorted(set(chosen) - set(defaults))
+        if unknown:
+            raise InvalidInput(f"unknown preference(s): {', '.join(unknown)}")
+        preferences = replace(self.preference_defaults, **chosen)
+        own = {k: v for k, v in asdict(preferences).items() if v != defaults[k]}
+        with self._sessions() as session, session.begin():
+            row = session.scalars(select(User).where(User.name == name)).first()
+            if row is None:
+                raise NotFound(f"no user named {name!r}")
+            row.preferences = json.dumps(own, sort_keys=True)
+            self._audit.append(
+                session, f"user:{name}", "user.preferences", f"user:{name}", asdict(preferences)
+            )
+        return preferences
+
+    def count_media_view(self, secret: str) -> int:
+        """One more media item served to the session; how many since sign-in or a break."""
+        with self._sessions() as session, session.begin():
+            session.execute(
+                update(WebSession)
+                .where(WebSession.id == _digest(secret))
+                .values(media_views=WebSession.media_views + 1)
+            )
+            views = session.scalar(
+                select(WebSession.media_views).where(WebSession.id == _digest(secret))
+            )
+            return int(views or 0)
+
+    def take_break(self, secret: str) -> None:
+        """The reviewer took the break the console suggested: the count starts again."""
+        with self._sessions() as session, session.begin():
+            web = session.get(WebSession, _digest(secret))
+            if web is not None:
+                user = session.get(User, web.user_id)
+                name = user.name if user is not None else "?"
+                self._audit.append(
+                    session, f"user:{name}", "console.break", f"user:{name}",
+                    {"media_views": web.media_views},
+                )  # fmt: skip
+                web.media_views = 0
 
     def logout(self, secret: str) -> None:
         with self._sessions() as session, session.begin():

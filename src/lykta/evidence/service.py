@@ -10,13 +10,16 @@ encrypted blob in the ``BlobStore``; the tables say which blobs a case holds and
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lykta.alerts import AlertInfo
 from lykta.audit import AuditLog
 from lykta.cases import CaseService, CaseState
 from lykta.cases.context import check_text
@@ -30,11 +33,23 @@ REPORT_XML = "report_xml"
 PHOTO_SOURCE_PREFIX = "sha256:"
 MAX_HOLD_NOTE = 2000
 
+log = logging.getLogger(__name__)
+
 
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def content_sha256(alert: AlertInfo) -> str:
+    """The SHA-256 of the bytes an alert's look-up saw, or ""; alerts recorded before it
+    was stored carry it in their default source id, `sha256:<hex>`."""
+    if alert.content_sha256:
+        return alert.content_sha256
+    if alert.source_id.startswith(PHOTO_SOURCE_PREFIX):
+        return alert.source_id.removeprefix(PHOTO_SOURCE_PREFIX)
+    return ""
 
 
 @dataclass(frozen=True)
@@ -115,11 +130,7 @@ class EvidenceService:
             )
         )
         added = [self._add(session, evidence.id, CASE_RECORD, f"case-{case_id}.json", record, now)]
-        uploads = {
-            alert.source_id.removeprefix(PHOTO_SOURCE_PREFIX)
-            for alert in detail.alerts
-            if alert.source_id.startswith(PHOTO_SOURCE_PREFIX)
-        }
+        uploads = {sha for sha in map(content_sha256, detail.alerts) if sha}
         if uploads:
             kept = session.scalars(select(KeptUpload).where(KeptUpload.sha256.in_(uploads))).all()
             for upload in kept:
@@ -162,10 +173,18 @@ class EvidenceService:
         session.flush()
         return sha256
 
-    def keep_upload(self, data: bytes) -> str | None:
-        """Keep an upload whose matches raised alerts, when the deployment asked for it."""
+    def keep_upload(self, data: bytes | BinaryIO, max_bytes: int | None = None) -> str | None:
+        """Keep an upload whose matches raised alerts, when the deployment asked for it. A
+        file (a spooled video) is read only then, and not kept past ``max_bytes``: a blob is
+        sealed in one piece, in memory."""
         if not self.keep_uploads:
             return None
+        if not isinstance(data, bytes):
+            data.seek(0)
+            data = data.read(max_bytes + 1) if max_bytes is not None else data.read()
+            if max_bytes is not None and len(data) > max_bytes:
+                log.warning("an upload over %d bytes that raised alerts is not kept", max_bytes)
+                return None
         sha256 = self.store.put(data)
         try:
             with self._sessions() as session, session.begin():

@@ -208,6 +208,9 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The looked-up hash that matched (hex), so a false positive can be banked as negative.
     query_hash: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    # SHA-256 (hex) of the looked-up photo's or video's bytes, "" for a hash or a stream: how
+    # a kept upload (LYKTA_EVIDENCE_KEEP_UPLOADS) is found for the review console and evidence.
+    content_sha256: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     # The case it joined; None while unassigned, and for a quarantined bank item's match.
     case_id: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -336,6 +339,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The console's wellness preferences (JSON), each over the organisation's default.
+    preferences: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
 
 
 class WebSession(Base):
@@ -349,6 +354,8 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Media items served to this session since sign-in or the last break (the reminder).
+    media_views: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class Evidence(Base):

@@ -17,3 +17,23 @@ document.addEventListener("keydown", (event) => {
     form.querySelector("textarea").focus();
   }
 });
+
+// Reveal on click (the reviewer's preference): a click, Enter or Space on a blurred item
+// shows it and another hides it again; a revealed video keeps its clicks for its controls.
+// On hover the stylesheet alone reveals, and without this script nothing is revealed.
+function toggleReveal(item) {
+  if (!document.body.classList.contains("reveal-click")) return;
+  if (item.querySelector("video") && item.classList.contains("revealed")) return;
+  item.classList.toggle("revealed");
+}
+document.addEventListener("click", (event) => {
+  const item = event.target.closest(".media");
+  if (item) toggleReveal(item);
+});
+document.addEventListener("keydown", (event) => {
+  const item = event.target.closest && event.target.closest(".media");
+  if (item && (event.key === "Enter" || event.key === " ") && !event.ctrlKey && !event.metaKey) {
+    event.preventDefault();
+    toggleReveal(item);
+  }
+});
