@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
@@ -50,8 +50,10 @@ from lykta.store.db import (
     schema_revisions,
     session_factory,
 )
-from lykta.streams import StreamSupervisor
-from lykta.workers.fleet import FleetStreams
+
+if TYPE_CHECKING:
+    from lykta.streams import StreamSupervisor
+    from lykta.workers.fleet import FleetStreams
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +245,8 @@ class Lykta:
     def local_streams(self) -> StreamSupervisor:
         """The streams this process watches in its own threads (made on first use)."""
         if self._local_streams is None:
+            from lykta.streams import StreamSupervisor  # webhooks' HTTP client: only for streams
+
             self._local_streams = StreamSupervisor(
                 self.lookup_frame, alerts=self.alerts, webhook_secret=self.settings.webhook_secret
             )
@@ -255,6 +259,8 @@ class Lykta:
         if not self.settings.nats_url:
             return self.local_streams
         if self._fleet is None:
+            from lykta.workers.fleet import FleetStreams  # NATS: only for a fleet
+
             settings = self.settings
             self._fleet = FleetStreams(settings.nats_url, settings.fleet, self.lookup_frame)
         return self._fleet

@@ -14,15 +14,18 @@ import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import av
 import numpy as np
 
 from lykta.errors import MediaError
 from lykta.hashing.borders import content_box_of
 from lykta.hashing.pdq import pdq_from_luma
 from lykta.media.video import decode_for_sampling, frame_luma
+
+if TYPE_CHECKING:
+    import av
+    import av.container
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,8 @@ def _read_samples(
                 return True
         return False
 
+    import av  # here, not at the top: the core imports this module, most runs never decode
+
     try:
         with av.open(digests.file, mode="r") as container:
             if not container.streams.video:
@@ -267,6 +272,8 @@ def _check_declared(
     container: av.container.InputContainer, stream: av.VideoStream, limits: VideoLimits
 ) -> None:
     """Refuse before decoding what the file itself says is too long or too large."""
+    import av
+
     declared = None
     if stream.duration is not None and stream.time_base is not None:
         declared = float(stream.duration * stream.time_base)
@@ -319,6 +326,8 @@ def _check_frame(frame: av.VideoFrame, seconds: float, limits: VideoLimits) -> N
 
 
 def _duration(container: av.container.InputContainer, stream: av.VideoStream, last: float) -> float:
+    import av
+
     if stream.duration is not None and stream.time_base is not None:
         return round(float(stream.duration * stream.time_base), 3)
     if container.duration is not None:
