@@ -6,6 +6,7 @@ reach into each other.
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import statistics
@@ -195,8 +196,14 @@ class Lykta:
         )  # fmt: skip
 
     def load_index(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Bring the indexes up to date and keep them so after this core's own writes."""
+        """Bring the indexes up to date and keep them so after this core's own writes.
+
+        The numba kernels of hashing and matching are imported here, by a core that will
+        match, rather than by a server's first look-up; cores that only manage banks, tokens
+        or cases never import them."""
         self.live = True
+        importlib.import_module("lykta.hashing._pdq_kernels")
+        importlib.import_module("lykta.index._kernels")
         self.matcher.sync(progress)
 
     def _after_write(self, bank: str, change: str) -> None:

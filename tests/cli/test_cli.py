@@ -436,9 +436,10 @@ def test_commands_that_open_the_core_load_no_media_or_network_module(tmp_path: P
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
-def test_the_core_loads_its_kernels_when_it_first_hashes(tmp_path: Path) -> None:
-    """The other side of the lazy imports: hashing a photo and matching it bring numba in,
-    and a core opened without loading indexes still hashes and matches correctly."""
+def test_the_core_loads_its_kernels_when_it_hashes_or_will_match(tmp_path: Path) -> None:
+    """The other side of the lazy imports: a core opened for bank work imports numba with
+    its first hash, one opened for matching (as `lykta serve`) at once, before a look-up
+    could wait for it; and both hash and match correctly."""
     import os
     import subprocess
     import sys
@@ -451,17 +452,23 @@ def test_the_core_loads_its_kernels_when_it_first_hashes(tmp_path: Path) -> None
         "from pathlib import Path\n"
         "from lykta.app import Lykta\n"
         "from lykta.settings import load_settings\n"
-        "with Lykta.open(load_settings()) as core:\n"
-        "    before = 'numba' in sys.modules\n"
-        "    core.banks.create('b')\n"
-        f"    added = core.add_media('b', Path({str(photo)!r}))\n"
-        f"    found = core.lookup_photo(Path({str(photo)!r}).read_bytes())\n"
-        "    assert [m.content_id for m in found.result.matches] == [added.content_id]\n"
-        "print(before, 'numba' in sys.modules, file=sys.stderr)\n"
+        "if sys.argv[1] == 'bank work':\n"
+        "    with Lykta.open(load_settings(), sync=False) as core:\n"
+        "        print('numba' in sys.modules, file=sys.stderr)\n"
+        "        core.banks.create('b')\n"
+        "        core.add_media('b', Path(sys.argv[2]))\n"
+        "        print('numba' in sys.modules, file=sys.stderr)\n"
+        "else:\n"
+        "    with Lykta.open(load_settings()) as core:\n"
+        "        print('numba' in sys.modules, file=sys.stderr)\n"
+        "        found = core.lookup_photo(Path(sys.argv[2]).read_bytes())\n"
+        "        print(len(found.result.matches), file=sys.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "False True"
+    for role, expected in (("bank work", ["False", "True"]), ("matching", ["True", "1"])):
+        done = subprocess.run([sys.executable, "-c", code, role, str(photo)], env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().splitlines()[-2:] == expected, (role, done.stderr)
 
 
 def test_bank_list_piped_keeps_long_names_whole(run) -> None:  # type: ignore[no-untyped-def]
