@@ -6,6 +6,7 @@ reach into each other.
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import statistics
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import Engine, text
 
@@ -52,8 +53,10 @@ from lykta.store.db import (
     schema_revisions,
     session_factory,
 )
-from lykta.streams import StreamSupervisor
-from lykta.workers.fleet import FleetStreams
+
+if TYPE_CHECKING:
+    from lykta.streams import StreamSupervisor
+    from lykta.workers.fleet import FleetStreams
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +207,14 @@ class Lykta:
         )  # fmt: skip
 
     def load_index(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Bring the indexes up to date and keep them so after this core's own writes."""
+        """Bring the indexes up to date and keep them so after this core's own writes.
+
+        The numba kernels of hashing and matching are imported here, by a core that will
+        match, rather than by a server's first look-up; cores that only manage banks, tokens
+        or cases never import them."""
         self.live = True
+        importlib.import_module("lykta.hashing._pdq_kernels")
+        importlib.import_module("lykta.index._kernels")
         self.matcher.sync(progress)
 
     def _after_write(self, bank: str, change: str) -> None:
@@ -257,6 +266,8 @@ class Lykta:
     def local_streams(self) -> StreamSupervisor:
         """The streams this process watches in its own threads (made on first use)."""
         if self._local_streams is None:
+            from lykta.streams import StreamSupervisor  # webhooks' HTTP client: only for streams
+
             self._local_streams = StreamSupervisor(
                 self.lookup_frame, alerts=self.alerts, webhook_secret=self.settings.webhook_secret
             )
@@ -269,6 +280,8 @@ class Lykta:
         if not self.settings.nats_url:
             return self.local_streams
         if self._fleet is None:
+            from lykta.workers.fleet import FleetStreams  # NATS: only for a fleet
+
             settings = self.settings
             self._fleet = FleetStreams(settings.nats_url, settings.fleet, self.lookup_frame)
         return self._fleet

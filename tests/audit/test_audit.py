@@ -3,9 +3,17 @@ entry edited, deleted or moved, or says that entries were cut off the end."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, insert, select, text
 
 from lykta.app import Lykta
+from lykta.audit import log
+from lykta.store.models import AuditEntry
 
 
 def _log(core: Lykta, count: int) -> list[int]:
@@ -51,3 +59,63 @@ def test_entries_cut_off_the_end_are_noticed(core: Lykta) -> None:
     result = core.audit.verify()
     assert (result.ok, result.first_bad, result.checked) == (False, None, 2)
     assert "missing from the end" in result.problem
+
+
+def test_a_break_is_named_across_fetched_batches(
+    core: Lykta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verification fetches batches on a thread while it hashes: a break in a later batch
+    is still the one named, and stopping early leaves the connection usable."""
+    monkeypatch.setattr(log, "VERIFY_BATCH", 3)
+    ids = _log(core, 10)
+    assert core.audit.verify().checked == 10
+    with core.engine.begin() as connection:
+        edit = text("UPDATE audit_entry SET detail = '{}' WHERE id = :i")
+        connection.execute(edit, {"i": ids[7]})
+    result = core.audit.verify()
+    assert (result.ok, result.first_bad, result.checked) == (False, ids[7], 7)
+    assert core.audit.list(limit=1)[0].id == ids[-1]
+
+
+def test_appenders_on_many_threads_keep_one_chain(core: Lykta) -> None:
+    def append(worker: int) -> None:
+        for n in range(10):
+            core.audit.record(f"worker{worker}", "case.view", f"case:{n}", {"n": n})
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(append, range(6)))
+    result = core.audit.verify()
+    assert (result.ok, result.checked) == (True, 60)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_the_database_writes_times_as_the_hash_reads_them(
+    core: Lykta, moments: list[datetime]
+) -> None:
+    """Verification hashes `at` as the database formats it, not as Python parses it: the
+    two must agree on every time, with or without microseconds."""
+    moments = [m.replace(tzinfo=UTC) for m in moments] + [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)]
+    with core.engine.begin() as connection:
+        connection.execute(delete(AuditEntry))
+        connection.execute(
+            insert(AuditEntry),
+            [
+                {"at": m, "actor": "a", "action": "b", "target": "", "detail": "{}",
+                 "prev_hash": "", "entry_hash": ""}
+                for m in moments
+            ],
+        )  # fmt: skip
+        written = connection.execute(
+            select(log.iso_text(connection.dialect.name)).order_by(AuditEntry.id)
+        ).scalars()
+        assert [log._iso(text) for text in written] == [m.isoformat() for m in moments]
+        connection.execute(delete(AuditEntry))

@@ -68,6 +68,43 @@ def test_alerts_about_one_subject_make_one_case(review: Lykta) -> None:
     )  # fmt: skip
 
 
+def test_concurrent_recorders_open_one_case_per_subject_and_lose_no_alert(review: Lykta) -> None:
+    """Look-ups on many threads (as `lykta serve` runs them) raise alerts about the same
+    subjects at once, while decisions append to the audit log: each subject gets one case
+    holding all its alerts, opened once, and the audit chain stays whole."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    subjects = [f"user:{n}" for n in range(3)]
+    threads, rounds = 6, 8
+    start = threading.Barrier(threads)
+
+    def raise_alerts(worker: int) -> list[int | None]:
+        start.wait()
+        cases = []
+        for n in range(rounds):
+            subject = subjects[(worker + n) % len(subjects)]
+            kind = ("photo", "video", "stream")[n % 3]
+            cases.append(review.alerts.record(alert(subject, kind, distance=n)).case_id)
+            review.audit.record(f"worker{worker}", "case.view", subject, {"n": n})
+        return cases
+
+    with ThreadPoolExecutor(threads) as pool:
+        recorded = [case for found in pool.map(raise_alerts, range(threads)) for case in found]
+    assert None not in recorded
+    queue = review.cases.queue(limit=100)
+    assert sorted(case.subject or "" for case in queue) == subjects
+    assert sorted(recorded) == sorted(c.id for c in queue for _ in range(c.alert_count))
+    for case in queue:
+        detail = review.cases.get(case.id, viewer="t")
+        assert len(detail.alerts) == case.alert_count == threads * rounds // len(subjects)
+        assert [e.action for e in detail.history].count("opened") == 1
+        # Every subject had a stream alert and an exact one among its many.
+        assert (case.top_source_kind, case.min_distance) == ("stream", 0)
+    verified = review.audit.verify()
+    assert verified.ok and verified.checked >= threads * rounds
+
+
 def test_the_queue_puts_streams_first_then_closer_matches_then_bank_order(review: Lykta) -> None:
     ids = {
         name: review.alerts.record(alert(name, kind, distance=d, bank=b)).case_id

@@ -405,6 +405,72 @@ def test_the_cli_loads_no_heavy_module_for_help() -> None:
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
+def test_commands_that_open_the_core_load_no_media_or_network_module(tmp_path: Path) -> None:
+    """Managing banks, tokens and cases imports neither the kernels and decoders of hashing
+    and matching (numba, PyAV, OpenCV) nor the clients of the fleet and of reports (NATS,
+    httpx), nor Alembic once the database is migrated: those come with the first hash,
+    match, stream or migration."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LYKTA_HOME": str(tmp_path / "home"), "LYKTA_DATABASE_URL": ""}
+    # The first command migrates the new database (Alembic), in a process of its own.
+    subprocess.run([sys.executable, "-m", "lykta", "bank", "create", "first"], env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    code = (
+        "import sys\n"
+        "from lykta.cli import app\n"
+        "for args in (['bank', 'list'], ['bank', 'create', 'second'], ['bank', 'list', '--json'],\n"
+        "             ['token', 'list'], ['case', 'list'], ['case', 'list', '--json']):\n"
+        "    try:\n"
+        "        app(args, prog_name='lykta')\n"
+        "    except SystemExit as done:\n"
+        "        assert not done.code, (args, done.code)\n"
+        "heavy = {'numba', 'llvmlite', 'av', 'cv2', 'nats', 'httpx', 'alembic'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "second" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_core_loads_its_kernels_when_it_hashes_or_will_match(tmp_path: Path) -> None:
+    """The other side of the lazy imports: a core opened for bank work imports numba with
+    its first hash, one opened for matching (as `lykta serve`) at once, before a look-up
+    could wait for it; and both hash and match correctly."""
+    import os
+    import subprocess
+    import sys
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(make_photo(3))
+    env = {**os.environ, "LYKTA_HOME": str(tmp_path / "home"), "LYKTA_DATABASE_URL": ""}
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from lykta.app import Lykta\n"
+        "from lykta.settings import load_settings\n"
+        "if sys.argv[1] == 'bank work':\n"
+        "    with Lykta.open(load_settings(), sync=False) as core:\n"
+        "        print('numba' in sys.modules, file=sys.stderr)\n"
+        "        core.banks.create('b')\n"
+        "        core.add_media('b', Path(sys.argv[2]))\n"
+        "        print('numba' in sys.modules, file=sys.stderr)\n"
+        "else:\n"
+        "    with Lykta.open(load_settings()) as core:\n"
+        "        print('numba' in sys.modules, file=sys.stderr)\n"
+        "        found = core.lookup_photo(Path(sys.argv[2]).read_bytes())\n"
+        "        print(len(found.result.matches), file=sys.stderr)\n"
+    )
+    for role, expected in (("bank work", ["False", "True"]), ("matching", ["True", "1"])):
+        done = subprocess.run([sys.executable, "-c", code, role, str(photo)], env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().splitlines()[-2:] == expected, (role, done.stderr)
+
+
 def test_bank_list_piped_keeps_long_names_whole(run) -> None:  # type: ignore[no-untyped-def]
     name = "a-bank-with-a-name-longer-than-a-terminal-is-wide-" + "x" * 60
     run("bank", "create", name, "--source", "a hotline with a long name, too")

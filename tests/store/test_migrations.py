@@ -146,3 +146,32 @@ def test_0005_adds_hma_content_state_and_takes_it_away_again(database_url: str) 
         assert "enabled_ratio" not in {c["name"] for c in inspect(connection).get_columns("bank")}
         assert connection.execute(text("SELECT note FROM content")).scalar_one() == "kept"
     engine.dispose()
+
+
+def test_the_heads_read_from_the_files_are_alembics() -> None:
+    """`migrate` skips Alembic when the database is at the heads it reads from the migration
+    files itself; those must be exactly the heads Alembic finds."""
+    from alembic.script import ScriptDirectory
+
+    from lykta.store.db import migration_heads
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert migration_heads() == frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+def test_a_database_behind_the_heads_is_migrated_on_open(tmp_path, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    from lykta.store.db import migration_heads
+
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+    Lykta.open(make_settings(tmp_path / "home", database_url=database_url), sync=False).close()
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        assert frozenset(stored) == migration_heads()
+        assert "local_features" in {c["name"] for c in inspect(connection).get_columns("bank")}
+    engine.dispose()

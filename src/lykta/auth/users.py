@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -27,10 +28,15 @@ from lykta.store.models import User, WebSession
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_NAME = 128
-# A password checked for a name that does not exist is checked against this, so a wrong
-# name takes as long as a wrong password.
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("no such user, no such password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """What a password given for a name that does not exist is checked against, so a wrong
+    name takes as long as a wrong password. Made at the first sign-in, not on import: an
+    argon2 hash takes a third of a second, which every command opening the core would pay."""
+    return _hasher.hash("no such user, no such password")
 
 
 class Role(StrEnum):
@@ -151,10 +157,11 @@ class UserRepository:
         # A refusal is raised after the transaction commits: the failure count and the
         # audit entry must stay.
         refusal = "wrong name or password"
+        dummy = _dummy_hash()  # before the look-up, so the first refusal takes no longer
         with self._sessions() as session, session.begin():
             row = session.scalars(select(User).where(User.name == name)).one_or_none()
             if row is None:
-                _check(_DUMMY_HASH, password)
+                _check(dummy, password)
                 self._audit.append(session, f"user:{name[:MAX_NAME]}", "login.failure", "")
             elif row.locked_until is not None and _utc(row.locked_until) > now:
                 self._audit.append(session, f"user:{row.name}", "login.locked", "")

@@ -17,11 +17,14 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    insert,
+    literal,
     select,
     update,
 )
 from sqlalchemy import case as when
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.alerts import AlertInfo
@@ -121,11 +124,15 @@ def context_info(row: ContextItem) -> ContextInfo:
     )  # fmt: skip
 
 
-# Alerts are recorded on the look-up's path, so joining a case is one statement, built
-# once (building statements per alert cost more than running them): it adds the alert to
-# the subject's open case unless its bank item is quarantined, with the counters as SQL
-# expressions, so concurrent recorders never lose each other's. It is a write, so on SQLite
-# the transaction takes the write lock at once.
+# Alerts are recorded on the look-up's path, so putting one into its case takes one
+# statement, two for the alert that opens it, each built once (building statements per
+# alert cost more than running them). The first adds the alert to the subject's open case
+# unless its bank item is quarantined, with the counters as SQL expressions, so concurrent
+# recorders never lose each other's; it is a write, so on SQLite the transaction takes the
+# write lock at once. When no case is open, an upsert opens one: should another recorder
+# open the subject's case first, the unique `open_key` turns the insert into the join, in
+# the database, with no retry. (The upsert alone would do both, but on PostgreSQL every
+# join would then use up a case id.)
 QUARANTINED = select(Misfire.bank).where(
     Misfire.bank == bindparam("bank"),
     Misfire.content_id == bindparam("content_id"),
@@ -133,20 +140,68 @@ QUARANTINED = select(Misfire.bank).where(
 )
 _RANK = bindparam("rank", type_=BigInteger)
 _DISTANCE = bindparam("distance", type_=Integer)
+_KIND = bindparam("kind", type_=String)
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+_JOINED = {
+    "alert_count": Case.alert_count + 1,
+    "priority": when((Case.priority < _RANK, _RANK), else_=Case.priority),
+    "top_source_kind": when((Case.priority < _RANK, _KIND), else_=Case.top_source_kind),
+    "min_distance": when((Case.min_distance > _DISTANCE, _DISTANCE), else_=Case.min_distance),
+    "updated_at": _NOW,
+}
 JOIN_OPEN_CASE = (
     update(Case)
     .where(Case.open_key == bindparam("key"), ~QUARANTINED.exists())
-    .values(
-        alert_count=Case.alert_count + 1,
-        priority=when((Case.priority < _RANK, _RANK), else_=Case.priority),
-        top_source_kind=when(
-            (Case.priority < _RANK, bindparam("kind", type_=String)), else_=Case.top_source_kind
-        ),
-        min_distance=when((Case.min_distance > _DISTANCE, _DISTANCE), else_=Case.min_distance),
-        updated_at=bindparam("now", type_=DateTime(timezone=True)),
-    )
-    .returning(Case.id)
+    .values(_JOINED)
+    .returning(Case.id, Case.alert_count)
 )
+_NEW_CASE = select(
+    bindparam("case_subject", type_=String), bindparam("key", type_=String),
+    bindparam("key", type_=String), literal(CaseState.NEW.value), _RANK, _KIND, _DISTANCE,
+    literal(1), _NOW, _NOW,
+).where(~QUARANTINED.exists())  # fmt: skip
+_NEW_CASE_COLUMNS = [
+    "subject", "group_key", "open_key", "state", "priority", "top_source_kind",
+    "min_distance", "alert_count", "created_at", "updated_at",
+]  # fmt: skip
+
+
+def _open_or_join(insert_of: Callable[[Any], Any]) -> Any:
+    opened = insert_of(Case).from_select(_NEW_CASE_COLUMNS, _NEW_CASE)
+    joined = opened.on_conflict_do_update(index_elements=[Case.open_key], set_=_JOINED)
+    return joined.returning(Case.id, Case.alert_count)
+
+
+# The case's first history entry, for the alert that opened it (its count is 1).
+OPENED_EVENT = insert(CaseEvent).values(
+    case_id=bindparam("case_id"), at=_NOW, actor=SYSTEM_ACTOR, action="opened",
+    to_state=CaseState.NEW.value, note="", detail_json=bindparam("opened_detail"),
+)  # fmt: skip
+
+
+def _open_or_join_with_event() -> Any:
+    """PostgreSQL's opening statement writes the opened event too (a data-modifying common
+    table expression), a round trip less on the look-up's path."""
+    case_row = _open_or_join(postgresql_insert).cte("case_row")
+    event = insert(CaseEvent).from_select(
+        [
+            CaseEvent.case_id, CaseEvent.at, CaseEvent.actor, CaseEvent.action,
+            CaseEvent.to_state, CaseEvent.note, CaseEvent.detail_json,
+        ],
+        select(
+            case_row.c.id, _NOW, literal(SYSTEM_ACTOR), literal("opened"),
+            literal(CaseState.NEW.value), literal(""), bindparam("opened_detail", type_=String),
+        ).where(case_row.c.alert_count == 1),
+    )  # fmt: skip
+    return select(case_row.c.id, case_row.c.alert_count).add_cte(event.cte("opened_event"))
+
+
+# (case id, its alert count): a count of 1 says that this alert opened the case; and
+# whether the statement wrote the opened event itself.
+OPEN_OR_JOIN_CASE = {
+    "postgresql": (_open_or_join_with_event(), True),
+    "sqlite": (_open_or_join(sqlite_insert), False),
+}
 
 
 def group_key(alert: Alert) -> str:
@@ -187,48 +242,26 @@ class CaseService:
         connection = session.connection()
         key = group_key(alert)
         rank = priority(alert.source_kind, alert.distance, alert.bank, self.bank_order)
-        params = {
-            "key": key, "bank": alert.bank, "content_id": alert.content_id, "rank": rank,
-            "kind": alert.source_kind, "distance": alert.distance, "now": datetime.now(UTC),
-        }  # fmt: skip
-        case_id = connection.execute(JOIN_OPEN_CASE, params).scalar()
-        if case_id is None:
-            if connection.execute(QUARANTINED, params).first() is not None:
-                return
-            case_id = self._open(session, alert, key, rank)
-        if case_id is None:  # another recorder opened it first
-            case_id = connection.execute(JOIN_OPEN_CASE, params).scalar()
-        alert.case_id = case_id
-
-    def _open(self, session: Session, alert: Alert, key: str, rank: int) -> int | None:
         now = datetime.now(UTC)
-        try:
-            with session.begin_nested():
-                row = Case(
-                    subject=alert.subject, group_key=key, open_key=key, state=CaseState.NEW,
-                    priority=rank, top_source_kind=alert.source_kind,
-                    min_distance=alert.distance, alert_count=1, created_at=now,
-                    updated_at=now,
-                )  # fmt: skip
-                session.add(row)
-                session.flush()
-                session.add(
-                    CaseEvent(
-                        case_id=row.id,
-                        at=now,
-                        actor=SYSTEM_ACTOR,
-                        action="opened",
-                        to_state=CaseState.NEW,
-                        note="",
-                        detail_json=json.dumps(
-                            {"source_kind": alert.source_kind, "source_id": alert.source_id}
-                        ),
-                    )
-                )
-                session.flush()
-                return row.id
-        except IntegrityError:
-            return None
+        params = {
+            # Not named after a column: an update's extra parameters join its SET clause.
+            "key": key, "case_subject": alert.subject, "bank": alert.bank,
+            "content_id": alert.content_id, "rank": rank, "kind": alert.source_kind,
+            "distance": alert.distance, "now": now,
+        }  # fmt: skip
+        found = connection.execute(JOIN_OPEN_CASE, params).first()
+        if found is None:
+            opening, with_event = OPEN_OR_JOIN_CASE[connection.dialect.name]
+            params["opened_detail"] = json.dumps(
+                {"source_kind": alert.source_kind, "source_id": alert.source_id}
+            )
+            found = connection.execute(opening, params).first()
+            if found is not None and found.alert_count == 1 and not with_event:
+                event = {"case_id": found.id, "now": now, "opened_detail": params["opened_detail"]}
+                connection.execute(OPENED_EVENT, event)
+        if found is None:  # the bank item is quarantined
+            return
+        alert.case_id = found.id
 
     # --- the queue ------------------------------------------------------------------------
 

@@ -73,10 +73,10 @@ def bank_list(as_json: JsonFlag = False) -> None:
     """List banks with their settings and sizes."""
     from rich.table import Table
 
-    from lykta.outputs import BankOut
-
     banks = open_core().banks.list_banks()
     if as_json:
+        from lykta.outputs import BankOut  # pydantic: only for JSON
+
         for bank in banks:
             emit(BankOut.of(bank).model_dump(mode="json"))
         return

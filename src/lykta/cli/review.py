@@ -45,10 +45,10 @@ def case_list(
     """The queue, highest priority first."""
     from rich.table import Table
 
-    from lykta.outputs import CaseOut
-
     found = open_core().cases.queue(state=state, bank=bank, assignee=assignee, limit=limit)
     if as_json:
+        from lykta.outputs import CaseOut  # pydantic: only for JSON
+
         for case in found:
             emit(CaseOut.of(case).model_dump(mode="json"))
         return

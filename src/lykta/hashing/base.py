@@ -18,7 +18,7 @@ from functools import cache
 from typing import ClassVar
 
 from lykta.errors import InvalidInput
-from lykta.index import ExactIndex, HammingIndex, HashIndex
+from lykta.index import HashIndex
 
 
 class MediaKind(StrEnum):
@@ -93,6 +93,8 @@ class Hasher(ABC):
 
     def new_index(self) -> HashIndex:
         """An empty index for this kind's codes."""
+        from lykta.index import ExactIndex, HammingIndex  # numba: only when matching
+
         if self.similarity:
             return HammingIndex()
         return ExactIndex(self.code_bytes)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -96,6 +95,8 @@ def features_of_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> L
 
 def features_of(image: Image.Image) -> LocalFeatures:
     """The ORB keypoints of a decoded photo, at the working scale."""
+    import cv2  # here, not at the top: the registry imports this module, most runs never hash
+
     grey = image if image.mode == "L" else image.convert("L")
     scale = min(1.0, WORK_SIDE / max(grey.size))
     if scale < 1.0:

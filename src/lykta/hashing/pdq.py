@@ -4,7 +4,9 @@ Hashes are written as 64 lowercase hex digits, most significant bit first, exact
 reference implementations and python-threatexchange write them. Indexes take the same
 bits as rows of 32 ``uint8`` (``hex_to_codes``), so ``bytes.fromhex`` is the whole mapping.
 The hash itself is computed by the numba kernels in ``_pdq_kernels``, bit for bit as the
-C++ reference (and ``pdqhash``, which compiles it) computes it from the same luma.
+C++ reference (and ``pdqhash``, which compiles it) computes it from the same luma. They are
+imported by the functions that hash, not here: the registry imports this module for the
+kind's description, and numba takes a third of a second to import.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import numpy as np
 from PIL import Image
 
 from lykta.errors import InvalidInput
-from lykta.hashing._pdq_kernels import luma_from_rgb, pdq_codes
 from lykta.hashing.base import Hasher, MediaKind, validate_hex
 from lykta.media import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image
 
@@ -96,6 +97,8 @@ class PdqHasher(Hasher):
 
 def pdq_from_image(image: Image.Image) -> tuple[str, int]:
     """PDQ hash and quality of an image ("L" is taken as luma, any other mode via RGB)."""
+    from lykta.hashing._pdq_kernels import pdq_codes
+
     codes, qualities = pdq_codes(*_luma_and_scratch(image), False)
     return codes[0].tobytes().hex(), int(qualities[0])
 
@@ -106,6 +109,8 @@ def pdq_dihedral_from_image(image: Image.Image) -> list[tuple[str, str, int]]:
     Each equals, up to float32 rounding, ``pdq_from_image`` of the transformed image
     ("original" exactly), for little more than one hash: see docs/hashing.md.
     """
+    from lykta.hashing._pdq_kernels import pdq_codes
+
     codes, qualities = pdq_codes(*_luma_and_scratch(image), True)
     return [
         (transform, code.tobytes().hex(), int(quality))
@@ -116,6 +121,8 @@ def pdq_dihedral_from_image(image: Image.Image) -> list[tuple[str, str, int]]:
 def pdq_from_luma(luma: np.ndarray, *, dihedral: bool = False) -> list[tuple[str, str, int]]:
     """(transform, hash, quality) of a 2-D ``uint8`` luma array as it is (and, with
     ``dihedral``, of its rotations and flips): a video frame's plane, with no image copy."""
+    from lykta.hashing._pdq_kernels import pdq_codes
+
     codes, qualities = pdq_codes(*_scratch_for(np.ascontiguousarray(luma)), dihedral)
     return [
         (transform, code.tobytes().hex(), int(quality))
@@ -148,6 +155,8 @@ def code_to_hex(code: np.ndarray | Sequence[int]) -> str:
 
 
 def _luma_and_scratch(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    from lykta.hashing._pdq_kernels import luma_from_rgb
+
     if image.mode == "L":
         luma = np.asarray(image)
     else:

@@ -8,7 +8,7 @@ from functools import cache
 
 from lykta.errors import InvalidInput, LyktaError
 from lykta.hashing.base import Hasher
-from lykta.index.hamming import CODE_BYTES as HAMMING_CODE_BYTES
+from lykta.index.base import HAMMING_CODE_BYTES
 from lykta.plugins import plugin_manager
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")

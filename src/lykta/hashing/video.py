@@ -17,15 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
-import av
 import numpy as np
 
 from lykta.errors import MediaError
 from lykta.hashing.borders import content_box_of
 from lykta.hashing.pdq import pdq_from_luma
 from lykta.media.video import decode_for_sampling, frame_luma
+
+if TYPE_CHECKING:
+    import av
+    import av.container
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +272,8 @@ def _plan(
     whole = [_Stretch(0.0, math.inf)]
     if not shared.seekable:
         return _Plan(whole, held, digests_apart=False)
+    import av  # here, not at the top: the core imports this module, most runs never decode
+
     try:
         with av.open(shared.cursor(), mode="r") as container:
             if not container.streams.video:
@@ -305,6 +310,8 @@ def _cpus() -> int:
 
 def _run(job: Callable[[], _Item], out: queue.Queue[_Item], stop: threading.Event) -> None:
     """Run a reader's job, handing its last word (or its error) to the hashing thread."""
+    import av
+
     try:
         result = job()
     except av.FFmpegError as error:
@@ -334,6 +341,8 @@ def _read_stretch(
     """Decode the frames sampled in ``stretch`` into ``out`` as (seconds, luma); return how
     many frames were decoded. A reader of the whole file also returns its digests, hashed
     on the way."""
+    import av
+
     whole = stretch.start == 0.0 and stretch.end == math.inf
     file = _Digests(shared.cursor()) if whole else shared.cursor()
     with av.open(file, mode="r") as container:
@@ -412,6 +421,8 @@ def _check_declared(
 ) -> float | None:
     """Refuse before decoding what the file itself says is too long or too large; the
     length it declares, if any."""
+    import av
+
     declared = None
     if stream.duration is not None and stream.time_base is not None:
         declared = float(stream.duration * stream.time_base)
@@ -467,6 +478,8 @@ def _check_frame(frame: av.VideoFrame, seconds: float, limits: VideoLimits) -> N
 
 
 def _duration(container: av.container.InputContainer, stream: av.VideoStream, last: float) -> float:
+    import av
+
     if stream.duration is not None and stream.time_base is not None:
         return round(float(stream.duration * stream.time_base), 3)
     if container.duration is not None:

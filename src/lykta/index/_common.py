@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from lykta.index import _kernels
-
 FORMAT_VERSION = 1
 DELTA_LIMIT = 32_768
 COMPACT_RATIO = 0.10
@@ -121,6 +119,10 @@ class MainIds:
             if self._order is None:
                 order = np.argsort(self.ids, kind="stable")
                 self._order = order.astype(np.uint32) if len(self) < _UINT32_LIMIT else order
+            # Here, not at the top: the local-features index shares this module and needs
+            # no numba (see lykta.index).
+            from lykta.index import _kernels
+
             found = _kernels.find_unsorted(self.ids, self._order, needles)
         rows[fits] = found
         if self.n_dead:

@@ -7,6 +7,10 @@ from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
+#: Width of the codes ``HammingIndex`` holds (256 bits), here so that the hash registry can
+#: check kinds against it without loading the index and its kernels.
+HAMMING_CODE_BYTES = 32
+
 
 @runtime_checkable
 class HashIndex(Protocol):

@@ -27,8 +27,9 @@ from lykta.index._common import (
     remove_ids,
     save_dir,
 )
+from lykta.index.base import HAMMING_CODE_BYTES
 
-CODE_BYTES = 32
+CODE_BYTES = HAMMING_CODE_BYTES
 CODE_BITS = 256
 
 

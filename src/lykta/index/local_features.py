@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-import cv2
 import numpy as np
 
 from lykta.index._common import check_ids, load_dir, save_dir
@@ -394,6 +393,8 @@ def verify(query: LocalFeatures, banked: LocalFeatures) -> int | None:
     """The inliers of one candidate's geometric check, or None when it fails any part."""
     if len(query) < MIN_INLIERS or len(banked) < MIN_INLIERS:
         return None
+    import cv2  # here, not at the top: only a verification needs OpenCV (see lykta.index)
+
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, banked.descriptors, k=2)
     best: dict[int, tuple[float, int]] = {}  # banked keypoint -> (distance, query keypoint)
     for pair in pairs:
@@ -453,6 +454,8 @@ def _spread(
 def _plausible_frame(homography: np.ndarray, banked: LocalFeatures) -> bool:
     """Whether the banked photo's corners, carried into the query, make a plausible view
     of a photo: convex, not folded, not scaled or stretched past the limits."""
+    import cv2
+
     w, h = float(banked.width), float(banked.height)
     corners = np.array([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]], dtype=np.float64)
     denominators = (corners.reshape(-1, 2) @ homography[2, :2]) + homography[2, 2]

@@ -3,15 +3,21 @@
 A frame of at most ``LUMA_MAX_SIDE`` pixels a side in a YUV format is its own luma plane,
 copied as it is; others are scaled and converted to grey in FFmpeg's swscale, in C, on the
 decoder's own planes, without a full-size RGB copy in Python.
+
+PyAV is imported by what decodes, not here: telling a video file from its first bytes
+(``looks_like_video``) is needed by commands that never decode one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import av
-import av.container
 import numpy as np
+
+if TYPE_CHECKING:
+    import av
+    import av.container
 
 # Frames up to 1080p are hashed at their own size, as vPDQ's reference hashes them: PDQ's box
 # filters depend on the image size, and a frame scaled to 512 pixels a side first comes out
@@ -109,6 +115,8 @@ def decode_for_sampling(
     holds); with ``on_undecodable`` a packet the decoder refuses is reported there and
     skipped (a live stream's damaged packet), else its error is raised.
     """
+    import av
+
     if skip_unreferenced:
         stream.codec_context.skip_frame = "NONREF"
     base = stream.time_base

@@ -8,11 +8,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-import httpx
-
 from lykta.errors import LyktaError, NotConfigured
+
+if TYPE_CHECKING:
+    import httpx
 
 SUCCESS = 0
 SERVER_ERROR = 1000  # NCMEC: a server error, try again
@@ -73,6 +75,8 @@ class CyberTiplineClient:
                 "LYKTA_CYBERTIPLINE_USERNAME and LYKTA_CYBERTIPLINE_PASSWORD must be set "
                 "(credentials from NCMEC) to send reports"
             )
+        import httpx  # here, not at the top: only sending a report needs it
+
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url, auth=(username, password), timeout=timeout, transport=transport
@@ -84,6 +88,8 @@ class CyberTiplineClient:
         self._http.close()
 
     def _call(self, method: str, path: str, **request: object) -> Response:
+        import httpx
+
         problem = ""
         for attempt in range(ATTEMPTS):
             if attempt:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-import av
-import av.container
+from typing import TYPE_CHECKING
 
 from lykta.errors import InvalidInput
 from lykta.media.video import decode_for_sampling
+
+if TYPE_CHECKING:
+    import av
+    import av.container
 
 NETWORK_SCHEMES = frozenset(
     {"rtmp", "rtmps", "rtsp", "rtsps", "http", "https", "udp", "rtp", "srt", "tcp"}
@@ -116,6 +118,9 @@ def open_source(
     source: str, *, open_timeout: float, read_timeout: float, allow_local: bool
 ) -> OpenSource:
     """Open `source` and find its video stream, or raise `SourceError` saying why."""
+    import av  # here, not at the top: the core imports this module, few runs watch
+    import av.container
+
     scheme = scheme_of(source)
     options = dict(PROTOCOL_OPTIONS.get(scheme, {}))
     if not allow_local:
@@ -139,6 +144,8 @@ def open_source(
 
 
 def _reason(error: Exception) -> str:
+    import av
+
     if isinstance(error, av.error.ExitError):
         return "no data within the timeout"
     text = getattr(error, "strerror", None) or str(error)

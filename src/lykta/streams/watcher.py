@@ -13,8 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-
-import av
+from typing import TYPE_CHECKING
 
 from lykta.errors import LyktaError
 from lykta.hashing.video import SPARSE_INTERVAL, hash_frame
@@ -27,6 +26,9 @@ from lykta.streams.base import (
     StreamStatus,
 )
 from lykta.streams.source import OpenSource, SourceError, is_local, open_source
+
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,8 @@ class StreamWatcher:
             with self._lock:
                 self._status.decode_errors += 1
 
+        import av  # here, not at the top: the core imports this module, few runs watch
+
         try:
             for seconds, frame in opened.frames(
                 due,
@@ -238,6 +242,8 @@ class StreamWatcher:
         return position, True
 
     def _sample(self, frame: av.VideoFrame, position: float) -> None:
+        import av
+
         with self._lock:
             self._status.sampled += 1
         try:

@@ -14,8 +14,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
-
 from lykta.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -37,6 +35,8 @@ def sign(body: bytes, secret: str) -> str:
 
 def check_webhook(url: str) -> None:
     """Refuse a webhook URL that is not an absolute http(s) URL."""
+    import httpx  # here, not at the top: commands that only list streams never call out
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -54,6 +54,8 @@ class WebhookSender:
         self._secret = secret
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="lykta-webhook")
+        import httpx
+
         self._client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
 
     def send(self, url: str, event: dict[str, Any]) -> None:
@@ -61,6 +63,8 @@ class WebhookSender:
         self._pool.submit(self._deliver, url, encode(event))
 
     def _deliver(self, url: str, body: bytes) -> bool:
+        import httpx
+
         headers = {"Content-Type": "application/json", "User-Agent": "lykta-webhook"}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)
