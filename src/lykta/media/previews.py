@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import av
-import av.container
 from PIL import Image
 
 from lykta.errors import MediaError
 from lykta.media.images import decode_image
+
+if TYPE_CHECKING:
+    import av.container
 
 PREVIEW_SIDE = 1280
 FRAME_SIDE = 480
@@ -44,6 +46,8 @@ def storyboard(
 ) -> list[StoryboardFrame]:
     """Up to ``frames`` frames spread evenly over the video (fewer when several moments
     fall back on one frame)."""
+    import av  # here, not at the top: commands that open the core never decode video
+
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             return _storyboard(container, frames, max_seconds, max_side)
@@ -54,6 +58,8 @@ def storyboard(
 def _storyboard(
     container: av.container.InputContainer, frames: int, max_seconds: float, max_side: int
 ) -> list[StoryboardFrame]:
+    import av
+
     stream = container.streams.video[0]
     base = stream.time_base
     if stream.duration is not None and base is not None:
