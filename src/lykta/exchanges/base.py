@@ -76,6 +76,8 @@ class Exchange:
     api_cls: ClassVar[type[TSignalExchangeAPI]]
     #: How its credentials are written, where it takes any (python-threatexchange's form).
     credential_format: ClassVar[str] = ""
+    #: Its client can be pointed at another server (``base_url``: a proxy, a test server).
+    takes_base_url: ClassVar[bool] = False
     #: Every fetch returns the whole list (no deltas): what a fetch leaves out is removed.
     full_fetch: ClassVar[bool] = False
 
@@ -113,6 +115,8 @@ class Exchange:
     def check_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """``config`` checked, as it will be stored."""
         base_url = config.get("base_url")
+        if base_url is not None and not self.takes_base_url:
+            raise InvalidInput(f"exchange {self.name!r} does not take a base_url")
         if base_url is not None and (
             not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
         ):

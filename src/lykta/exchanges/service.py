@@ -249,7 +249,8 @@ class ExchangeService:
                 if row is not None:
                     session.delete(row)
                 return
-            credentials = _credentials_of(cls, dict(fields), api)
+            # Checked for shape only, as HMA does: a sync says when they are not accepted.
+            credentials = _credentials_of(cls, dict(fields), api, check=False)
             sealed = seal(self._exchange_key, api, dataclasses.asdict(credentials))  # type: ignore[call-overload]
             session.merge(ExchangeCredential(api=api, sealed=sealed, updated_at=utcnow()))
 
@@ -575,14 +576,14 @@ class ExchangeService:
 
 
 def _credentials_of(
-    cls: type[auth.CredentialHelper], fields: dict[str, Any], api: str
+    cls: type[auth.CredentialHelper], fields: dict[str, Any], api: str, *, check: bool = True
 ) -> auth.CredentialHelper:
     try:
         credentials = dataclass_json.dataclass_load_dict(fields, cls)
     except Exception:
         names = ", ".join(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         raise InvalidInput(f"the credentials of exchange API {api!r} take {names}") from None
-    if not credentials._are_valid():
+    if check and not credentials._are_valid():
         raise InvalidInput(f"the credentials given for exchange API {api!r} are not valid")
     return credentials
 
