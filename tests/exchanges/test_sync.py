@@ -289,3 +289,15 @@ def test_lists_without_deltas_remove_what_they_drop(core: Lykta, tmp_path: Path)
     assert sorted(_external_ids(core, "LIST")) == sorted(f"pdq:{pdq_of(n)}" for n in range(2, 6))
     core.exchanges.add("SAMPLE", "sample")
     assert core.exchanges.sync("SAMPLE").added > 0
+
+
+def test_deleting_the_bank_deletes_its_exchange(core: Lykta, tmp_path: Path) -> None:
+    signals = tmp_path / "signals.txt"
+    signals.write_text(f"pdq {pdq_of(1)}\n")
+    core.exchanges.add("LIST", "local_file", config={"filename": str(signals)})
+    core.exchanges.sync("LIST")
+    core.banks.delete("LIST")
+    assert core.exchanges.list_exchanges() == []
+    with core.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ExchangeItem)) == 0
+    assert core.exchanges.remove("LIST") is False

@@ -16,6 +16,7 @@ import hashlib
 import typing as t
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
 from threatexchange.exchanges import auth
@@ -34,6 +35,7 @@ from threatexchange.utils import dataclass_json
 
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput, LyktaError
+from lykta.hashing.base import Hasher
 from lykta.hashing.registry import from_foreign
 
 #: python-threatexchange's signal types whose hashes Lykta can hold; each maps onto the
@@ -187,6 +189,12 @@ class Exchange:
         return out
 
 
+@cache
+def kind_of(signal_type: type[SignalType]) -> Hasher:
+    """The Lykta kind a python-threatexchange signal type's hashes are stored as."""
+    return from_foreign("threatexchange", signal_type.get_name())
+
+
 def _fetched_item(
     key: str, converted: Mapping[type[SignalType], Mapping[str, FetchedSignalMetadata]]
 ) -> FetchedItem:
@@ -194,7 +202,7 @@ def _fetched_item(
     tags: set[str] = set()
     opinion: AggregateSignalOpinionCategory | None = None
     for signal_type, signals in converted.items():
-        kind = from_foreign("threatexchange", signal_type.get_name())
+        kind = kind_of(signal_type)
         for value, metadata in signals.items():
             hashes.append(ItemHash(kind.name, kind.validate(value)))
             aggregate = metadata.get_as_aggregate_opinion()

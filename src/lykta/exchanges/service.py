@@ -17,11 +17,13 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from queue import Full, Queue
 from typing import Any
 
 import requests
@@ -350,7 +352,7 @@ class ExchangeService:
     ) -> None:
         pending: dict[Any, Any] = {}
         last: FetchCheckpointBase | None = None
-        for delta in client.fetch_iter(SIGNAL_TYPES, checkpoint):
+        for delta in _ahead(client.fetch_iter(SIGNAL_TYPES, checkpoint)):
             # Later updates of a key replace earlier ones: each is the item's whole state.
             pending.update(delta.updates)
             last = delta.checkpoint
@@ -643,6 +645,54 @@ def _write_new(
         f"labels, digest) VALUES ({', '.join([marker] * 7)})",
         rows,
     )
+
+
+def _ahead(deltas: Iterator[Any], depth: int = 8) -> Iterator[Any]:
+    """``deltas`` in order, fetched by a thread of their own while the caller writes the
+    ones before: waiting for the server and writing to the database overlap. The fetcher's
+    error is raised here, after the deltas it yielded first; a caller that stops (a failed
+    write) stops the fetcher."""
+    done = object()
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(value, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for delta in deltas:
+                if not put(delta):
+                    return
+        except BaseException as error:  # handed to the caller, raised there
+            put(_Failed(error))
+            return
+        put(done)
+
+    thread = threading.Thread(target=fetch, name="lykta-exchange-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value = queue.get()
+            if value is done:
+                return
+            if isinstance(value, _Failed):
+                raise value.error
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
 
 
 def _rowcount(result: Any) -> int:
