@@ -16,7 +16,7 @@ import hashlib
 import typing as t
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, ClassVar
 
 from threatexchange.exchanges import auth
@@ -60,14 +60,17 @@ class FetchedItem:
     opinion: str = ""
     labels: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Changes when what the bank would hold of it changes (hashes, labels, opinion)."""
         if self.item is None:
             return ""
-        parts = sorted(f"{h.kind}:{h.value}" for h in self.item.hashes)
-        text = "\n".join([*parts, "|", *self.labels, "|", self.opinion])
-        return hashlib.sha256(text.encode()).hexdigest()
+        hashes = self.item.hashes
+        parts = [f"{h.kind}:{h.value}" for h in hashes]
+        if len(parts) > 1:
+            parts.sort()
+        text = f"{';'.join(parts)}|{';'.join(self.labels)}|{self.opinion}"
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 class Exchange:
@@ -80,6 +83,8 @@ class Exchange:
     credential_format: ClassVar[str] = ""
     #: Its client can be pointed at another server (``base_url``: a proxy, a test server).
     takes_base_url: ClassVar[bool] = False
+    #: Fetch in a process of its own (an exchange that can send millions of entries).
+    fetch_in_process: ClassVar[bool] = False
     #: Every fetch returns the whole list (no deltas): what a fetch leaves out is removed.
     full_fetch: ClassVar[bool] = False
 

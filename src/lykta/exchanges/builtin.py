@@ -51,6 +51,7 @@ class _NcmecApiAt(NCMECSignalExchangeAPI):
 class NcmecExchange(Exchange):
     name = "ncmec"
     takes_base_url = True
+    fetch_in_process = True
     api_cls = t.cast(type[TSignalExchangeAPI], NCMECSignalExchangeAPI)
     credential_format = "user:password"
 
@@ -138,6 +139,7 @@ class _StopNciiApi(stop_ncii_api.StopNCIISignalExchangeAPI):
 class StopNciiExchange(Exchange):
     name = "stop_ncii"
     takes_base_url = True
+    fetch_in_process = True
     api_cls = t.cast(type[TSignalExchangeAPI], stop_ncii_api.StopNCIISignalExchangeAPI)
     credential_format = "fetch_function_key,subscription_key"
 
@@ -159,6 +161,7 @@ class StopNciiExchange(Exchange):
 class ThreatExchangeExchange(Exchange):
     name = "fb_threatexchange"
     takes_base_url = True
+    fetch_in_process = True
     api_cls = t.cast(type[TSignalExchangeAPI], FBThreatExchangeSignalExchangeAPI)
     credential_format = "app_id|app_secret access token"
 

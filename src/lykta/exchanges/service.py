@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import multiprocessing
 import os
 import socket
 import threading
@@ -23,7 +24,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from queue import Full, Queue
+from functools import cache
+from queue import Empty, Full, Queue
 from typing import Any
 
 import requests
@@ -46,6 +48,7 @@ from lykta.exchanges.credentials import (
     unseal,
 )
 from lykta.exchanges.registry import get_exchange
+from lykta.hashing.base import Hasher
 from lykta.hashing.registry import get_hasher
 from lykta.store.db import next_revision
 from lykta.store.models import Bank, ExchangeCredential, ExchangeItem, utcnow
@@ -121,7 +124,126 @@ class _Run:
     result: SyncResult
     progress: Progress | None
     seen: set[str] | None = None  # keys of a whole-list fetch, to remove the rest
+    # The exchange held nothing when this fetch of the whole list began: only keys seen
+    # earlier in the fetch can be held, so the others need no look-up.
+    started_empty: bool = False
     secrets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    """Converted updates, written in one transaction with the checkpoint after them."""
+
+    items: list[FetchedItem]
+    checkpoint_json: str | None
+    checkpoint_ts: int | None
+    final: bool
+
+
+def _batches(exchange: Exchange, collab: Any, deltas: Iterable[Any], size: int) -> Iterator[_Batch]:
+    pending: dict[Any, Any] = {}
+    last: FetchCheckpointBase | None = None
+
+    def batch(final: bool) -> _Batch:
+        text = None if last is None else dataclass_json.dataclass_dumps(last)
+        ts = None if last is None else last.get_progress_timestamp()
+        return _Batch(exchange.items(collab, pending), text, ts, final)
+
+    for delta in deltas:
+        # Later updates of a key replace earlier ones: each is the item's whole state.
+        pending.update(delta.updates)
+        last = delta.checkpoint
+        if len(pending) >= size:
+            yield batch(False)
+            pending = {}
+    yield batch(True)
+
+
+@dataclass
+class _Source:
+    """Where a sync's batches come from: the API's client, in a process of its own for
+    the exchanges that can send millions of entries (parsing their pages and converting
+    their entries then runs beside the database writes, not in turn with them under the
+    GIL), in a thread for the others."""
+
+    exchange: Exchange
+    bank: str
+    config: dict[str, Any]
+    collab: Any
+    credentials: auth.CredentialHelper | None
+    size: int
+
+    def batches(self, checkpoint: FetchCheckpointBase | None) -> Iterator[_Batch]:
+        base_url = self.config.get("base_url")
+        if not self.exchange.fetch_in_process:
+            client = self.exchange.client(self.collab, self.credentials, base_url)
+            deltas = client.fetch_iter(SIGNAL_TYPES, checkpoint)
+            return _ahead(_batches(self.exchange, self.collab, deltas, self.size))
+        text = None if checkpoint is None else dataclass_json.dataclass_dumps(checkpoint)
+        spec = (self.exchange.name, self.bank, self.config, self.credentials, text, self.size)
+        return _from_process(spec)
+
+
+class _FetchFailed(Exception):
+    """The fetching process's error, as it said it."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+_DONE = "done"
+
+
+def _fetch_process(spec: tuple[Any, ...], queue: Any) -> None:
+    """The fetching process: the API's client, its pages converted into batches."""
+    name, bank, config, credentials, checkpoint_text, size = spec
+    try:
+        exchange = get_exchange(name)
+        collab = exchange.collab(bank, config)
+        client = exchange.client(collab, credentials, config.get("base_url"))
+        checkpoint = exchange.checkpoint_of(checkpoint_text)
+        for batch in _batches(exchange, collab, client.fetch_iter(SIGNAL_TYPES, checkpoint), size):
+            queue.put(batch)
+    except BaseException as error:
+        message = error.message if isinstance(error, LyktaError) else _describe(error)
+        queue.put(("failed", message, _retryable(error)))
+        return
+    queue.put(_DONE)
+
+
+@cache
+def _process_context() -> Any:
+    # A fork server, started once per process, forks fetchers that already import what
+    # they need (a spawned one would take seconds to), without the threads of this one.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["lykta.exchanges.service"])
+    return context
+
+
+def _from_process(spec: tuple[Any, ...]) -> Iterator[_Batch]:
+    context = _process_context()
+    queue = context.Queue(maxsize=2)
+    process = context.Process(target=_fetch_process, args=(spec, queue), daemon=True)
+    process.start()
+    try:
+        while True:
+            try:
+                value = queue.get(timeout=1.0)
+            except Empty:
+                if not process.is_alive():
+                    raise ExchangeError("the fetching process ended without a word") from None
+                continue
+            if value == _DONE:
+                return
+            if isinstance(value, tuple):  # the fetcher's error: an exception may not pickle
+                raise _FetchFailed(value[1], value[2])
+            yield value
+    finally:
+        if process.is_alive():
+            process.terminate()
+        process.join(timeout=5)
+        queue.close()
 
 
 def default_holder() -> str:
@@ -306,8 +428,8 @@ class ExchangeService:
             run.secrets = [v for v in vars(credentials).values() if isinstance(v, str)]
         try:
             collab = exchange.collab(bank, config)
-            client = exchange.client(collab, credentials, config.get("base_url"))
-            self._fetch_all(run, exchange, collab, client)
+            source = _Source(exchange, bank, config, collab, credentials, self.batch_items)
+            self._fetch_all(run, source)
         except Exception as error:
             message = redact(
                 error.message if isinstance(error, LyktaError) else _describe(error), run.secrets
@@ -320,13 +442,15 @@ class ExchangeService:
         run.result.items = self.get(bank).status.items
         return run.result
 
-    def _fetch_all(self, run: _Run, exchange: Exchange, collab: Any, client: Any) -> None:
+    def _fetch_all(self, run: _Run, source: _Source) -> None:
         attempt = 0
         while True:
-            checkpoint = self._checkpoint(run.exchange_id, exchange)
+            checkpoint = self._checkpoint(run.exchange_id, source.exchange)
             run.seen = set() if checkpoint is None else None
+            run.started_empty = checkpoint is None and not self._holds_items(run.exchange_id)
             try:
-                self._fetch(run, exchange, collab, client, checkpoint)
+                for batch in source.batches(checkpoint):
+                    self._commit(run, batch)
                 return
             except Exception as error:
                 if not _retryable(error) or attempt >= self.retries:
@@ -342,24 +466,14 @@ class ExchangeService:
                 self._renew(run)
                 time.sleep(pause)
 
-    def _fetch(
-        self,
-        run: _Run,
-        exchange: Exchange,
-        collab: Any,
-        client: Any,
-        checkpoint: FetchCheckpointBase | None,
-    ) -> None:
-        pending: dict[Any, Any] = {}
-        last: FetchCheckpointBase | None = None
-        for delta in _ahead(client.fetch_iter(SIGNAL_TYPES, checkpoint)):
-            # Later updates of a key replace earlier ones: each is the item's whole state.
-            pending.update(delta.updates)
-            last = delta.checkpoint
-            if len(pending) >= self.batch_items:
-                self._commit(run, exchange, collab, pending, last, final=False)
-                pending = {}
-        self._commit(run, exchange, collab, pending, last, final=True)
+    def _holds_items(self, exchange_id: int) -> bool:
+        with self._sessions() as session:
+            return (
+                session.scalar(
+                    select(ExchangeItem.id).where(ExchangeItem.exchange_id == exchange_id).limit(1)
+                )
+                is not None
+            )
 
     def _checkpoint(self, exchange_id: int, exchange: Exchange) -> FetchCheckpointBase | None:
         """The committed checkpoint; None to fetch the whole list (first sync, a list
@@ -373,25 +487,22 @@ class ExchangeService:
             return None
         return checkpoint
 
-    def _commit(
-        self,
-        run: _Run,
-        exchange: Exchange,
-        collab: Any,
-        updates: Mapping[Any, Any],
-        checkpoint: FetchCheckpointBase | None,
-        *,
-        final: bool,
-    ) -> None:
-        fetched = exchange.items(collab, updates)
+    def _commit(self, run: _Run, batch: _Batch) -> None:
+        fetched = batch.items
+        keys = [item.key for item in fetched]
+        if run.seen is not None and run.started_empty:
+            held_keys = [key for key in keys if key in run.seen]
+        else:
+            held_keys = keys
         if run.seen is not None:
-            run.seen.update(item.key for item in fetched)
+            run.seen.update(keys)
+        final = batch.final
         result = run.result
         with self._sessions() as session, session.begin():
             revision = next_revision(session)
-            self._renew(run, session, checkpoint, final=final)
+            self._renew(run, session, batch)
             now = utcnow()
-            existing = _existing(session, run.exchange_id, [item.key for item in fetched])
+            existing = _existing(session, run.exchange_id, held_keys)
             stale: list[int] = []  # content replaced or removed
             dropped: list[int] = []  # their provenance rows
             touched: list[int] = []  # unchanged items, stamped as fetched again
@@ -431,8 +542,8 @@ class ExchangeService:
                 )
             _write_new(session, run, new, revision, now)
         result.batches += 1
-        if checkpoint is not None:
-            result.checkpoint_ts = checkpoint.get_progress_timestamp()
+        if batch.checkpoint_json is not None:
+            result.checkpoint_ts = batch.checkpoint_ts
         if stale or new:
             self._on_change(run.bank, "exchange_synced")
         if run.progress is not None:
@@ -463,12 +574,7 @@ class ExchangeService:
                 )
 
     def _renew(
-        self,
-        run: _Run,
-        session: Session | None = None,
-        checkpoint: FetchCheckpointBase | None = None,
-        *,
-        final: bool = False,
+        self, run: _Run, session: Session | None = None, batch: _Batch | None = None
     ) -> None:
         """Extend the lock (and, inside a batch's transaction, move the checkpoint with the
         data); a lock taken over by another replica ends this sync without writing."""
@@ -476,10 +582,10 @@ class ExchangeService:
             "lock_until": utcnow() + timedelta(seconds=self.lock_seconds),
             "run_items": run.result.written,
         }
-        if checkpoint is not None:
-            values["checkpoint_json"] = dataclass_json.dataclass_dumps(checkpoint)
-            values["checkpoint_ts"] = checkpoint.get_progress_timestamp()
-        if final:
+        if batch is not None and batch.checkpoint_json is not None:
+            values["checkpoint_json"] = batch.checkpoint_json
+            values["checkpoint_ts"] = batch.checkpoint_ts
+        if batch is not None and batch.final:
             values["up_to_date"] = True
         statement = (
             update(ExchangeRow)
@@ -624,9 +730,15 @@ def _write_new(
         return
     writer = ContentWriter(session, run.bank_id, f"exchange {run.api}", revision, None, len(new))
     slots = []
+    hashers: dict[str, Hasher] = {}
     for fetched in new:
         assert fetched.item is not None
-        keys = [(h.kind, get_hasher(h.kind).to_code(h.value)) for h in fetched.item.hashes]
+        keys = []
+        for hashed in fetched.item.hashes:
+            hasher = hashers.get(hashed.kind)
+            if hasher is None:
+                hasher = hashers[hashed.kind] = get_hasher(hashed.kind)
+            keys.append((hashed.kind, hasher.to_code(hashed.value)))
         slots.append(writer.add(fetched.item, keys))
     writer.finish()
     connection = session.connection()
@@ -635,11 +747,14 @@ def _write_new(
         connection.dialect
     ).bind_processor(connection.dialect)
     stamp = to_db(now) if to_db else now
-    rows = [
-        (run.exchange_id, f.key, writer.content_id(slot), stamp, f.opinion,
-         json.dumps(list(f.labels)), f.digest)
-        for f, slot in zip(new, slots, strict=True)
-    ]  # fmt: skip
+    labels: dict[tuple[str, ...], str] = {}
+    rows = []
+    for f, slot in zip(new, slots, strict=True):
+        text = labels.get(f.labels)
+        if text is None:
+            text = labels[f.labels] = json.dumps(list(f.labels))
+        rows.append((run.exchange_id, f.key, writer.content_id(slot), stamp, f.opinion, text,
+                     f.digest))  # fmt: skip
     connection.exec_driver_sql(
         "INSERT INTO exchange_item (exchange_id, item_key, content_id, fetched_at, opinion, "
         f"labels, digest) VALUES ({', '.join([marker] * 7)})",
@@ -703,6 +818,8 @@ def _rowcount(result: Any) -> int:
 def _retryable(error: BaseException) -> bool:
     """Throttling, server errors and broken connections pass; anything else is the
     configuration's or the data's and would fail the same way again."""
+    if isinstance(error, _FetchFailed):
+        return error.retryable
     if isinstance(error, requests.HTTPError):
         status = error.response.status_code if error.response is not None else 0
         return status == 429 or status >= 500

@@ -455,10 +455,7 @@ class ExchangeItem(Base):
     source said of it."""
 
     __tablename__ = "exchange_item"
-    __table_args__ = (
-        Index("ix_exchange_item_key", "exchange_id", "item_key", unique=True),
-        Index("ix_exchange_item_content", "content_id"),
-    )
+    __table_args__ = (Index("ix_exchange_item_key", "exchange_id", "item_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     exchange_id: Mapped[int] = mapped_column(

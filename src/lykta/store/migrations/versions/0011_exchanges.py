@@ -62,7 +62,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_exchange_item_key", "exchange_item", ["exchange_id", "item_key"], unique=True
     )
-    op.create_index("ix_exchange_item_content", "exchange_item", ["content_id"])
     op.create_table(
         "exchange_credential",
         sa.Column("api", sa.String(64), primary_key=True),
@@ -73,7 +72,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("exchange_credential")
-    op.drop_index("ix_exchange_item_content", "exchange_item")
     op.drop_index("ix_exchange_item_key", "exchange_item")
     op.drop_table("exchange_item")
     op.drop_table("exchange")
