@@ -36,7 +36,7 @@ from threatexchange.utils import dataclass_json
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.errors import InvalidInput, LyktaError
 from lykta.hashing.base import Hasher
-from lykta.hashing.registry import from_foreign
+from lykta.hashing.registry import from_foreign, get_hasher
 
 #: python-threatexchange's signal types whose hashes Lykta can hold; each maps onto the
 #: Lykta kind that lists its name under ``foreign_names["threatexchange"]``.
@@ -59,6 +59,39 @@ class FetchedItem:
     item: ContentItem | None
     opinion: str = ""
     labels: tuple[str, ...] = ()
+
+    @cached_property
+    def codes(self) -> list[tuple[str, bytes]]:
+        """Each hash as (kind, code), as the bank stores it."""
+        if self.item is None:
+            return []
+        return [(h.kind, get_hasher(h.kind).to_code(h.value)) for h in self.item.hashes]
+
+    def to_wire(self) -> tuple[Any, ...]:
+        """Plain values (fast to pickle) with what the writer needs worked out."""
+        if self.item is None:
+            return (self.key,)
+        hashes = tuple(
+            (h.kind, h.value, code, h.quality, h.seconds)
+            for h, (_, code) in zip(self.item.hashes, self.codes, strict=True)
+        )
+        return (self.key, self.opinion, self.labels, self.digest, hashes, self.item.external_id)
+
+    @classmethod
+    def from_wire(cls, wire: tuple[Any, ...]) -> FetchedItem:
+        if len(wire) == 1:
+            return cls(wire[0], None)
+        key, opinion, labels, digest, hashes, external_id = wire
+        item = ContentItem(
+            tuple(ItemHash(kind, value, quality, seconds)
+                  for kind, value, _, quality, seconds in hashes),
+            external_id, labels,
+        )  # fmt: skip
+        fetched = cls(key, item, opinion, labels)
+        # Worked out by the fetcher already.
+        fetched.__dict__["codes"] = [(kind, code) for kind, _, code, _, _ in hashes]
+        fetched.__dict__["digest"] = digest
+        return fetched
 
     @cached_property
     def digest(self) -> str:

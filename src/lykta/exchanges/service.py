@@ -48,8 +48,6 @@ from lykta.exchanges.credentials import (
     unseal,
 )
 from lykta.exchanges.registry import get_exchange
-from lykta.hashing.base import Hasher
-from lykta.hashing.registry import get_hasher
 from lykta.store.db import next_revision
 from lykta.store.models import Bank, ExchangeCredential, ExchangeItem, utcnow
 from lykta.store.models import Exchange as ExchangeRow
@@ -203,8 +201,10 @@ def _fetch_process(spec: tuple[Any, ...], queue: Any) -> None:
         collab = exchange.collab(bank, config)
         client = exchange.client(collab, credentials, config.get("base_url"))
         checkpoint = exchange.checkpoint_of(checkpoint_text)
-        for batch in _batches(exchange, collab, client.fetch_iter(SIGNAL_TYPES, checkpoint), size):
-            queue.put(batch)
+        deltas = client.fetch_iter(SIGNAL_TYPES, checkpoint)
+        for batch in _batches(exchange, collab, deltas, size):
+            wire = [item.to_wire() for item in batch.items]
+            queue.put((wire, batch.checkpoint_json, batch.checkpoint_ts, batch.final))
     except BaseException as error:
         message = error.message if isinstance(error, LyktaError) else _describe(error)
         queue.put(("failed", message, _retryable(error)))
@@ -236,9 +236,11 @@ def _from_process(spec: tuple[Any, ...]) -> Iterator[_Batch]:
                 continue
             if value == _DONE:
                 return
-            if isinstance(value, tuple):  # the fetcher's error: an exception may not pickle
+            if value[0] == "failed":  # the fetcher's error: an exception may not pickle
                 raise _FetchFailed(value[1], value[2])
-            yield value
+            wire, checkpoint_json, checkpoint_ts, final = value
+            items = [FetchedItem.from_wire(item) for item in wire]
+            yield _Batch(items, checkpoint_json, checkpoint_ts, final)
     finally:
         if process.is_alive():
             process.terminate()
@@ -730,16 +732,9 @@ def _write_new(
         return
     writer = ContentWriter(session, run.bank_id, f"exchange {run.api}", revision, None, len(new))
     slots = []
-    hashers: dict[str, Hasher] = {}
     for fetched in new:
         assert fetched.item is not None
-        keys = []
-        for hashed in fetched.item.hashes:
-            hasher = hashers.get(hashed.kind)
-            if hasher is None:
-                hasher = hashers[hashed.kind] = get_hasher(hashed.kind)
-            keys.append((hashed.kind, hasher.to_code(hashed.value)))
-        slots.append(writer.add(fetched.item, keys))
+        slots.append(writer.add(fetched.item, fetched.codes))
     writer.finish()
     connection = session.connection()
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
