@@ -301,3 +301,23 @@ def test_deleting_the_bank_deletes_its_exchange(core: Lykta, tmp_path: Path) -> 
     with core.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ExchangeItem)) == 0
     assert core.exchanges.remove("LIST") is False
+
+
+def test_lykta_serve_syncs_on_schedule(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from lykta.api.main import create_app
+    from tests.conftest import make_settings
+
+    core = Lykta.open(make_settings(tmp_path / "home", exchange_interval=1))
+    try:
+        core.exchanges.add("SAMPLE", "sample")
+        with TestClient(create_app(core)):
+            for _ in range(100):
+                if core.exchanges.get("SAMPLE").status.last_succeeded:
+                    break
+                time.sleep(0.1)
+        status = core.exchanges.get("SAMPLE").status
+        assert status.last_succeeded and status.items > 0
+    finally:
+        core.close()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC
 
 from lykta.errors import Conflict, LyktaError
 from lykta.exchanges.service import ExchangeService
+from lykta.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ def sync_in_background(service: ExchangeService, bank: str) -> None:
     """Start a sync of ``bank`` in its own thread (the API's on-demand sync): a sync
     already running, or a bank without an exchange, is refused here, before the thread."""
     status = service.get(bank).status
-    if status.running_since is not None and status.lock_holder is not None:
+    until = status.lock_until
+    if until is not None and (until if until.tzinfo else until.replace(tzinfo=UTC)) > utcnow():
         raise Conflict(f"the exchange of bank {bank!r} is being synced by {status.lock_holder}")
 
     def run() -> None:

@@ -41,11 +41,6 @@ def deliberate(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"deliberate: {reason}")
 
 
-def not_built(reason: str) -> pytest.MarkDecorator:
-    """A case for an HMA feature Lykta does not have yet."""
-    return pytest.mark.xfail(strict=True, reason=f"not built: {reason}")
-
-
 class HmaResponse:
     """An httpx response under the names HMA's tests read from Flask's."""
 
