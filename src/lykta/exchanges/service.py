@@ -196,6 +196,7 @@ _DONE = "done"
 def _fetch_process(spec: tuple[Any, ...], queue: Any) -> None:
     """The fetching process: the API's client, its pages converted into batches."""
     name, bank, config, credentials, checkpoint_text, size = spec
+    redact_http_logs()
     try:
         exchange = get_exchange(name)
         collab = exchange.collab(bank, config)
