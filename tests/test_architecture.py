@@ -10,8 +10,8 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "lykta"
 
 # The data flow, left to right. Shared modules any package may import.
 ORDER = [
-    "media", "index", "hashing", "store", "audit", "auth", "banks", "matching", "alerts",
-    "streams", "workers", "cases", "evidence", "reports", "app", "outputs", "api", "cli",
+    "media", "index", "hashing", "store", "audit", "auth", "banks", "exchanges", "matching",
+    "alerts", "streams", "workers", "cases", "evidence", "reports", "app", "outputs", "api", "cli",
 ]  # fmt: skip
 SHARED = {"errors", "settings", "plugins", "stats", "__init__"}
 DOORS = {"api", "cli", "web"}

@@ -61,10 +61,10 @@ def test_every_format_is_documented() -> None:
 
 
 def test_every_native_route_is_documented() -> None:
-    from lykta.api import audit, banks, cases, matching, reports, status, streams
+    from lykta.api import audit, banks, cases, exchanges, matching, reports, status, streams
 
     api = (DOCS / "api.md").read_text()
-    routers = (banks, matching, status, streams, cases, reports, audit)
+    routers = (banks, exchanges, matching, status, streams, cases, reports, audit)
     for router in (module.router for module in routers):
         for route in router.routes:
             path = re.sub(r"\{[^}]+\}", "{x}", route.path)  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ from lykta.cases import CaseService
 from lykta.errors import InvalidInput, NotFound
 from lykta.evidence import BlobStore, EvidenceService
 from lykta.evidence.media import MediaService
+from lykta.exchanges import ExchangeService
 from lykta.hashing.files import hash_files, is_video_file
 from lykta.hashing.local_features import MIN_KEYPOINTS, WORK_SIDE, OrbHasher, features_of
 from lykta.hashing.pdq import pdq_from_image
@@ -130,6 +131,15 @@ class Lykta:
         self.live = False
         self.banks = BankService(self.sessions, on_change=self._after_write)
         self.audit = AuditLog(self.sessions)
+        self.exchanges = ExchangeService(
+            self.sessions,
+            self.banks,
+            self._after_write,
+            exchange_key=settings.exchange_key,
+            retries=settings.exchange_retries,
+            backoff=settings.exchange_backoff,
+            lock_seconds=settings.exchange_lock_seconds,
+        )
         self.tokens = TokenRepository(self.sessions, self.audit)
         self.users = UserRepository(
             self.sessions,

@@ -21,6 +21,7 @@ from lykta.banks.validation import DEFAULT_BANK_SHARE, DEFAULT_QUERY_SHARE
 from lykta.cases import CaseDetail, CaseInfo, ContextInfo, MisfireInfo
 from lykta.evidence import EvidenceInfo
 from lykta.evidence.media import CaseMediaList
+from lykta.exchanges import ExchangeInfo, SyncResult
 from lykta.hashing.photo import PhotoHashes
 from lykta.hashing.registry import similarity_hashers
 from lykta.hashing.video import VideoHashes
@@ -545,3 +546,57 @@ class CaseMediaOut(BaseModel):
     @classmethod
     def of(cls, media: CaseMediaList) -> CaseMediaOut:
         return cls.model_validate(asdict(media))
+
+
+class ExchangeStatusOut(BaseModel):
+    """Where an exchange's syncs stand."""
+
+    items: int = Field(description="content items the exchange brought that the bank holds")
+    checkpoint_ts: int | None = Field(description="Unix time the committed checkpoint covers")
+    running_since: Timestamp | None = Field(description="when the sync under way started")
+    run_items: int = Field(description="items written by the sync under way (or the last)")
+    last_started_at: Timestamp | None
+    last_finished_at: Timestamp | None
+    last_succeeded: bool | None
+    last_error: str
+    up_to_date: bool
+    lock_holder: str | None = Field(description="the replica syncing it now")
+    lock_until: Timestamp | None
+
+
+class ExchangeOut(BaseModel):
+    """A bank's exchange. ``credentials`` names where they are read from, never them."""
+
+    bank: str
+    api: str
+    config: dict[str, Any]
+    credentials: str
+    enabled: bool
+    created_at: Timestamp | None
+    status: ExchangeStatusOut
+
+    @classmethod
+    def of(cls, info: ExchangeInfo) -> ExchangeOut:
+        return cls(
+            bank=info.bank, api=info.api, config=info.config, credentials=info.credentials,
+            enabled=info.enabled, created_at=info.created_at,
+            status=ExchangeStatusOut(**asdict(info.status)),
+        )  # fmt: skip
+
+
+class SyncResultOut(BaseModel):
+    """What one sync did."""
+
+    bank: str
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    batches: int
+    retries: int
+    checkpoint_ts: int | None
+    items: int
+
+    @classmethod
+    def of(cls, result: SyncResult) -> SyncResultOut:
+        return cls(**asdict(result))

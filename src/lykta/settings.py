@@ -80,6 +80,11 @@ class Settings:
     cybertipline_reporter_name: str = ""
     cybertipline_reporter_email: str = ""
     auto_report_banks: str = ""
+    exchange_interval: float = 3600.0
+    exchange_retries: int = 5
+    exchange_backoff: float = 2.0
+    exchange_lock_seconds: float = 300.0
+    exchange_key: str = ""
 
     @property
     def resolved_database_url(self) -> str:
@@ -191,6 +196,18 @@ HELP: dict[str, str] = {
     "auto_report_banks": "comma list of banks whose exact matches are reported to the "
     "CyberTipline without a person's decision; empty (default) = every report needs a "
     "`child_safety` user's confirmation",
+    "exchange_interval": "seconds between scheduled syncs of each enabled exchange in "
+    "`lykta serve` (a background thread, one replica at a time); 0 = never in the server "
+    "(run `lykta exchange sync` instead)",
+    "exchange_retries": "times a sync fetches a failing page again (throttling, server "
+    "errors, broken connections) before it gives up",
+    "exchange_backoff": "seconds before a sync's first retry; each further retry waits twice "
+    "as long",
+    "exchange_lock_seconds": "how long a sync's lock lasts without progress: a replica that "
+    "crashed mid-sync blocks the exchange no longer than this",
+    "exchange_key": "AES-256-GCM key sealing exchange credentials set through HMA's "
+    "`/c/exchanges/api/{api}` route: 64 hex digits or URL-safe base64 (secret, from the "
+    "environment only)",
 }
 
 # Names whose values must never be printed or logged.
@@ -198,7 +215,7 @@ HELP: dict[str, str] = {
 SECRET_NAMES = frozenset(
     {
         "database_url", "webhook_secret", "nats_url", "evidence_key", "cybertipline_username",
-        "cybertipline_password",
+        "cybertipline_password", "exchange_key",
     }
 )  # fmt: skip
 

@@ -22,6 +22,7 @@ from lykta.api import (
     cases,
     console,
     docs,
+    exchanges,
     hma,
     home,
     matching,
@@ -36,6 +37,7 @@ from lykta.api.hot import HotLookups
 from lykta.api.matching import STREAMED_LOOKUP
 from lykta.app import Lykta
 from lykta.errors import LyktaError
+from lykta.exchanges.schedule import ExchangeScheduler
 from lykta.stats import Tally
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,10 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         background = [asyncio.create_task(tokens.keep_loaded())]
         if worker_counts is not None:
             background.append(asyncio.create_task(worker_counts.keep_publishing()))
+        scheduler = None
+        if follow_changes and core.settings.exchange_interval > 0:
+            scheduler = ExchangeScheduler(core.exchanges, core.settings.exchange_interval)
+            scheduler.start()
         if follow_changes and core.settings.evidence_purge_interval > 0:
             background.append(
                 asyncio.create_task(purge_evidence(core, core.settings.evidence_purge_interval))
@@ -152,6 +158,8 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             for task in background:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
@@ -202,6 +210,7 @@ def create_app(core: Lykta, *, follow_changes: bool = True) -> FastAPI:
         status,
         matching,
         banks,
+        exchanges,
         streams,
         cases,
         reports,

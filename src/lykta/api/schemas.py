@@ -175,3 +175,19 @@ class ReadinessOut(BaseModel):
     migrations: bool = Field(description="its schema is the one this Lykta expects")
     index: bool = Field(description="the indexes are loaded")
     problems: list[str] = Field(description="why not ready, one line each")
+
+
+class ExchangeIn(BaseModel):
+    bank: str = Field(description="the bank that follows it (created when missing)")
+    api: str = Field(description="ncmec, stop_ncii, fb_threatexchange, sample or local_file")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description='the API\'s settings, e.g. {"environment": "Industry"} for ncmec; '
+        "base_url points its client at another server",
+    )
+    credentials: str = Field(
+        default="",
+        description="where the credentials are read from: env:VARIABLE or file:/path; "
+        "empty = python-threatexchange's variable. Never the credentials themselves",
+    )
+    enabled: bool = True

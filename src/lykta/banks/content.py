@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.hashing.registry import get_hasher
-from lykta.store.models import Content, ContentHash, utcnow
+from lykta.store.models import Content, ContentHash, HashTombstone, utcnow
 
 INSERT_CHUNK = 20_000
 # Values per IN (...) query: well inside every database's parameter limits.
@@ -207,3 +207,20 @@ def read_items(session: Session, rows: Sequence[Content]) -> list[ContentItem]:
         )
         for row in rows
     ]
+
+
+def delete_content(session: Session, revision: int, content_ids: Sequence[int]) -> None:
+    """Delete content items with their hashes, leaving tombstones at ``revision`` so every
+    replica's index drops them. The caller holds the change-log lock."""
+    for start in range(0, len(content_ids), LOOKUP_CHUNK):
+        chunk = content_ids[start : start + LOOKUP_CHUNK]
+        session.execute(
+            insert(HashTombstone).from_select(
+                ["hash_id", "kind", "revision"],
+                select(ContentHash.id, ContentHash.kind, literal(revision)).where(
+                    ContentHash.content_id.in_(chunk)
+                ),
+            )
+        )
+        session.execute(delete(ContentHash).where(ContentHash.content_id.in_(chunk)))
+        session.execute(delete(Content).where(Content.id.in_(chunk)))

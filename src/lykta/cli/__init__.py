@@ -15,6 +15,7 @@ from lykta.cli import (
     demo,
     doctor,
     evidence,
+    exchanges,
     matching,
     plugins,
     reports,
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(tokens.app, name="token")
 app.add_typer(banks.app, name="bank")
+app.add_typer(exchanges.app, name="exchange")
 app.add_typer(review.cases, name="case")
 app.add_typer(review.audit, name="audit")
 app.add_typer(users.app, name="user")

@@ -424,3 +424,66 @@ class CyberTipReport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Exchange(Base):
+    """A bank that follows a hash-sharing programme: which API, its settings (never its
+    credentials: ``credentials`` names where they are read from), where the last sync got
+    to, and the lock that lets one replica at a time sync it."""
+
+    __tablename__ = "exchange"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(
+        ForeignKey("bank.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    api: Mapped[str] = mapped_column(String(64), nullable=False)
+    config_json: Mapped[str] = mapped_column("config", Text, nullable=False, default="{}")
+    credentials: Mapped[str] = mapped_column(String(1024), nullable=False, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # The API's own checkpoint (its dataclass as JSON), moved only with the data it covers.
+    checkpoint_json: Mapped[str | None] = mapped_column("checkpoint", Text)
+    checkpoint_ts: Mapped[int | None] = mapped_column(BigInteger)
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    run_items: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_succeeded: Mapped[bool | None] = mapped_column(Boolean)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    up_to_date: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    lock_holder: Mapped[str | None] = mapped_column(String(128))
+    lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExchangeItem(Base):
+    """Provenance of one content item an exchange brought: the exchange's own id for it
+    (by which later updates and deletions find it), when it was fetched, and what the
+    source said of it."""
+
+    __tablename__ = "exchange_item"
+    __table_args__ = (Index("ix_exchange_item_key", "exchange_id", "item_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    exchange_id: Mapped[int] = mapped_column(
+        ForeignKey("exchange.id", ondelete="CASCADE"), nullable=False
+    )
+    item_key: Mapped[str] = mapped_column(String(512), nullable=False)
+    # Not a foreign key: deleting a bank deletes its content before the exchange row.
+    content_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    opinion: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    labels_json: Mapped[str] = mapped_column("labels", Text, nullable=False, default="[]")
+    # Of what the bank holds for it: a re-sent, unchanged item is only stamped as fetched.
+    digest: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+
+
+class ExchangeCredential(Base):
+    """Credentials of an exchange API set through HMA's route, sealed with AES-256-GCM under
+    LYKTA_EXCHANGE_KEY: the database never holds them in clear text."""
+
+    __tablename__ = "exchange_credential"
+
+    api: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

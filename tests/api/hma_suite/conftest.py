@@ -30,6 +30,7 @@ from lykta.app import Lykta
 from lykta.auth.tokens import Scope
 from tests.conftest import make_settings
 
+EXCHANGE_KEY = "ab" * 32
 HMA_COMMIT = "baefb4ed67b6cdc1d4c82dbaef858d50866ac424"
 # Populated by the image_server fixture, as HMA's utils.py does.
 IMAGE_URL_TO_PDQ: dict[str, str] = {}
@@ -38,11 +39,6 @@ IMAGE_URL_TO_PDQ: dict[str, str] = {}
 def deliberate(reason: str) -> pytest.MarkDecorator:
     """A case Lykta fails on purpose; `reason` names the difference listed in docs/hma.md."""
     return pytest.mark.xfail(strict=True, reason=f"deliberate: {reason}")
-
-
-def not_built(reason: str) -> pytest.MarkDecorator:
-    """A case for an HMA feature Lykta does not have yet."""
-    return pytest.mark.xfail(strict=True, reason=f"not built: {reason}")
 
 
 class HmaResponse:
@@ -157,7 +153,10 @@ def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def core(tmp_path: Path, image_server: str) -> Iterator[Lykta]:
     # HMA fetches any URL; Lykta only those LYKTA_HMA_FETCH_URLS allows (docs/hma.md).
-    lykta = Lykta.open(make_settings(tmp_path / "home", hma_fetch_urls="127.0.0.1"))
+    # HMA keeps exchange API credentials in its database; Lykta seals them under a key.
+    lykta = Lykta.open(
+        make_settings(tmp_path / "home", hma_fetch_urls="127.0.0.1", exchange_key=EXCHANGE_KEY)
+    )
     for name, data in IMAGES.items():
         IMAGE_URL_TO_PDQ[f"{image_server}/{name}"] = lykta.hash_photo(data).pdq
     yield lykta

@@ -8,9 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.api.hma_suite.conftest import IMAGES, HmaClient, deliberate, not_built
-
-EXCHANGES = "HMA's exchange routes (`/c/exchanges…`, `/c/exchange/…`)"
+from tests.api.hma_suite.conftest import IMAGES, HmaClient, deliberate
 
 
 def test_status_response(client: HmaClient) -> None:
@@ -76,7 +74,6 @@ def test_lookup_without_role(test_client: TestClient, image_server: str, tmp_pat
     assert resp.status_code == 403
 
 
-@not_built(EXCHANGES)
 def test_exchange_api_set_auth(client: HmaClient) -> None:
     """test_api.py::test_exchange_api_set_auth (HMA installs the sample and ThreatExchange
     APIs; Lykta would offer them itself)."""
@@ -110,7 +107,6 @@ def test_exchange_api_set_auth(client: HmaClient) -> None:
     assert resp.json == {"supports_authentification": True, "has_set_authentification": False}
 
 
-@not_built(EXCHANGES)
 def test_exchange_api_schema(client: HmaClient) -> None:
     """test_api.py::test_exchange_api_schema"""
     resp = client.get("/c/exchanges/api/sample/schema")
@@ -151,7 +147,6 @@ def test_compare_hashes(client: HmaClient) -> None:
         assert resp.status_code == 400
 
 
-@not_built(EXCHANGES)
 def test_exchange_delete(client: HmaClient) -> None:
     """test_api.py::test_exchange_delete"""
     delete_response = client.delete("/c/exchange/TEST_EXCHANGE")
@@ -167,7 +162,6 @@ def test_exchange_delete(client: HmaClient) -> None:
     assert delete_response.get_json()["message"] == "Exchange deleted"
 
 
-@not_built(EXCHANGES)
 def test_exchange_get_fetch_status(client: HmaClient) -> None:
     """test_api.py::test_exchange_get_fetch_status"""
     resp = client.get("/c/exchange/NONEXISTENT_EXCHANGE/status")

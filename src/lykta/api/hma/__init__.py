@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lykta.api.hma import curation, hashing, matching, status
+from lykta.api.hma import curation, exchanges, hashing, matching, status
 from lykta.api.hma.errors import HmaRoute
 
 router = APIRouter(tags=["hma"], route_class=HmaRoute)
-for part in (status, hashing, matching, curation):
+for part in (status, hashing, matching, curation, exchanges):
     router.include_router(part.router)
 
 __all__ = ["router"]
