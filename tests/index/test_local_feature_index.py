@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from tests.hashing.imagegen import cropped, make_textured_photo, overlaid, rotated
+from tests.hashing.imagegen import cropped, make_textured_photo, overlaid, rotated, screenshot
+from tests.hashing.test_local_features import _lattices, of_query
 
 from lykta.hashing.local_features import OrbHasher, features_of
 from lykta.index import local_features
@@ -74,7 +75,7 @@ def test_codes_and_rows_round_trip(tmp_path: Path) -> None:
 
 
 def rows_of(seed: int) -> np.ndarray:
-    return np.frombuffer(b"".join(features(seed).to_chunks()), np.uint8).reshape(10, -1)
+    return _rows(features(seed))
 
 
 def bank(index: LocalFeatureIndex, seed: int, first_id: int) -> list[int]:
@@ -179,3 +180,24 @@ def test_a_snapshot_maps_the_postings_and_keeps_tombstones(tmp_path: Path) -> No
         assert loaded.verified(query) == index.verified(query)
         assert bool(loaded.verified(query)) == (seed != 1)
     assert loaded.mapped
+
+
+def test_unrelated_photos_and_lattices_match_nothing_through_the_index() -> None:
+    """The guard test's distractors (tests/hashing/test_local_features.py), looked up
+    through the index over twelve photos and a lattice: no candidate verifies."""
+    index = LocalFeatureIndex()
+    for seed in range(12):
+        bank(index, seed, 100 * seed)
+    checks, grid, dots = (features_of(pattern) for pattern in _lattices())
+    index.add(np.arange(5000, 5000 + len(_rows(checks))), _rows(checks))
+    queries = [of_query(make_textured_photo(seed=seed)) for seed in range(100, 112)]
+    queries += [of_query(cropped(make_textured_photo(seed=s), 0.1, s)) for s in range(112, 118)]
+    queries += [of_query(screenshot(make_textured_photo(seed=s), s)) for s in range(118, 122)]
+    queries += [dots, grid]
+    for query in queries:
+        assert index.verified(query) == {} == brute_force(index, query)
+
+
+def _rows(features: LocalFeatures) -> np.ndarray:
+    rows = features.to_chunks()
+    return np.frombuffer(b"".join(rows), np.uint8).reshape(len(rows), -1)
