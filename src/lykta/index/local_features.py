@@ -360,15 +360,20 @@ class LocalFeatureIndex:
                 keypoint, slot = keypoint[alive], slot[alive]
             voters.append(keypoint)
             groups.append(segment.groups[slot])
-        group_of = np.concatenate(groups)
+        group_of, keypoint_of = np.concatenate(groups), np.concatenate(voters)
         if not group_of.size:
             return []
-        keys, photo = np.unique(group_of, return_inverse=True)
+        order = np.lexsort((keypoint_of, group_of))
+        group_of, keypoint_of = group_of[order], keypoint_of[order]
         # One vote per query keypoint and photo, however many of its keypoints are close.
-        ballots = np.unique(np.concatenate(voters).astype(np.int64) * len(keys) + photo)
-        votes = np.bincount(ballots % len(keys), minlength=len(keys))
-        order = np.lexsort((keys, -votes))[:MAX_CANDIDATES]
-        return [int(keys[n]) for n in order if votes[n] >= MIN_VOTES]
+        ballot = np.ones(group_of.size, bool)
+        ballot[1:] = (group_of[1:] != group_of[:-1]) | (keypoint_of[1:] != keypoint_of[:-1])
+        group_of = group_of[ballot]
+        starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
+        votes = np.diff(np.r_[starts, group_of.size])
+        keys = group_of[starts]
+        best = np.lexsort((keys, -votes))[:MAX_CANDIDATES]
+        return [int(keys[n]) for n in best if votes[n] >= MIN_VOTES]
 
     def _photo(self, group: int) -> tuple[LocalFeatures, list[int]]:
         """A banked photo's keypoints put back together from its live rows, and the ids

@@ -49,10 +49,22 @@ class Vocabulary:
             return out
         roots = _nearest(self._root, table)
         order = np.argsort(roots, kind="stable")
+        grouped = np.ascontiguousarray(table[order])
         bounds = np.searchsorted(roots[order], np.arange(BRANCHES + 1))
-        for root in np.flatnonzero(np.diff(bounds)):
-            members = order[bounds[root] : bounds[root + 1]]
-            out[members] = root * BRANCHES + _nearest(self._children[root], table[members])
+        leaves = np.zeros(len(order), np.int64)
+        distances = np.zeros(len(order), np.int32)
+        # One search per root over its descriptors, side by side in `grouped`, written in
+        # place (faiss's low-level call: its Python wrapper costs more than the search).
+        for root in np.flatnonzero(np.diff(bounds)).tolist():
+            low, high = int(bounds[root]), int(bounds[root + 1])
+            self._children[root].search_c(  # type: ignore[attr-defined]  # SWIG, unstubbed
+                high - low,
+                faiss.swig_ptr(grouped[low:high]),
+                1,
+                faiss.swig_ptr(distances[low:high]),
+                faiss.swig_ptr(leaves[low:high]),
+            )
+        out[order] = roots[order] * BRANCHES + leaves
         return out
 
 
