@@ -14,6 +14,7 @@ from lykta.banks.items import ContentItem, ItemHash
 from lykta.index import HammingIndex
 from lykta.outputs import LookupOut
 from tests.conftest import make_settings
+from tests.hashing.imagegen import cropped, encode, make_textured_photo, rotated
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -257,3 +258,35 @@ def test_one_process_writes_snapshots_the_others_only_read(tmp_path: Path) -> No
         assert third.matcher.save_snapshot() is not None
     finally:
         third.close()
+
+
+def test_a_replica_follows_local_features_through_the_change_log(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home")
+    writer = Lykta.open(settings)
+    replica = Lykta.open(settings)
+    photos = {seed: make_textured_photo(seed=seed) for seed in (45, 46)}
+    edited = {seed: encode(rotated(cropped(photo, 0.1, 3), 4)) for seed, photo in photos.items()}
+    try:
+        writer.banks.create("robust", local_features=True)
+        added = {
+            seed: writer.add_media("robust", encode(photo), external_id=f"p{seed}")
+            for seed, photo in photos.items()
+        }
+        replica.matcher.sync()
+        for seed, query in edited.items():
+            [match] = replica.lookup_photo(query).result.matches
+            assert (match.external_id, match.kind) == (f"p{seed}", "orb")
+        writer.banks.remove_content("robust", added[46].summary.content_ids)
+        replica.matcher.sync()
+        assert replica.lookup_photo(edited[46]).result.matches == []
+        assert writer.matcher.save_snapshot() is not None
+    finally:
+        writer.close()
+        replica.close()
+    restarted = Lykta.open(settings)  # from the snapshot: postings and rows mapped
+    try:
+        assert restarted.matcher._published.indexes["orb"].mapped  # type: ignore[attr-defined]
+        assert [m.external_id for m in restarted.lookup_photo(edited[45]).result.matches] == ["p45"]
+        assert restarted.lookup_photo(edited[46]).result.matches == []
+    finally:
+        restarted.close()

@@ -7,20 +7,24 @@ and one plane-to-plane mapping (a homography) carries the banked keypoints onto 
 
 A look-up here has two steps:
 
-1. **Candidates by voting.** Every query descriptor finds the banked descriptors within
-   ``VOTE_DISTANCE`` bits (of 256) that share at least one of its sixteen 16-bit pieces
-   exactly (multi-index hashing over in-memory sorted arrays, rebuilt once per index
-   version); each votes once for every photo holding one, and the few photos with the
-   most votes go on. *First step:* the sorted arrays cost about 100 bytes per descriptor
-   and a rebuild per change, and the buckets grow with the bank; that is right for banks
-   of the deployment's own media (thousands to tens of thousands of photos). An inverted
-   index over quantised descriptors, memory-mapped and incremental, is the planned
-   replacement for millions.
+1. **Candidates by voting** in an inverted index over visual words
+   (``lykta.index.visual_words``: 65,536 binary centroids shipped with Lykta). Each
+   banked keypoint is filed under its word as a *posting*: the slot of its row (4 bytes)
+   and a ``SIGNATURE_BITS`` signature of its descriptor (4 bytes). A query keypoint reads
+   the postings of its own word, keeps those whose signature is within
+   ``SIGNATURE_DISTANCE`` of its own (most unrelated keypoints of a word are not), and
+   votes once for each photo they belong to; the ``MAX_CANDIDATES`` photos with most
+   votes go on. About 8 bytes a keypoint and 4.2 KB a photo of 500 keypoints (figures in
+   docs/benchmarks.md); the postings live in segments that are added, tombstoned and
+   joined as the ``LocalFeatureIndex`` docstring says, and a snapshot memory-maps them.
 2. **Verification**, which is what keeps unrelated photos from ever matching: Lowe's ratio
    test on the candidate's descriptors, one query keypoint per banked keypoint, a RANSAC
    homography with at least ``MIN_INLIERS`` inliers, inliers spread over the photo (not a
    lattice of one small repeated pattern), and a projected frame that is a plausible view
-   of a photo (convex, not folded, not stretched past ``MAX_STRETCH``).
+   of a photo (convex, not folded, not stretched past ``MAX_STRETCH``). It reads the
+   candidate's full keypoints from its banked rows (18,160 bytes a photo), which the
+   index keeps beside the postings but never scans: once loaded from a snapshot they are
+   memory-mapped, and a look-up pages in only its candidates' rows.
 
 The answer's distance is the **inlier count**, the evidence a reviewer weighs: unlike PDQ,
 higher means closer.
@@ -36,14 +40,23 @@ the group's first row. A query, never stored, is one whole code of ``CODE_BYTES`
 from __future__ import annotations
 
 import hashlib
-import threading
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 
-from lykta.index._common import check_ids, load_dir, save_dir
+from lykta.index._common import (
+    MainIds,
+    check_ids,
+    check_rows,
+    check_unique,
+    load_dir,
+    narrow_ids,
+    save_dir,
+)
+from lykta.index.visual_words import WORDS, vocabulary
 
 #: Keypoints kept per photo: the strongest this many. More adds little but cost.
 MAX_KEYPOINTS = 500
@@ -61,12 +74,21 @@ _GROUP_BYTES = 8
 _CHUNK_HEADER = _GROUP_BYTES + 8
 CHUNK_BYTES = _CHUNK_HEADER + (4 + DESCRIPTOR_BYTES) * CHUNK_KEYPOINTS
 
-# Voting: a descriptor this close (of 256 bits) to a banked one votes for its item. True
-# correspondences of ORB sit mostly below 40; unrelated ones around 100.
+# Voting: a query keypoint votes for the photos with a keypoint in its visual word whose
+# first SIGNATURE_BITS bits differ from its own in at most SIGNATURE_DISTANCE. True
+# correspondences of ORB differ in at most about 40 bits of 256; unrelated ones near 100.
+SIGNATURE_BITS = 32
+SIGNATURE_DISTANCE = 8
 VOTE_DISTANCE = 50
+#: A word holding more than STOP_FACTOR times its share of postings (and STOP_MINIMUM) is
+#: a common pattern and casts no votes.
+STOP_FACTOR = 16
+STOP_MINIMUM = 64
 #: Fewest votes for an item to be verified at all, and how many items are verified.
 MIN_VOTES = 8
 MAX_CANDIDATES = 5
+#: Rows added are folded into the newest segment while it holds fewer than this.
+DELTA_ROWS = 5_000
 # Verification. Measured on benign photos (issue 10): true matches had a median of 350
 # inliers, unrelated photos at most 16.
 RATIO = 0.8
@@ -177,75 +199,109 @@ def _unpack(raw: np.ndarray, slots: int, count: int) -> tuple[np.ndarray, np.nda
 
 
 class LocalFeatureIndex:
-    """Banked photos' local features, stored as rows by hash id and grouped back into one
-    set per photo; see the module docstring for a look-up.
+    """Banked photos' local features in an inverted index over visual words; see the
+    module docstring for a look-up.
 
-    Versions work as the ``HashIndex`` protocol says: ``copy`` shares the rows (never
-    changed once added); ``merge`` (or else the first query of a version, under a lock)
-    builds the table of photos and the multi-index it votes over.
+    The index is a short list of immutable *segments*, oldest and largest first. An add
+    files its rows as a new segment (folded into the last one while that is small), a
+    removal sets tombstone bits, and ``merge`` joins the newest segments while one is
+    more than half the size of the one before it (so there are about log2(photos / 500)
+    of them and each posting is re-sorted about that many times in all), or rewrites a
+    segment whose tombstones pass a tenth of its rows: never a rebuild of the whole index
+    per change.
+
+    Versions work as the ``HashIndex`` protocol says: ``copy`` shares every segment and
+    copies the tombstones on their next write.
     """
 
     code_bytes = CHUNK_BYTES
 
     def __init__(self) -> None:
-        self._rows: dict[int, Chunk] = {}
-        self._groups: dict[bytes, frozenset[int]] = {}
-        self._table: _Table | None = None
-        self._table_lock = threading.Lock()
+        self._segments: list[tuple[_Segment, MainIds]] = []
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return sum(ids.live for _, ids in self._segments)
 
     @property
     def nbytes(self) -> int:
-        return sum(row.points.nbytes + row.descriptors.nbytes for row in self._rows.values())
+        """Bytes of every array: the retrieval structure and the banked rows."""
+        return self.retrieval_nbytes + self.rows_nbytes
+
+    @property
+    def retrieval_nbytes(self) -> int:
+        """Bytes a look-up's candidate search reads: postings, word offsets, ids, groups."""
+        return sum(segment.retrieval_nbytes + ids.nbytes for segment, ids in self._segments)
+
+    @property
+    def rows_nbytes(self) -> int:
+        """Bytes of the banked rows, read only for the few candidates a look-up verifies
+        (memory-mapped from the snapshot once the index is loaded from one)."""
+        return sum(segment.rows_nbytes for segment, _ in self._segments)
+
+    @property
+    def segment_rows(self) -> list[int]:
+        """Rows filed in each segment, oldest first (removed ones until compaction)."""
+        return [segment.rows for segment, _ in self._segments]
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the postings and rows are memory-mapped (loaded from a snapshot)."""
+        return all(
+            isinstance(array, np.memmap)
+            for segment, _ in self._segments
+            for array in (segment.posting_slots, segment.posting_signatures, *segment.blocks)
+            if array.size
+        )
 
     def add(self, ids: Any, codes: Any) -> None:
         ids = check_ids(ids)
-        table = np.asarray(codes, dtype=np.uint8).reshape(-1, CHUNK_BYTES)
+        table = check_rows(codes, CHUNK_BYTES, "local-features rows", allow_single=True)
         if table.shape[0] != ids.shape[0]:
             raise ValueError(f"{ids.shape[0]} ids for {table.shape[0]} codes")
-        found = [int(i) for i in ids]
-        if len(set(found)) != len(found) or any(i in self._rows for i in found):
+        check_unique(ids)
+        if any(bool((held.find(ids) >= 0).any()) for _, held in self._segments):
             raise ValueError("duplicate id in a local-features index")
-        for hash_id, code in zip(found, table, strict=True):
-            row = Chunk.from_row(code)
-            self._rows[hash_id] = row
-            self._groups[row.group] = self._groups.get(row.group, frozenset()) | {hash_id}
-        self._table = None
+        if not ids.size:
+            return
+        added = (_Segment.of(table), MainIds(narrow_ids(ids)))
+        if self._segments and self._segments[-1][0].rows < DELTA_ROWS:
+            added = _join([self._segments.pop(), added])
+        self._segments.append(added)
 
     def remove(self, ids: Any) -> int:
+        wanted = np.unique(check_ids(ids))
         removed = 0
-        for hash_id in check_ids(ids).tolist():
-            row = self._rows.pop(int(hash_id), None)
-            if row is None:
-                continue
-            removed += 1
-            left = self._groups[row.group] - {int(hash_id)}
-            if left:
-                self._groups[row.group] = left
-            else:
-                del self._groups[row.group]
-        if removed:
-            self._table = None
+        for _, held in self._segments:
+            rows = held.find(wanted)
+            rows = rows[rows >= 0]
+            held.kill(rows)
+            removed += int(rows.size)
         return removed
 
     def copy(self) -> Self:
         other = type(self)()
-        other._rows = dict(self._rows)
-        other._groups = dict(self._groups)
-        other._table = self._table
+        other._segments = [(segment, ids.copy()) for segment, ids in self._segments]
         return other
 
     def needs_merge(self) -> bool:
-        """Whether the photos and multi-index are stale since the last change: the
-        matcher rebuilds them in its follower thread, off the look-up path."""
-        return self._table is None and bool(self._rows)
+        """Whether segments should be joined or compacted (``merge``, in the matcher's
+        follower thread, off the look-up path)."""
+        sizes = self.segment_rows
+        return any(2 * later > earlier for earlier, later in itertools.pairwise(sizes)) or any(
+            ids.needs_compaction() for _, ids in self._segments
+        )
 
     def merge(self) -> None:
-        """Put the photos back together and sort the multi-index (a query of a version
-        that was never merged does it first, under a lock)."""
-        self._flat()
+        """Compact segments heavy with tombstones, then join the newest ones while one
+        is more than half the size of the one before."""
+        segments = [
+            _join([part]) if part[1].needs_compaction() else part for part in self._segments
+        ]
+        segments = [part for part in segments if part[0].rows]
+        while len(segments) >= 2 and 2 * segments[-1][0].rows > segments[-2][0].rows:
+            last = segments.pop()
+            segments.append(_join([segments.pop(), last]))
+        self._segments = segments
 
     def query(self, codes: Any, max_distance: int = 0) -> list[list[tuple[int, int]]]:
         """Per query code (a whole set of ``CODE_BYTES``), ``(id, inliers)`` of every
@@ -262,131 +318,310 @@ class LocalFeatureIndex:
 
     def verified(self, query: LocalFeatures) -> dict[int, int]:
         """The inlier count of each photo that passes verification against ``query``, by
-        its first row's id."""
-        table = self._flat()
+        its first row's id (every copy of it: the same photo in two banks)."""
         found: dict[int, int] = {}
-        for position in self._candidates(query, table):
-            inliers = verify(query, table.features[position])
+        for group in self._candidates(query):
+            banked, first_rows = self._photo(group)
+            inliers = verify(query, banked)
             if inliers is not None:
-                found[int(table.ids[position])] = inliers
+                found.update(dict.fromkeys(first_rows, inliers))
         return found
 
     def candidates(self, query: LocalFeatures) -> list[int]:
-        """Ids of the photos to verify, most votes first (at most ``MAX_CANDIDATES``)."""
-        table = self._flat()
-        return [int(table.ids[position]) for position in self._candidates(query, table)]
+        """First-row ids of the photos to verify, most votes first (at most
+        ``MAX_CANDIDATES`` photos)."""
+        return [min(self._photo(group)[1]) for group in self._candidates(query)]
 
-    def _candidates(self, query: LocalFeatures, table: _Table) -> list[int]:
-        if len(query) < MIN_INLIERS or not table.features:
+    def photos(self) -> list[tuple[LocalFeatures, list[int]]]:
+        """Every live banked photo with its first-row ids: what brute force verifies."""
+        groups = np.unique(
+            np.concatenate(
+                [np.zeros(0, np.uint64)]
+                + [segment.groups[_live(ids, segment.rows)] for segment, ids in self._segments]
+            )
+        )
+        return [self._photo(int(group)) for group in groups]
+
+    def _candidates(self, query: LocalFeatures) -> list[int]:
+        """Group keys of the photos to verify: one vote per query keypoint and photo
+        with a banked keypoint in its word whose signature is within
+        ``SIGNATURE_DISTANCE``; the ``MAX_CANDIDATES`` with most votes, at least
+        ``MIN_VOTES``."""
+        if len(query) < MIN_INLIERS or not self._segments:
             return []
-        pairs = table.close_pairs(query.descriptors)
-        if not pairs.size:
+        words = vocabulary().words(query.descriptors)
+        signatures = _signatures(query.descriptors)
+        voters, groups = [], []
+        for segment, ids in self._segments:
+            keypoint, slot = segment.postings(words, signatures)
+            if ids.n_dead:
+                alive = ~ids.is_dead(slot)
+                keypoint, slot = keypoint[alive], slot[alive]
+            voters.append(keypoint)
+            groups.append(segment.groups[slot])
+        group_of, keypoint_of = np.concatenate(groups), np.concatenate(voters)
+        if not group_of.size:
             return []
+        order = np.lexsort((keypoint_of, group_of))
+        group_of, keypoint_of = group_of[order], keypoint_of[order]
         # One vote per query keypoint and photo, however many of its keypoints are close.
-        voters = np.unique(pairs[:, 0] * len(table.features) + table.owners[pairs[:, 1]])
-        votes = np.bincount(voters % len(table.features), minlength=len(table.features))
-        order = np.argsort(-votes, kind="stable")[:MAX_CANDIDATES]
-        return [int(position) for position in order if votes[position] >= MIN_VOTES]
+        ballot = np.ones(group_of.size, bool)
+        ballot[1:] = (group_of[1:] != group_of[:-1]) | (keypoint_of[1:] != keypoint_of[:-1])
+        group_of = group_of[ballot]
+        starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
+        votes = np.diff(np.r_[starts, group_of.size])
+        keys = group_of[starts]
+        best = np.lexsort((keys, -votes))[:MAX_CANDIDATES]
+        return [int(keys[n]) for n in best if votes[n] >= MIN_VOTES]
 
-    def _flat(self) -> _Table:
-        with self._table_lock:
-            if self._table is None:
-                self._table = _Table.of(self._rows, self._groups)
-            return self._table
+    def _photo(self, group: int) -> tuple[LocalFeatures, list[int]]:
+        """A banked photo's keypoints put back together from its live rows, and the ids
+        of its first rows (one per copy)."""
+        chunks: dict[int, Chunk] = {}
+        numbered: list[tuple[int, int]] = []  # (chunk number, row id)
+        for segment, ids in self._segments:
+            for slot in segment.slots_of(group):
+                if ids.n_dead and ids.is_dead(np.array([slot]))[0]:
+                    continue
+                chunk = Chunk.from_row(segment.row(slot))
+                chunks.setdefault(chunk.number, chunk)
+                numbered.append((chunk.number, int(ids.ids[slot])))
+        first = min(chunks)
+        return (
+            LocalFeatures.from_chunks(list(chunks.values())),
+            sorted(row for number, row in numbered if number == first),
+        )
 
     def save(self, path: str | Path) -> None:
-        ids = np.array(list(self._rows), dtype=np.int64)
-        codes = np.frombuffer(
-            b"".join(_row_code(row) for row in self._rows.values()), dtype=np.uint8
-        ).reshape(-1, CHUNK_BYTES)
-        save_dir(path, _KIND, {}, {"ids": ids, "codes": codes})
+        arrays: dict[str, np.ndarray] = {}
+        blocks = []
+        for n, (segment, ids) in enumerate(self._segments):
+            arrays.update(segment.arrays(f"s{n}_"))
+            arrays[f"s{n}_ids"] = ids.ids
+            arrays[f"s{n}_dead"] = ids.dead
+            blocks.append(len(segment.blocks))
+        save_dir(path, _KIND, {"blocks": blocks}, arrays, version=_FORMAT)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        _, arrays = load_dir(path, _KIND, ["ids", "codes"])
+        meta, _ = load_dir(path, _KIND, [], version=_FORMAT)
         index = cls()
-        if arrays["ids"].shape[0]:
-            index.add(np.array(arrays["ids"]), np.array(arrays["codes"]))
+        names = [
+            name
+            for n, blocks in enumerate(meta["blocks"])
+            for name in (*_Segment.names(f"s{n}_", blocks), f"s{n}_ids", f"s{n}_dead")
+        ]
+        _, arrays = load_dir(path, _KIND, names, version=_FORMAT)
+        for n, blocks in enumerate(meta["blocks"]):
+            segment = _Segment.from_arrays(arrays, f"s{n}_", blocks)
+            held = MainIds(arrays[f"s{n}_ids"], arrays[f"s{n}_dead"])
+            index._segments.append((segment, held))
         return index
 
 
 _KIND = "lykta.local_features"
+_FORMAT = 2
 
 
-def _row_code(row: Chunk) -> bytes:
-    header = np.array([row.number, len(row.points), row.width, row.height], dtype="<u2")
-    return row.group + header.tobytes() + _pack(row.points, row.descriptors, CHUNK_KEYPOINTS)
+def _live(ids: MainIds, rows: int) -> np.ndarray:
+    mask = ids.live_mask()
+    return np.arange(rows) if mask is None else np.flatnonzero(mask)
+
+
+def _signatures(descriptors: np.ndarray) -> np.ndarray:
+    """The first ``SIGNATURE_BITS`` of each descriptor (ORB orders its tests by how much
+    they tell apart): filed beside its word to drop most unrelated keypoints in it."""
+    table = np.ascontiguousarray(descriptors[:, : SIGNATURE_BITS // 8])
+    return table.view("<u4").ravel()
+
+
+def _parse(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's group key (uint64), and its keypoints' row and descriptors."""
+    header = np.ascontiguousarray(table[:, _GROUP_BYTES:_CHUNK_HEADER]).view("<u2")
+    numbers, counts = header[:, 0], header[:, 1]
+    if np.any(numbers >= CHUNKS) or np.any(counts > CHUNK_KEYPOINTS):
+        raise ValueError(
+            f"a local-features row is one of {CHUNKS} and holds at most {CHUNK_KEYPOINTS} keypoints"
+        )
+    groups = np.ascontiguousarray(table[:, :_GROUP_BYTES]).view("<u8").ravel()
+    descriptors = table[:, _CHUNK_HEADER + 4 * CHUNK_KEYPOINTS :].reshape(
+        -1, CHUNK_KEYPOINTS, DESCRIPTOR_BYTES
+    )
+    held = np.arange(CHUNK_KEYPOINTS)[None, :] < counts[:, None]
+    return groups, np.nonzero(held)[0], descriptors[held]
 
 
 @dataclass(frozen=True, slots=True)
-class _Table:
-    """One version's photos put together: each photo's set and first row id, all
-    descriptors in one array with the position of the photo each belongs to, and the
-    multi-index over them: per 16-bit piece of a descriptor, the rows sorted by it."""
+class _Segment:
+    """Rows filed once and never changed: the banked rows themselves (in blocks, as
+    added), each row's group key (sorted beside its slot, to find a photo's rows), and
+    the postings: per word, the slots of the rows holding a keypoint in it with that
+    keypoint's signature."""
 
-    features: list[LocalFeatures]
-    ids: np.ndarray
-    descriptors: np.ndarray
-    owners: np.ndarray
-    piece_keys: np.ndarray  # (PIECES, rows): each piece's keys, sorted
-    piece_rows: np.ndarray  # (PIECES, rows): the descriptor row of each sorted key
+    blocks: tuple[np.ndarray, ...]
+    starts: np.ndarray  # int64: each block's first slot, then the row count
+    groups: np.ndarray  # uint64 per slot
+    sorted_groups: np.ndarray  # uint64, ascending
+    group_slots: np.ndarray  # uint32: the slot of each sorted group key
+    word_start: np.ndarray  # int64, WORDS + 1: each word's first posting
+    posting_slots: np.ndarray  # uint32
+    posting_signatures: np.ndarray  # uint32
+
+    @property
+    def rows(self) -> int:
+        return int(self.starts[-1])
+
+    @property
+    def rows_nbytes(self) -> int:
+        return sum(int(block.nbytes) for block in self.blocks)
+
+    @property
+    def retrieval_nbytes(self) -> int:
+        return sum(
+            int(array.nbytes)
+            for array in (
+                self.starts, self.groups, self.sorted_groups, self.group_slots,
+                self.word_start, self.posting_slots, self.posting_signatures,
+            )
+        )  # fmt: skip
 
     @classmethod
-    def of(cls, rows: dict[int, Chunk], groups: dict[bytes, frozenset[int]]) -> _Table:
-        features = [
-            LocalFeatures.from_chunks([rows[i] for i in members]) for members in groups.values()
-        ]
-        ids = np.array([min(members) for members in groups.values()], dtype=np.int64)
-        descriptors = np.ascontiguousarray(
-            np.concatenate(
-                [f.descriptors for f in features] or [np.zeros((0, DESCRIPTOR_BYTES), np.uint8)]
-            )
+    def of(cls, table: np.ndarray) -> _Segment:
+        groups, slots, descriptors = _parse(table)
+        return cls.filed(
+            (table,), groups, vocabulary().words(descriptors), slots, _signatures(descriptors)
         )
-        owners = np.repeat(np.arange(len(features)), [len(f) for f in features])
-        keys = descriptors.view("<u2").T  # (PIECES, rows)
-        order = np.argsort(keys, axis=1, kind="stable")
-        return cls(features, ids, descriptors, owners, np.take_along_axis(keys, order, 1), order)
 
-    def close_pairs(self, query: np.ndarray) -> np.ndarray:
-        """(query row, banked row) pairs within ``VOTE_DISTANCE`` that share at least one
-        16-bit piece exactly (multi-index hashing: at ORB's typical distances of true
-        correspondences, 20-40 bits of 256, two thirds of them share a piece)."""
-        keys = np.ascontiguousarray(query).view("<u2")
-        rows = self.descriptors.shape[0]
-        # A bucket far fuller than an even spread would give is a common pattern (flat
-        # areas, edges): it says nothing about which photo this is.
-        full = max(32, 16 * rows // 65536)
-        found = []
-        for piece in range(PIECES):
-            sorted_keys = self.piece_keys[piece]
-            low = np.searchsorted(sorted_keys, keys[:, piece], "left")
-            high = np.searchsorted(sorted_keys, keys[:, piece], "right")
-            counts = np.where(high - low <= full, high - low, 0)
-            total = int(counts.sum())
-            if not total:
-                continue
-            starts = np.repeat(low - (np.cumsum(counts) - counts), counts)
-            found.append(
-                np.stack(
-                    [
-                        np.repeat(np.arange(len(keys)), counts),
-                        self.piece_rows[piece][starts + np.arange(total)],
-                    ],
-                    axis=1,
-                )
-            )
-        if not found:
-            return np.zeros((0, 2), np.int64)
-        # A pair sharing several pieces comes once per piece: measured again, not sorted
-        # out (the votes count each query keypoint once per photo anyway).
-        pairs = np.concatenate(found)
-        distances = _POPCOUNT[query[pairs[:, 0]] ^ self.descriptors[pairs[:, 1]]].sum(axis=1)
-        close: np.ndarray = pairs[distances <= VOTE_DISTANCE]
-        return close
+    @classmethod
+    def filed(
+        cls,
+        blocks: tuple[np.ndarray, ...],
+        groups: np.ndarray,
+        words: np.ndarray,
+        slots: np.ndarray,
+        signatures: np.ndarray,
+    ) -> _Segment:
+        order = np.argsort(words, kind="stable")
+        group_order = np.argsort(groups, kind="stable")
+        return cls(
+            blocks,
+            np.cumsum([0, *(block.shape[0] for block in blocks)]).astype(np.int64),
+            groups,
+            groups[group_order],
+            group_order.astype(np.uint32),
+            np.searchsorted(words[order], np.arange(WORDS + 1)).astype(np.int64),
+            slots[order].astype(np.uint32),
+            signatures[order].astype(np.uint32),
+        )
+
+    def words(self) -> np.ndarray:
+        """The word of each posting, in posting order."""
+        return np.repeat(np.arange(WORDS, dtype=np.uint32), np.diff(self.word_start))
+
+    def postings(self, words: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query keypoint, slot) of each posting in a query keypoint's word within
+        ``SIGNATURE_DISTANCE`` of its signature. A word far fuller than an even spread
+        would make it is a common pattern (flat areas, edges) and casts no votes."""
+        low = self.word_start[words]
+        counts = self.word_start[words + 1] - low
+        full = max(STOP_MINIMUM, STOP_FACTOR * self.posting_slots.shape[0] // WORDS)
+        counts = np.where(counts <= full, counts, 0)
+        total = int(counts.sum())
+        if not total:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        keypoint = np.repeat(np.arange(len(words)), counts)
+        at = np.repeat(low - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        differ = self.posting_signatures[at] ^ signatures[keypoint]
+        distance = _POPCOUNT16[differ & 0xFFFF] + _POPCOUNT16[differ >> 16]
+        close = distance <= SIGNATURE_DISTANCE
+        return keypoint[close], self.posting_slots[at[close]].astype(np.int64)
+
+    def slots_of(self, group: int) -> np.ndarray:
+        key = np.uint64(group)
+        low = int(np.searchsorted(self.sorted_groups, key, "left"))
+        high = int(np.searchsorted(self.sorted_groups, key, "right"))
+        return self.group_slots[low:high].astype(np.int64)
+
+    def row(self, slot: int) -> np.ndarray:
+        block = int(np.searchsorted(self.starts, slot, "right")) - 1
+        row: np.ndarray = self.blocks[block][slot - int(self.starts[block])]
+        return row
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            **{f"{prefix}rows{n}": block for n, block in enumerate(self.blocks)},
+            f"{prefix}groups": self.groups,
+            f"{prefix}sorted_groups": self.sorted_groups,
+            f"{prefix}group_slots": self.group_slots,
+            f"{prefix}word_start": self.word_start,
+            f"{prefix}posting_slots": self.posting_slots,
+            f"{prefix}posting_signatures": self.posting_signatures,
+        }
+
+    @staticmethod
+    def names(prefix: str, blocks: int) -> list[str]:
+        return [
+            *(f"{prefix}rows{n}" for n in range(blocks)),
+            *(f"{prefix}{name}" for name in _SEGMENT_ARRAYS),
+        ]
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, blocks: int) -> _Segment:
+        rows = tuple(arrays[f"{prefix}rows{n}"] for n in range(blocks))
+        return cls(
+            rows,
+            np.cumsum([0, *(block.shape[0] for block in rows)]).astype(np.int64),
+            *(arrays[f"{prefix}{name}"] for name in _SEGMENT_ARRAYS),
+        )
 
 
-PIECES = DESCRIPTOR_BYTES // 2
-_POPCOUNT = np.array([bin(n).count("1") for n in range(256)], dtype=np.uint16)
+_POPCOUNT16 = (
+    np.unpackbits(np.arange(65536, dtype="<u2").view(np.uint8))
+    .reshape(-1, 16)
+    .sum(axis=1, dtype=np.uint8)
+)
+_SEGMENT_ARRAYS = (
+    "groups", "sorted_groups", "group_slots", "word_start", "posting_slots",
+    "posting_signatures",
+)  # fmt: skip
+
+
+def _join(parts: list[tuple[_Segment, MainIds]]) -> tuple[_Segment, MainIds]:
+    """One segment of the live rows of ``parts``, in order. Postings are re-sorted, not
+    re-quantised; a block with removed rows is copied without them, and small blocks are
+    put together so a segment does not end as thousands of one-photo blocks."""
+    blocks: list[np.ndarray] = []
+    groups, words, slots, signatures, ids = [], [], [], [], []
+    offset = 0
+    for segment, held in parts:
+        live = held.live_mask()
+        keep = _live(held, segment.rows)
+        new_slot = np.full(segment.rows, -1, np.int64)
+        new_slot[keep] = offset + np.arange(keep.size)
+        for n, block in enumerate(segment.blocks):
+            if live is None:
+                blocks.append(block)
+            else:
+                kept = live[segment.starts[n] : segment.starts[n + 1]]
+                if kept.any():
+                    blocks.append(block if kept.all() else block[kept])
+        posted = new_slot[segment.posting_slots] >= 0
+        groups.append(segment.groups[keep])
+        words.append(segment.words()[posted])
+        slots.append(new_slot[segment.posting_slots][posted])
+        signatures.append(segment.posting_signatures[posted])
+        ids.append(held.ids[keep].astype(np.int64))
+        offset += keep.size
+    if sum(block.shape[0] for block in blocks) <= DELTA_ROWS and len(blocks) > 1:
+        blocks = [np.concatenate(blocks)]
+    segment = _Segment.filed(
+        tuple(blocks),
+        np.concatenate(groups),
+        np.concatenate(words),
+        np.concatenate(slots),
+        np.concatenate(signatures),
+    )
+    return segment, MainIds(narrow_ids(np.concatenate(ids)))
 
 
 def verify(query: LocalFeatures, banked: LocalFeatures) -> int | None:
