@@ -13,7 +13,7 @@ ORDER = [
     "media", "index", "hashing", "store", "audit", "auth", "banks", "exchanges", "matching",
     "alerts", "streams", "workers", "cases", "evidence", "reports", "app", "outputs", "api", "cli",
 ]  # fmt: skip
-SHARED = {"errors", "settings", "plugins", "stats", "__init__"}
+SHARED = {"errors", "keys", "settings", "plugins", "stats", "__init__"}
 DOORS = {"api", "cli", "web"}
 
 

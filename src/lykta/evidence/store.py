@@ -4,8 +4,6 @@ moved under another name fails to decrypt."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import os
 import re
@@ -14,7 +12,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lykta.errors import InvalidInput, NotConfigured, NotFound
+from lykta import keys
+from lykta.errors import InvalidInput, NotFound
 
 NONCE_BYTES = 12
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -23,23 +22,14 @@ SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 def parse_key(text: str) -> bytes:
     """The 32-byte key from LYKTA_EVIDENCE_KEY (64 hex digits or URL-safe base64). The
     key's value never appears in an error."""
-    text = text.strip()
-    if not text:
-        raise NotConfigured(
+    return keys.parse_key(
+        text,
+        setting="LYKTA_EVIDENCE_KEY",
+        unset=(
             "LYKTA_EVIDENCE_KEY is not set: evidence cannot be stored or read without it "
             '(make one with `python -c "import secrets; print(secrets.token_hex(32))"`)'
-        )
-    key: bytes | None = None
-    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
-        key = bytes.fromhex(text)
-    else:
-        try:
-            key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            key = None
-    if key is None or len(key) != 32:
-        raise NotConfigured("LYKTA_EVIDENCE_KEY must be 32 bytes: 64 hex digits or base64")
-    return key
+        ),
+    )
 
 
 class BlobStore:

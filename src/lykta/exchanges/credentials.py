@@ -9,8 +9,6 @@ comes from the environment only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import os
@@ -22,6 +20,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lykta import keys
 from lykta.errors import InvalidInput, NotConfigured
 
 NONCE_BYTES = 12
@@ -53,24 +52,15 @@ def read_reference(reference: str) -> str | None:
 
 def parse_key(text: str) -> bytes:
     """The 32-byte LYKTA_EXCHANGE_KEY; its value never appears in an error."""
-    text = text.strip()
-    if not text:
-        raise NotConfigured(
+    return keys.parse_key(
+        text,
+        setting="LYKTA_EXCHANGE_KEY",
+        unset=(
             "LYKTA_EXCHANGE_KEY is not set: exchange credentials can only be stored sealed "
             'with it (make one with `python -c "import secrets; print(secrets.token_hex(32))"`), '
             "or name them on the exchange instead (env:VARIABLE or file:/path)"
-        )
-    key: bytes | None = None
-    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
-        key = bytes.fromhex(text)
-    else:
-        try:
-            key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            key = None
-    if key is None or len(key) != 32:
-        raise NotConfigured("LYKTA_EXCHANGE_KEY must be 32 bytes: 64 hex digits or base64")
-    return key
+        ),
+    )
 
 
 def seal(key_text: str, api: str, fields: dict[str, Any]) -> bytes:
