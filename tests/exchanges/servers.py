@@ -30,7 +30,7 @@ PAGE = 1000
 class Failures:
     """Answers to give instead of serving pages: the next ``count`` requests get
     ``status``; with ``after`` set, every request fails once that many pages holding
-    entries were served."""
+    entries that the client keeps were served."""
 
     count: int = 0
     status: int = 503
@@ -179,7 +179,9 @@ def _ncmec_handler(state: NcmecState) -> type[BaseHTTPRequestHandler]:
                 return
             query = dict(urllib.parse.parse_qsl(url.query))
             body = ncmec_page(state, query)
-            if "<id>" in body:
+            # Counted: pages the client keeps. A first page with a next link may be a probe
+            # the client throws away to fetch a narrower time range instead.
+            if "<id>" in body and "<next>" not in body:
                 state.failures.served += 1
             self._send(200, body.encode())
 

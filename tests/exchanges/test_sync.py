@@ -83,10 +83,10 @@ def test_crash_mid_sync_resumes_from_the_last_checkpoint(
     core.exchanges.batch_items = 1000
     core.exchanges.retries = 0
 
-    # After two pages (of five), the server answers nothing but errors. Set before the sync
-    # starts, not from a progress callback: the fetcher runs ahead of the writer and may have
-    # every page before the first batch is committed.
-    state.failures.after = 2
+    # After three pages the client keeps (of about seven), the server answers nothing but
+    # errors. Set before the sync starts, not from a progress callback: the fetcher runs
+    # ahead of the writer and may have every page before the first batch is committed.
+    state.failures.after = 3
 
     with pytest.raises(ExchangeError, match="500"):
         core.exchanges.sync("NCMEC")
