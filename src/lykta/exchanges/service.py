@@ -178,7 +178,9 @@ class _Source:
             deltas = client.fetch_iter(SIGNAL_TYPES, checkpoint)
             return _ahead(_batches(self.exchange, self.collab, deltas, self.size))
         text = None if checkpoint is None else dataclass_json.dataclass_dumps(checkpoint)
-        spec = (self.exchange.name, self.bank, self.config, self.credentials, text, self.size)
+        # The class itself (pickled by name): a plugin's exchange registered at run time is
+        # not in the fetching process's registry.
+        spec = (type(self.exchange), self.bank, self.config, self.credentials, text, self.size)
         return _from_process(spec)
 
 
@@ -195,10 +197,10 @@ _DONE = "done"
 
 def _fetch_process(spec: tuple[Any, ...], queue: Any) -> None:
     """The fetching process: the API's client, its pages converted into batches."""
-    name, bank, config, credentials, checkpoint_text, size = spec
+    exchange_cls, bank, config, credentials, checkpoint_text, size = spec
     redact_http_logs()
     try:
-        exchange = get_exchange(name)
+        exchange = exchange_cls()
         collab = exchange.collab(bank, config)
         client = exchange.client(collab, credentials, config.get("base_url"))
         checkpoint = exchange.checkpoint_of(checkpoint_text)
