@@ -1,12 +1,14 @@
 """Local servers that speak NCMEC's hash sharing API (v2, XML), StopNCII's FetchHashes
 (JSON) and the Graph API's ThreatExchange ``threat_updates`` (JSON) as
 python-threatexchange's clients call them: paging by ``next`` links and page
-tokens, deletions, authentication, and failures (throttling, server errors) on demand."""
+tokens, deletions, authentication, and failures (throttling, server errors) on demand; and
+a static file server publishing a hash list with its ETag and Last-Modified."""
 
 from __future__ import annotations
 
 import base64
 import bisect
+import hashlib
 import html
 import json
 import re
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -423,3 +426,77 @@ def _threatexchange_handler(state: ThreatExchangeState) -> type[BaseHTTPRequestH
 def threatexchange_server(state: ThreatExchangeState) -> Iterator[str]:
     with serve(_threatexchange_handler(state)) as url:
         yield url
+
+
+@dataclass
+class ListState:
+    """A hash list published at ``/lists/<name>``, with the validators a static file server
+    sends: an ETag (a digest of the body) and a Last-Modified time, either of which can be
+    left out."""
+
+    body: bytes = b""
+    modified: int = 1_700_000_000
+    send_etag: bool = True
+    send_last_modified: bool = True
+    status: int = 200
+    #: (If-None-Match, If-Modified-Since, status answered) of each request
+    requests: list[tuple[str | None, str | None, int]] = field(default_factory=list)
+
+    def publish(self, text: str) -> None:
+        self.body = text.encode()
+        self.modified += 60
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
+
+
+def _list_handler(state: ListState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            state.requests.append(
+                (self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"), status)
+            )
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if state.status != 200:
+                self._send(state.status, b"unavailable", {})
+                return
+            headers = {"Content-Type": "text/plain; charset=utf-8"}
+            if state.send_etag:
+                headers["ETag"] = state.etag
+            if state.send_last_modified:
+                headers["Last-Modified"] = formatdate(state.modified, usegmt=True)
+            # As RFC 9110 says: If-None-Match decides when sent; else If-Modified-Since.
+            match, since = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+            if match is not None:
+                unchanged = state.send_etag and match == state.etag
+            else:
+                unchanged = (
+                    since is not None
+                    and state.send_last_modified
+                    and parsedate_to_datetime(since).timestamp() >= state.modified
+                )
+            if unchanged:
+                self._send(304, b"", headers)
+                return
+            self._send(200, state.body, headers)
+
+    return Handler
+
+
+@contextmanager
+def list_server(state: ListState) -> Iterator[str]:
+    with serve(_list_handler(state)) as url:
+        yield f"{url}/lists"
