@@ -439,6 +439,8 @@ class ListState:
     send_etag: bool = True
     send_last_modified: bool = True
     status: int = 200
+    #: Requests still to answer with 503 before serving again
+    unavailable: int = 0
     #: (If-None-Match, If-Modified-Since, status answered) of each request
     requests: list[tuple[str | None, str | None, int]] = field(default_factory=list)
 
@@ -470,8 +472,12 @@ def _list_handler(state: ListState) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def do_GET(self) -> None:
+            if state.unavailable > 0:
+                state.unavailable -= 1
+                self._send(503, b"unavailable", {"Retry-After": "0"})
+                return
             if state.status != 200:
-                self._send(state.status, b"unavailable", {})
+                self._send(state.status, b"gone", {})
                 return
             headers = {"Content-Type": "text/plain; charset=utf-8"}
             if state.send_etag:

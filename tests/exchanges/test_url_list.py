@@ -132,6 +132,19 @@ def test_a_malformed_or_missing_list_changes_nothing(
     assert core.exchanges.sync("LIST").removed == 2
 
 
+def test_an_unavailable_server_is_asked_again(
+    core: Lykta, published: tuple[ListState, str]
+) -> None:
+    state, url = published
+    state.publish(_text_list(range(3)))
+    core.exchanges.add("LIST", "url_list", config={"url": f"{url}/benign.txt"})
+    core.exchanges.backoff = 0.01
+    state.unavailable = 2
+    result = core.exchanges.sync("LIST")
+    assert (result.retries, result.added) == (2, 3)
+    assert [status for _, _, status in state.requests] == [503, 503, 200]
+
+
 def test_a_list_read_half_way_is_read_whole_next_time(
     core: Lykta, published: tuple[ListState, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
