@@ -137,7 +137,7 @@ class _Batch:
     checkpoint_ts: int | None
     final: bool
     #: The fetch sent anything at all (a list unchanged since the checkpoint sends nothing).
-    listed: bool = True
+    listed: bool
 
 
 def _batches(exchange: Exchange, collab: Any, deltas: Iterable[Any], size: int) -> Iterator[_Batch]:

@@ -10,6 +10,7 @@ sync then treats it like every other exchange.
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 import time
 import typing as t
@@ -50,6 +51,9 @@ MAX_LIST_BYTES = 1 << 30
 DELTA_ITEMS = 10_000
 _TIMEOUT = (10.0, 60.0)  # connect, and between bytes
 _CHUNK = 1 << 20
+_LOGGED_ERRORS = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -187,10 +191,15 @@ def _check(found: Iterator[ContentItem | LineError]) -> None:
         else:
             _key(entry)
     if errors:
-        first = errors[0]
+        # The reasons quote the lines, which go to the log only: the status is shown to
+        # curators, and the URL may lead to a server that is not theirs to read.
+        for error in errors[:_LOGGED_ERRORS]:
+            log.warning("url_list: line %d of the list: %s", error.line, error.reason)
+        shown = ", ".join(str(error.line) for error in errors[:_LOGGED_ERRORS])
+        more = ", ..." if len(errors) > _LOGGED_ERRORS else ""
         raise ExchangeError(
-            f"the list has {len(errors)} malformed line(s); nothing of it was taken; "
-            f"line {first.line}: {first.reason}"
+            f"the list has {len(errors)} malformed line(s) (line {shown}{more}; the log says "
+            "why); nothing of it was taken"
         )
 
 
