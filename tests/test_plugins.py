@@ -226,6 +226,23 @@ def test_an_exchange_registered_from_outside_syncs_a_bank(
         core.close()
 
 
+def test_an_exchange_registered_at_run_time_fetches_in_a_process_of_its_own(
+    tmp_path: Path, fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fetching process, forked from a fork server started before the plugin was
+    # registered, gets the class by its importable name rather than from its registry.
+    monkeypatch.setattr(inline_exchange.InlineListExchange, "fetch_in_process", True)
+    plugins.plugin_manager().register(inline_exchange)
+    exchange_registry.refresh()
+    core = Lykta.open(make_settings(tmp_path / "home"))
+    try:
+        core.exchanges.add("INLINE", "inline_list", config={"signals": [f"pdq {PDQ[2]}"]})
+        assert core.exchanges.sync("INLINE").added == 1
+        assert core.lookup_hash("pdq", PDQ[2]).matches[0].bank == "INLINE"
+    finally:
+        core.close()
+
+
 def test_an_exchange_arrives_through_an_entry_point(
     tmp_path: Path, fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
