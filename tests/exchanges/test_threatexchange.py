@@ -3,6 +3,8 @@ as python-threatexchange's ThreatExchange client calls it, on SQLite and Postgre
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 from sqlalchemy import select
 
@@ -86,6 +88,8 @@ def test_a_refused_token_fails_the_sync_without_showing_it(
         core.exchanges.sync("TX")
     # The client sends its token in the query string, which the HTTP error repeats.
     assert "access_token" in state.requests[0]
-    assert wrong not in str(error.value)
-    assert wrong not in core.exchanges.get("TX").status.last_error
+    secret = wrong.partition("|")[2]
+    assert secret in urllib.parse.unquote(state.requests[0])
+    for shown in (str(error.value), core.exchanges.get("TX").status.last_error):
+        assert "access_token=***" in shown and secret not in shown
     assert core.banks.get("TX").content_count == 0
