@@ -1,9 +1,10 @@
-"""Plugins: how built-in and third-party code adds hash kinds and hears what the core does.
+"""Plugins: how built-in and third-party code adds hash kinds and exchanges and hears what
+the core does.
 
 Built-ins register through the very same hooks a third-party package uses, so a new hash
-kind is one class plus one hook implementation, inside Lykta or out. Third-party packages
-declare an entry point in the group ``lykta.plugins``; the hook specifications below are the
-whole contract (see docs/plugins.md).
+kind or exchange is one class plus one hook implementation, inside Lykta or out.
+Third-party packages declare an entry point in the group ``lykta.plugins``; the hook
+specifications below are the whole contract (see docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from lykta.exchanges.base import Exchange
     from lykta.hashing.base import Hasher
 
 PROJECT = "lykta"
@@ -28,6 +30,11 @@ class LyktaHooks:
     @hookspec
     def lykta_hashers(self) -> list[type[Hasher]]:  # type: ignore[empty-body]
         """Hash kinds this plugin provides, as ``Hasher`` subclasses with a unique ``name``."""
+
+    @hookspec
+    def lykta_exchanges(self) -> list[type[Exchange]]:  # type: ignore[empty-body]
+        """Hash-sharing programmes this plugin provides, as ``Exchange`` subclasses whose
+        ``name`` is unique and is their python-threatexchange API's ``get_name()``."""
 
     @hookspec
     def lykta_match_found(self, core: Any, content: Any, result: Any) -> None:
@@ -56,6 +63,19 @@ def plugin_manager() -> pluggy.PluginManager:
         from lykta.hashing import builtin
 
         manager.register(builtin, name="lykta.builtin")
+        manager.register(_BuiltinExchanges(), name="lykta.builtin_exchanges")
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         _manager = manager
     return _manager
+
+
+class _BuiltinExchanges:
+    """Lykta's own exchanges, through the hook a third-party plugin uses."""
+
+    @hookimpl
+    def lykta_exchanges(self) -> list[type[Exchange]]:
+        # Imported when the exchanges are first asked for: python-threatexchange's clients
+        # take seconds to import, which a command that never syncs should not pay.
+        from lykta.exchanges.builtin import BUILTIN_EXCHANGES
+
+        return list(BUILTIN_EXCHANGES)

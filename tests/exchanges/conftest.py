@@ -1,4 +1,5 @@
-"""Fixtures of the exchange tests: NCMEC- and StopNCII-like servers with benign hashes."""
+"""Fixtures of the exchange tests: NCMEC-, StopNCII- and ThreatExchange-like servers with
+benign hashes."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from tests.exchanges.servers import (
     NCMEC_USER,
     STOPNCII_FUNCTION_KEY,
     STOPNCII_SUBSCRIPTION_KEY,
+    TE_TOKEN,
     NcmecEntry,
     NcmecState,
     StopNciiState,
+    ThreatExchangeState,
     ncmec_server,
     stopncii_server,
+    threatexchange_server,
 )
 
 
@@ -58,11 +62,19 @@ def stopncii() -> Iterator[tuple[StopNciiState, str]]:
 
 
 @pytest.fixture
+def threatexchange() -> Iterator[tuple[ThreatExchangeState, str]]:
+    state = ThreatExchangeState()
+    with threatexchange_server(state) as url:
+        yield state, url
+
+
+@pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LYKTA_TEST_NCMEC", f"{NCMEC_USER}:{NCMEC_PASSWORD}")
     monkeypatch.setenv(
         "LYKTA_TEST_STOPNCII", f"{STOPNCII_FUNCTION_KEY},{STOPNCII_SUBSCRIPTION_KEY}"
     )
+    monkeypatch.setenv("LYKTA_TEST_TE", TE_TOKEN)
 
 
 def add_ncmec(core: Lykta, url: str, bank: str = "NCMEC") -> None:

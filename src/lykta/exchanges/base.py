@@ -118,7 +118,9 @@ class Exchange:
     takes_base_url: ClassVar[bool] = False
     #: Fetch in a process of its own (an exchange that can send millions of entries).
     fetch_in_process: ClassVar[bool] = False
-    #: Every fetch returns the whole list (no deltas): what a fetch leaves out is removed.
+    #: Every fetch returns the whole list (no deltas), or nothing at all when the list is
+    #: unchanged since the checkpoint it is given: what a fetch that returns the list leaves
+    #: out is removed.
     full_fetch: ClassVar[bool] = False
 
     # --- settings ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The exchanges Lykta ships: NCMEC's hash sharing API, StopNCII, Meta's ThreatExchange,
 python-threatexchange's sample signals and a local file of signals, each over the
-python-threatexchange API of the same name."""
+python-threatexchange API of the same name, and a list at a URL (lykta.exchanges.url_list)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from threatexchange.signal_type.signal_base import SignalType
 
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.exchanges.base import SIGNAL_TYPES, Exchange, FetchedItem, kind_of
+from lykta.exchanges.url_list import UrlListExchange
 
 
 class _NcmecHashApiAt(hash_api.NCMECHashAPI):
@@ -197,4 +198,5 @@ class LocalFileExchange(Exchange):
 
 BUILTIN_EXCHANGES: tuple[type[Exchange], ...] = (
     NcmecExchange, StopNciiExchange, ThreatExchangeExchange, SampleExchange, LocalFileExchange,
+    UrlListExchange,
 )  # fmt: skip

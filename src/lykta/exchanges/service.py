@@ -136,6 +136,8 @@ class _Batch:
     checkpoint_json: str | None
     checkpoint_ts: int | None
     final: bool
+    #: The fetch sent anything at all (a list unchanged since the checkpoint sends nothing).
+    listed: bool
 
 
 def _batches(exchange: Exchange, collab: Any, deltas: Iterable[Any], size: int) -> Iterator[_Batch]:
@@ -145,7 +147,7 @@ def _batches(exchange: Exchange, collab: Any, deltas: Iterable[Any], size: int) 
     def batch(final: bool) -> _Batch:
         text = None if last is None else dataclass_json.dataclass_dumps(last)
         ts = None if last is None else last.get_progress_timestamp()
-        return _Batch(exchange.items(collab, pending), text, ts, final)
+        return _Batch(exchange.items(collab, pending), text, ts, final, last is not None)
 
     for delta in deltas:
         # Later updates of a key replace earlier ones: each is the item's whole state.
@@ -178,7 +180,9 @@ class _Source:
             deltas = client.fetch_iter(SIGNAL_TYPES, checkpoint)
             return _ahead(_batches(self.exchange, self.collab, deltas, self.size))
         text = None if checkpoint is None else dataclass_json.dataclass_dumps(checkpoint)
-        spec = (self.exchange.name, self.bank, self.config, self.credentials, text, self.size)
+        # The class itself (pickled by name): a plugin's exchange registered at run time is
+        # not in the fetching process's registry.
+        spec = (type(self.exchange), self.bank, self.config, self.credentials, text, self.size)
         return _from_process(spec)
 
 
@@ -195,17 +199,18 @@ _DONE = "done"
 
 def _fetch_process(spec: tuple[Any, ...], queue: Any) -> None:
     """The fetching process: the API's client, its pages converted into batches."""
-    name, bank, config, credentials, checkpoint_text, size = spec
+    exchange_cls, bank, config, credentials, checkpoint_text, size = spec
     redact_http_logs()
     try:
-        exchange = get_exchange(name)
+        exchange = exchange_cls()
         collab = exchange.collab(bank, config)
         client = exchange.client(collab, credentials, config.get("base_url"))
         checkpoint = exchange.checkpoint_of(checkpoint_text)
         deltas = client.fetch_iter(SIGNAL_TYPES, checkpoint)
         for batch in _batches(exchange, collab, deltas, size):
             wire = [item.to_wire() for item in batch.items]
-            queue.put((wire, batch.checkpoint_json, batch.checkpoint_ts, batch.final))
+            queue.put((wire, batch.checkpoint_json, batch.checkpoint_ts, batch.final,
+                       batch.listed))  # fmt: skip
     except BaseException as error:
         message = error.message if isinstance(error, LyktaError) else _describe(error)
         queue.put(("failed", message, _retryable(error)))
@@ -239,9 +244,9 @@ def _from_process(spec: tuple[Any, ...]) -> Iterator[_Batch]:
                 return
             if value[0] == "failed":  # the fetcher's error: an exception may not pickle
                 raise _FetchFailed(value[1], value[2])
-            wire, checkpoint_json, checkpoint_ts, final = value
+            wire, checkpoint_json, checkpoint_ts, final, listed = value
             items = [FetchedItem.from_wire(item) for item in wire]
-            yield _Batch(items, checkpoint_json, checkpoint_ts, final)
+            yield _Batch(items, checkpoint_json, checkpoint_ts, final, listed)
     finally:
         if process.is_alive():
             process.terminate()
@@ -449,8 +454,9 @@ class ExchangeService:
         attempt = 0
         while True:
             checkpoint = self._checkpoint(run.exchange_id, source.exchange)
-            run.seen = set() if checkpoint is None else None
-            run.started_empty = checkpoint is None and not self._holds_items(run.exchange_id)
+            whole = checkpoint is None or source.exchange.full_fetch
+            run.seen = set() if whole else None
+            run.started_empty = whole and not self._holds_items(run.exchange_id)
             try:
                 for batch in source.batches(checkpoint):
                     self._commit(run, batch)
@@ -479,14 +485,15 @@ class ExchangeService:
             )
 
     def _checkpoint(self, exchange_id: int, exchange: Exchange) -> FetchCheckpointBase | None:
-        """The committed checkpoint; None to fetch the whole list (first sync, a list
-        without deltas, or a checkpoint the API says is too old to resume from)."""
+        """The committed checkpoint; None to fetch the whole list (first sync, or a
+        checkpoint the API says is too old to resume from). A list without deltas is sent
+        whole anyway; its checkpoint lets it answer that nothing changed."""
         with self._sessions() as session:
             text = session.scalar(
                 select(ExchangeRow.checkpoint_json).where(ExchangeRow.id == exchange_id)
             )
         checkpoint = exchange.checkpoint_of(text)
-        if checkpoint is None or exchange.full_fetch or checkpoint.is_stale():
+        if checkpoint is None or checkpoint.is_stale():
             return None
         return checkpoint
 
@@ -527,7 +534,7 @@ class ExchangeService:
                         result.added += 1
                     else:
                         result.updated += 1
-            if final and run.seen is not None:
+            if final and run.seen is not None and batch.listed:
                 for row_id, content_id in _unseen(session, run.exchange_id, run.seen):
                     stale.append(content_id)
                     dropped.append(row_id)
