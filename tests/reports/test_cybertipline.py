@@ -4,8 +4,11 @@ resumed without a second report, reports lost after 24 h, retraction, and who ma
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -21,6 +24,7 @@ from lykta.settings import Settings
 from lykta.store.models import CyberTipReport
 from tests.conftest import make_settings
 from tests.reports.cybertip_server import PASSWORD, USER, State, cybertipline
+from tests.videogen import write_video
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
@@ -116,6 +120,56 @@ def test_a_confirmed_case_is_reported_end_to_end(
     actions = {entry.action for entry in review.audit.list(target=f"case:{case_id}")}
     assert {"report.create", "report.submit", "report.finish", "case.decision"} <= actions
     assert review.audit.verify().ok
+
+
+def _file_details(state: State, report_id: str | None) -> dict[str, ET.Element]:
+    """The fileDetails the server got for each file of the report, by the file's SHA-256."""
+    sent = state.reports[report_id or ""]
+    by_file = {fid: hashlib.sha256(data).hexdigest() for fid, data in sent.files.items()}
+    return {
+        by_file[fid]: ET.fromstring(xml) for fid, xml in sent.file_details.items()
+    }  # fmt: skip
+
+
+def test_a_file_is_viewed_by_the_esp_once_anyone_was_shown_it_whole(
+    review: Lykta, photo: bytes, server: tuple[str, State], tmp_path: Path
+) -> None:
+    url, state = server
+    video = write_video(tmp_path / "clip.mp4", [7, 8], scene_seconds=2).read_bytes()
+    review.add_media("known", video, external_id="benign-v")
+    review.lookup_video(review.hash_video(io.BytesIO(video)), source=MatchSource("user:42"))
+    review.evidence.keep_upload(video)
+    case_id = confirmed_case(review, photo)
+    photo_sha, video_sha = hashlib.sha256(photo).hexdigest(), hashlib.sha256(video).hexdigest()
+    # Someone other than the reporter opens the photo, and one frame of the video.
+    review.media.photo(case_id, photo_sha, viewer="user:vic", may_view_media=True)
+    review.media.frame(case_id, video_sha, 0, viewer="user:vic", may_view_media=True)
+    info = review.reports.send(case_id, client(url), actor="user:cara", may_report=True)
+    details = _file_details(state, info.ncmec_report_id)
+    assert set(details) == {photo_sha, video_sha}
+    assert all(out_of_order(element) is None for element in details.values())
+    assert details[photo_sha].findtext("fileViewedByEsp") == "true"
+    assert details[photo_sha].find("additionalInfo") is None
+    # A storyboard frame is not the entire contents NCMEC asks about: false, and said.
+    assert details[video_sha].findtext("fileViewedByEsp") == "false"
+    assert "viewed 1 key frame(s)" in (details[video_sha].findtext("additionalInfo") or "")
+
+
+def test_a_view_of_the_same_file_in_another_case_counts(
+    review: Lykta, photo: bytes, server: tuple[str, State]
+) -> None:
+    url, state = server
+    other = confirmed_case(review, photo, subject="user:7")
+    photo_sha = hashlib.sha256(photo).hexdigest()
+    # The same bytes, seen in another subject's case: the service viewed this file.
+    review.media.photo(other, photo_sha, viewer="user:vic", may_view_media=True)
+    case_id = confirmed_case(review, photo, subject="user:8")
+    info = review.reports.send(case_id, client(url), actor="user:cara", may_report=True)
+    assert _file_details(state, info.ncmec_report_id)[photo_sha].findtext("fileViewedByEsp") == (
+        "true"
+    )
+    views = review.audit.media_views([photo_sha, "0" * 64])
+    assert views == {photo_sha: {"photo"}}
 
 
 @pytest.mark.parametrize("crash_at", ["submitting", "submitted", "upload:0", "fileinfo:0"])

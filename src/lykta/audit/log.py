@@ -12,18 +12,20 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+# The entry written before a person is served any media (a photo, a video, a frame).
+MEDIA_VIEW = "media.view"
 # Rows fetched at a time while verifying: large, to pay few round trips, and small enough
 # that the batch being hashed and the one being fetched stay a few tens of megabytes.
 VERIFY_BATCH = 50_000
@@ -163,6 +165,23 @@ class AuditLog:
                 )
                 for row in session.scalars(query)
             ]
+
+    def media_views(self, sha256s: Collection[str]) -> dict[str, set[str]]:
+        """For each of these media (by SHA-256) that anyone was served, in any case, the
+        parts served: `photo`, `video` (the whole file) or `frame:N` (a storyboard frame)."""
+        if not sha256s:
+            return {}
+        # `append` writes the detail with json.dumps' default separators and sorted keys;
+        # the JSON is read back to be sure of the match.
+        wanted = [AuditEntry.detail_json.contains(f'"sha256": "{sha}"') for sha in sha256s]
+        query = select(AuditEntry.detail_json).where(AuditEntry.action == MEDIA_VIEW, or_(*wanted))
+        parts: dict[str, set[str]] = {}
+        with self._sessions() as session:
+            for detail_json in session.scalars(query):
+                detail = json.loads(detail_json)
+                if detail.get("sha256") in sha256s:
+                    parts.setdefault(detail["sha256"], set()).add(str(detail.get("part", "")))
+        return parts
 
     def verify(self) -> Verification:
         """Walk the chain in order and name the first entry that does not fit.

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.alerts import AlertInfo
-from lykta.audit import AuditLog
+from lykta.audit import MEDIA_VIEW, AuditLog
 from lykta.cases import CaseService
 from lykta.errors import Forbidden, InvalidInput, NotFound
 from lykta.evidence.service import MEDIA, content_sha256
@@ -135,7 +135,7 @@ class MediaService:
 
     def _audited(self, viewer: str, case_id: int, item: CaseMedia, part: str) -> None:
         self._audit.record(
-            viewer, "media.view", f"case:{case_id}",
+            viewer, MEDIA_VIEW, f"case:{case_id}",
             {"sha256": item.sha256, "kind": item.kind, "part": part},
         )  # fmt: skip
 

@@ -42,6 +42,8 @@ NEW, SUBMITTING, SUBMITTED, FINISHED, RETRACTED, LOST = (
 OPEN_STEPS = frozenset({NEW, SUBMITTING, SUBMITTED})
 # NCMEC's industry classification, when a bank item's labels carry one.
 CLASSES = frozenset({"A1", "A2", "B1", "B2"})
+# The parts of a `media.view` entry that show a file whole: fileViewedByEsp.
+WHOLE_FILE_PARTS = frozenset({"photo", "video"})
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -171,7 +173,10 @@ class ReportService:
                 self._save(report_id, files=files)
                 step_done(f"upload:{index}")
             if not file["details_sent"]:
-                client.fileinfo(file_details_xml(ncmec_id, file["file_id"], _file_facts(file)))
+                # Views up to now: the details say what the service had seen when it sent them.
+                parts = self._audit.media_views([file["sha256"]]).get(file["sha256"], set())
+                facts = _file_facts(file, parts)
+                client.fileinfo(file_details_xml(ncmec_id, file["file_id"], facts))
                 file["details_sent"] = True
                 self._save(report_id, files=files)
                 step_done(f"fileinfo:{index}")
@@ -359,13 +364,16 @@ class ReportService:
             return [report_info(row) for row in rows]
 
 
-def _file_facts(file: dict[str, Any]) -> FileFacts:
+def _file_facts(file: dict[str, Any], viewed_parts: set[str]) -> FileFacts:
+    """``viewed_parts``: the parts of the file served to anyone (`media.view` entries)."""
     uploaded = file.get("uploaded_at")
     return FileFacts(
         name=file["name"], sha256=file["sha256"], md5=file.get("md5") or "",
         uploaded_at=datetime.fromisoformat(uploaded) if uploaded else None,
         live_streaming=bool(file.get("live_streaming")),
         industry_classification=file.get("classification"),
+        viewed_by_esp=bool(viewed_parts & WHOLE_FILE_PARTS),
+        frames_viewed=sum(1 for part in viewed_parts if part.startswith("frame:")),
     )  # fmt: skip
 
 

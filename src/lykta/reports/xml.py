@@ -4,7 +4,7 @@ of NCMEC's schema (its sequences reject anything else, with response code 4100).
 Only what a Lykta case knows goes in: the incident (child pornography; escalated when a
 live stream shows abuse happening now), the reporter, the reported user (the case's subject
 with the screen names, emails and IP capture events platforms attached), and per file the
-hashes, whether anyone at the service viewed it, and its annotations.
+hashes, whether anyone at the service viewed it whole, and its annotations.
 """
 
 from __future__ import annotations
@@ -112,6 +112,10 @@ class FileFacts:
     uploaded_at: datetime | None
     live_streaming: bool = False
     industry_classification: str | None = None
+    # Whether someone at the service was shown the whole file (fileViewedByEsp), and how
+    # many storyboard frames of a video they saw, which is not the whole file.
+    viewed_by_esp: bool = False
+    frames_viewed: int = 0
 
 
 def _add(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -171,15 +175,17 @@ def report_xml(facts: ReportFacts) -> bytes:
 
 
 def file_details_xml(report_id: str, file_id: str, file: FileFacts) -> bytes:
-    """The ``<fileDetails>`` document of one uploaded file. No one at the service viewed
-    it in Lykta (the console shows no media), and it was not publicly available."""
+    """The ``<fileDetails>`` document of one uploaded file; it was not publicly available.
+    ``fileViewedByEsp`` is NCMEC's "viewed the entire contents": true once anyone was shown
+    the photo or the video file; frames of a video's storyboard alone are said in
+    ``additionalInfo`` instead."""
     details = ET.Element("fileDetails")
     _add(details, "reportId", report_id)
     _add(details, "fileId", file_id)
     _add(details, "originalFileName", file.name)
     if file.uploaded_at is not None:
         _add(details, "uploadedToEspTimestamp", iso(file.uploaded_at))
-    _add(details, "fileViewedByEsp", "false")
+    _add(details, "fileViewedByEsp", "true" if file.viewed_by_esp else "false")
     _add(details, "publiclyAvailable", "false")
     if file.live_streaming:
         annotations = _add(details, "fileAnnotations")
@@ -191,4 +197,10 @@ def file_details_xml(report_id: str, file_id: str, file: FileFacts) -> bytes:
             continue
         digest = _add(details, "originalFileHash", value)
         digest.set("hashType", kind)
+    if file.frames_viewed and not file.viewed_by_esp:
+        _add(
+            details, "additionalInfo",
+            f"The service viewed {file.frames_viewed} key frame(s) of this video, "
+            "not the whole file.",
+        )  # fmt: skip
     return bytes(ET.tostring(details, encoding="utf-8", xml_declaration=True))
