@@ -100,3 +100,15 @@ def test_reporting_without_credentials_says_so(
         "report", "cybertipline", case_id, "--as", "cara", code=1
     )
     assert "no reports" in run("report", "status", case_id)
+
+
+def test_a_refused_step_exits_1_shows_in_status_and_resumes(server: State) -> None:
+    case_id = str(confirmed_case())
+    server.fail_next = ["", "http400:code4100"]  # the submit goes, the finish is refused
+    failed = run("report", "cybertipline", case_id, "--as", "cara", code=1)
+    assert failed.strip() == "error: the CyberTipline refused /finish: code 4100, failure 4100"
+    status = run("report", "status", case_id)
+    assert "submitted" in status and "last error: the CyberTipline refused /finish" in status
+    assert "NCMEC report 100000" in run("report", "cybertipline", case_id, "--as", "cara")
+    assert list(server.reports) == ["100000"] and server.reports["100000"].state == "finished"
+    assert "last error" not in run("report", "status", case_id)

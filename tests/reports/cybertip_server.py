@@ -1,8 +1,14 @@
 """A local stand-in for NCMEC's CyberTipline Reporting API, run in a thread by the tests:
 basic auth, /status, /submit, /upload, /fileinfo, /finish, /retract, each answering a
 ``<reportResponse>``; XML out of the schema's order is refused with code 4100, an unknown
-or closed report with code 2000 (this server's stand-in for NCMEC's own report codes), and
-``fail_next`` makes the next calls fail with a retryable HTTP 503 or code 1000."""
+or closed report with code 2000 (this server's stand-in for NCMEC's own report codes).
+
+``fail_next`` makes the next calls fail, one entry each, before they are handled:
+``"drop"`` closes the connection without an answer; ``"stall"`` holds the call until
+``State.release`` is set (a client's read timeout), then drops it; ``"httpN"`` answers
+HTTP N with no XML; ``"codeN"`` answers HTTP 200 with response code N; ``"httpN:codeM"``
+both; ``""`` lets the call through. ``State.received`` is set whenever a failure is
+taken, so a test can wait for it."""
 
 from __future__ import annotations
 
@@ -33,8 +39,10 @@ class Report:
 class State:
     reports: dict[str, Report] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
-    fail_next: list[str] = field(default_factory=list)  # "http503" or "code1000"
+    fail_next: list[str] = field(default_factory=list)  # "drop", "http503", "code1000", ...
     lock: threading.Lock = field(default_factory=threading.Lock)
+    received: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 def response(code: int, description: str, **extra: str) -> bytes:
@@ -92,14 +100,28 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.calls.append(endpoint)
                 failure = state.fail_next.pop(0) if state.fail_next else None
-            if failure == "http503":
-                self._answer(503, b"busy")
-                return
-            if failure == "code1000":
-                self._answer(500, response(1000, "Server error"))
+            if failure:
+                state.received.set()
+                self._fail(failure)
                 return
             status, answer = self._handle(endpoint, body)
             self._answer(status, answer)
+
+        def _fail(self, failure: str) -> None:
+            if failure in ("drop", "stall"):
+                if failure == "stall":
+                    state.release.wait()
+                self.close_connection = True  # no answer: the client sees the connection go
+                return
+            status, code = 200, None
+            for part in failure.split(":"):
+                if part.startswith("http"):
+                    status = int(part.removeprefix("http"))
+                elif part.startswith("code"):
+                    code = int(part.removeprefix("code"))
+                else:
+                    raise ValueError(f"unknown failure {failure!r}")
+            self._answer(status, b"busy" if code is None else response(code, f"failure {code}"))
 
         def _report(self, report_id: str) -> Report | None:
             report = state.reports.get(report_id)
@@ -157,5 +179,6 @@ def cybertipline() -> Iterator[tuple[str, State]]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", state
     finally:
+        state.release.set()
         server.shutdown()
         server.server_close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,17 +197,87 @@ def test_a_crash_at_any_step_resumes_the_same_report(
     assert len(review.reports.status(case_id)) == 1
 
 
-def test_retryable_answers_are_retried(
-    review: Lykta, photo: bytes, server: tuple[str, State]
+MINIMAL_REPORT = (
+    b"<report><incidentSummary><incidentType>x</incidentType></incidentSummary></report>"
+)
+RETRYABLE = ["drop", "stall", "code1000", "http429", "http500", "http502", "http503", "http504"]
+
+
+@pytest.mark.parametrize("failure", RETRYABLE)
+def test_retryable_failures_are_tried_again(server: tuple[str, State], failure: str) -> None:
+    url, state = server
+    pauses: list[float] = []
+    # A short read timeout for the stalled call; the server holds it until released.
+    tipline = CyberTiplineClient(url, USER, PASSWORD, pause=pauses.append, timeout=0.5)
+    state.fail_next = [failure]
+    assert tipline.submit(MINIMAL_REPORT) in state.reports
+    assert state.calls == ["/submit", "/submit"] and pauses == [1.0]
+
+
+def test_retryable_failures_give_up_after_four_tries(server: tuple[str, State]) -> None:
+    url, state = server
+    pauses: list[float] = []
+    tipline = CyberTiplineClient(url, USER, PASSWORD, pause=pauses.append)
+    state.fail_next = ["drop"] * 4
+    with pytest.raises(CyberTiplineError, match=r"RemoteProtocolError \(tried 4 times\)"):
+        tipline.submit(MINIMAL_REPORT)
+    assert len(state.calls) == 4 and pauses == [1.0, 2.0, 4.0] and state.reports == {}
+    state.fail_next = ["code1000"] * 4
+    with pytest.raises(CyberTiplineError, match=r"server error on /submit.*tried 4 times"):
+        tipline.submit(MINIMAL_REPORT)
+
+
+def test_a_cybertipline_that_cannot_be_reached_is_tried_four_times() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pauses: list[float] = []
+    tipline = CyberTiplineClient(f"http://127.0.0.1:{port}", USER, PASSWORD, pause=pauses.append)
+    with pytest.raises(CyberTiplineError, match=r"cannot reach.*ConnectError \(tried 4 times\)"):
+        tipline.status()
+    assert len(pauses) == 3
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        ("http400:code4100", "refused /submit: code 4100, failure 4100"),
+        ("code2000", "refused /submit: code 2000"),
+        ("http403:code1100", "refused /submit: code 1100"),
+        ("http404", "answered HTTP 404 to /submit with no reportResponse"),
+        ("http501", "answered HTTP 501 to /submit with no reportResponse"),
+    ],
+)  # fmt: skip
+def test_other_failures_are_final_at_once(
+    server: tuple[str, State], failure: str, message: str
+) -> None:
+    url, state = server
+    pauses: list[float] = []
+    tipline = CyberTiplineClient(url, USER, PASSWORD, pause=pauses.append)
+    state.fail_next = [failure, failure]
+    with pytest.raises(CyberTiplineError, match=re.escape(message)):
+        tipline.submit(MINIMAL_REPORT)
+    assert state.calls == ["/submit"] and pauses == []
+
+
+@pytest.mark.parametrize("failures", [["http400:code4100"], ["drop"] * 4])
+def test_a_failed_step_fails_the_send_says_why_and_resumes(
+    review: Lykta, photo: bytes, server: tuple[str, State], failures: list[str]
 ) -> None:
     url, state = server
     case_id = confirmed_case(review, photo)
-    state.fail_next = ["http503", "code1000"]
+    state.fail_next = ["", *failures]  # the submit goes through, the upload fails
+    with pytest.raises(CyberTiplineError) as raised:
+        review.reports.send(case_id, client(url), actor="user:cara", may_report=True)
+    assert "/upload" in raised.value.message
+    (report,) = review.reports.status(case_id)
+    assert report.step == "submitted" and report.error == raised.value.message
+    errors = review.audit.list(action="report.error", target=f"case:{case_id}")
+    assert [entry.detail["error"] for entry in errors] == [raised.value.message]
+    assert state.calls == ["/submit"] + ["/upload"] * len(failures)
     info = review.reports.send(case_id, client(url), actor="user:cara", may_report=True)
-    assert info.step == "finished" and len(state.reports) == 1
-    state.fail_next = ["http503"] * 4
-    with pytest.raises(CyberTiplineError, match="tried 4 times"):
-        client(url).submit(b"<report/>")
+    assert info.step == "finished" and info.error == "" and info.id == report.id
+    assert len(state.reports) == 1 and review.audit.verify().ok
 
 
 def test_out_of_order_xml_is_refused(server: tuple[str, State]) -> None:

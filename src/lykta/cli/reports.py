@@ -40,9 +40,10 @@ def _emit_json(info: ReportInfo) -> None:
 
 def _print(info: ReportInfo) -> None:
     lost = "  LOST: unfinished after 24 h, NCMEC deleted it" if info.lost else ""
+    failed = f"  last error: {info.error}" if info.error and not info.lost else ""
     out.print(
         f"report {info.id}: {info.step}, NCMEC id {info.ncmec_report_id or '-'}, "
-        f"{len(info.files)} file(s), by {info.actor}, to {info.endpoint}{lost}",
+        f"{len(info.files)} file(s), by {info.actor}, to {info.endpoint}{lost}{failed}",
         highlight=False,
     )
 

@@ -1,7 +1,11 @@
 """NCMEC's CyberTipline Reporting API over HTTPS (basic auth): status, submit, upload,
 fileinfo, finish, retract. Every answer is a ``<reportResponse>`` with a
-``responseCode`` (0 = success); server errors (HTTP 5xx, 429, code 1000) and lost
-connections are retried with a growing pause, other codes are the caller's to fix."""
+``responseCode`` (0 = success).
+
+Two classes of failure: retryable ones (response code 1000, NCMEC's server error; HTTP
+429, 500, 502, 503, 504; a connection refused, dropped or timed out) are tried again, four
+times in all with a growing pause; everything else (any other response code, any other
+HTTP status) is final at once, with a message naming the call and what came back."""
 
 from __future__ import annotations
 
@@ -97,14 +101,24 @@ class CyberTiplineClient:
             try:
                 answer = self._http.request(method, path, **request)  # type: ignore[arg-type]
             except httpx.TransportError as error:
-                problem = f"cannot reach the CyberTipline at {self.url}: {type(error).__name__}"
+                problem = (
+                    f"cannot reach the CyberTipline at {self.url}{path}: {type(error).__name__}"
+                )
                 continue
             if answer.status_code == 401:
                 raise CyberTiplineError("the CyberTipline refused the credentials (HTTP 401)")
             if answer.status_code in RETRYABLE_HTTP:
                 problem = f"the CyberTipline answered HTTP {answer.status_code} to {path}"
                 continue
-            response = parse_response(answer.content)
+            try:
+                response = parse_response(answer.content)
+            except CyberTiplineError as error:
+                if answer.status_code == 200:
+                    raise
+                raise CyberTiplineError(
+                    f"the CyberTipline answered HTTP {answer.status_code} to {path} "
+                    "with no reportResponse"
+                ) from error
             if response.code == SERVER_ERROR:
                 problem = f"the CyberTipline had a server error on {path}: {response.description}"
                 continue

@@ -30,12 +30,13 @@ from lykta.cases import CaseDetail, CaseService, CaseState
 from lykta.errors import Conflict, Forbidden, NotFound
 from lykta.evidence import EvidenceService
 from lykta.evidence.service import MEDIA, REPORT_XML
-from lykta.reports.client import CyberTiplineClient
+from lykta.reports.client import CyberTiplineClient, CyberTiplineError
 from lykta.reports.export import export_case
 from lykta.reports.xml import FileFacts, IpCapture, ReportFacts, file_details_xml, report_xml
 from lykta.store.models import Alert, Case, CyberTipReport
 
 UNFINISHED_LIFETIME = timedelta(hours=24)
+MAX_ERROR = 2000
 NEW, SUBMITTING, SUBMITTED, FINISHED, RETRACTED, LOST = (
     "new", "submitting", "submitted", "finished", "retracted", "lost",
 )  # fmt: skip
@@ -149,9 +150,29 @@ class ReportService:
         checkpoint: Callable[[str], None] | None = None,
     ) -> ReportInfo:
         """Send the case's report, or carry on with its unfinished one. ``checkpoint`` is
-        called with each step once it is written (tests stop there to crash)."""
-        step_done = checkpoint or (lambda _: None)
+        called with each step once it is written (tests stop there to crash).
+
+        A call the CyberTipline refused, or that failed past its retries, leaves the report
+        open at the step it reached, with the message in its ``error`` (and the audit log),
+        and is raised: sending again resumes there."""
         report_id = self._open(case_id, client.url, actor, may_report)
+        try:
+            return self._send(case_id, report_id, client, actor, checkpoint)
+        except CyberTiplineError as error:
+            self._save(report_id, error=error.message)
+            self._audit.record(actor, "report.error", f"case:{case_id}",
+                               {"report": report_id, "error": error.message})  # fmt: skip
+            raise
+
+    def _send(
+        self,
+        case_id: int,
+        report_id: int,
+        client: CyberTiplineClient,
+        actor: str,
+        checkpoint: Callable[[str], None] | None,
+    ) -> ReportInfo:
+        step_done = checkpoint or (lambda _: None)
         row = self._load(report_id)
         if row.step in (NEW, SUBMITTING):
             self._save(report_id, step=SUBMITTING)
@@ -181,7 +202,7 @@ class ReportService:
                 self._save(report_id, files=files)
                 step_done(f"fileinfo:{index}")
         client.finish(ncmec_id)
-        self._save(report_id, step=FINISHED, close=True)
+        self._save(report_id, step=FINISHED, close=True, error="")
         self._audit.record(actor, "report.finish", f"case:{case_id}",
                            {"report": report_id, "ncmec_report_id": ncmec_id})  # fmt: skip
         with self._sessions() as session:
@@ -307,6 +328,7 @@ class ReportService:
         files: list[dict[str, Any]] | None = None,
         submitted: bool = False,
         close: bool = False,
+        error: str | None = None,
     ) -> None:
         now = datetime.now(UTC)
         with self._sessions() as session, session.begin():
@@ -322,6 +344,8 @@ class ReportService:
                 row.submitted_at = now
             if close:
                 row.open_key = None
+            if error is not None:
+                row.error = error[:MAX_ERROR]
             row.updated_at = now
 
     # --- retracting and reading ----------------------------------------------------------
