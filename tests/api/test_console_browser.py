@@ -11,75 +11,34 @@ both).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from lykta.alerts import MatchSource, NewAlert
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
 from lykta.auth.users import Role
-from tests.conftest import TEST_EVIDENCE_KEY, make_photo, make_settings
+from tests.api.console_browser import (
+    PASSWORD,
+    all_loaded,
+    browser_tab,
+    css_filter,
+    serving,
+    sign_in,
+)
+from tests.conftest import make_photo, make_settings
 from tests.videogen import write_video
-
-PASSWORD = "correct horse battery"
 
 
 @dataclass
 class Server:
     url: str
     case_id: int
-
-
-@contextmanager
-def serving(home: Path) -> Iterator[str]:
-    """`lykta serve` on a free port over ``home``; its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": "",
-           "LYKTA_EVIDENCE_KEY": TEST_EVIDENCE_KEY,
-           "LYKTA_LOGIN_MAX_FAILURES": "3"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lykta", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"lykta serve did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -109,50 +68,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         case_id = recorded.case_id
     finally:
         core.close()
-    with serving(home) as url:
-        yield Server(url, case_id)
-
-
-def _tab(browser: object) -> Iterator[tuple[object, list[str], list[str]]]:
-    context = browser.new_context(accept_downloads=True)  # type: ignore[attr-defined]
-    blocked: list[str] = []
-    errors: list[str] = []
-
-    def only_local(route, request) -> None:  # type: ignore[no-untyped-def]
-        if urlsplit(request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
-    tab = context.new_page()
-    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab, blocked, errors
-    context.close()
+    with serving(home) as served:
+        yield Server(served.url, case_id)
 
 
 @pytest.fixture
 def page(browser: object) -> Iterator[tuple[object, list[str], list[str]]]:
-    """A page whose requests to any other host are blocked and recorded, with its console
-    errors (a Content-Security-Policy violation is one)."""
-    yield from _tab(browser)
-
-
-def _sign_in(tab, server: Server, name: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    tab.goto(f"{server.url}/ui/login")
-    tab.fill("input[name=name]", name)
-    tab.fill("input[name=password]", password)
-    tab.click("button[type=submit]")
+    """A tab that may reach nothing but the local server (see `browser_tab`)."""
+    yield from browser_tab(browser)
 
 
 def test_repeated_wrong_passwords_lock_the_account(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     tab, blocked, _ = page
     for _ in range(3):
-        _sign_in(tab, server, "lena", "not her password")
+        sign_in(tab, server.url, "lena", "not her password")
         assert "wrong name or password" in tab.locator(".message").inner_text()
-    _sign_in(tab, server, "lena", PASSWORD)
+    sign_in(tab, server.url, "lena", PASSWORD)
     assert "too many failed logins" in tab.locator(".message").inner_text()
     assert tab.url.endswith("/ui/login")
     assert blocked == []
@@ -160,7 +91,7 @@ def test_repeated_wrong_passwords_lock_the_account(page, server: Server) -> None
 
 def test_a_case_is_decided_from_the_keyboard(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     tab, blocked, errors = page
-    _sign_in(tab, server, "rita", PASSWORD)
+    sign_in(tab, server.url, "rita", PASSWORD)
     tab.wait_for_url(f"{server.url}/ui")
     tab.click(f"a[href='/ui/cases/{server.case_id}']")
     assert "live-7" in tab.locator("table.alerts").inner_text()
@@ -210,60 +141,40 @@ def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServ
         ids = {case.subject: case.id for case in core.cases.queue()}
     finally:
         core.close()
-    with serving(home) as url:
+    with serving(home) as served:
         yield MediaServer(
-            url, ids["acct-m"], ids["acct-r"], hashlib.sha256(photo).hexdigest(),
+            served.url, ids["acct-m"], ids["acct-r"], hashlib.sha256(photo).hexdigest(),
             hashlib.sha256(video).hexdigest(), token,
         )  # fmt: skip
-
-
-def _filter(tab, selector: str, expected: str) -> str:  # type: ignore[no-untyped-def]
-    """The element's CSS filter once its transition has settled on ``expected`` (or after
-    5 s, whatever it is then)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    with contextlib.suppress(PlaywrightTimeout):  # the caller's assertion says what it was
-        tab.wait_for_function(
-            "([s, f]) => getComputedStyle(document.querySelector(s)).filter === f",
-            arg=[selector, expected], timeout=5000,
-        )  # fmt: skip
-    return str(tab.eval_on_selector(selector, "e => getComputedStyle(e).filter"))
-
-
-def _all_loaded(tab, selector: str) -> None:  # type: ignore[no-untyped-def]
-    tab.wait_for_function(
-        "s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)",
-        arg=selector,
-    )
 
 
 def test_media_is_blurred_and_grey_until_clicked_and_videos_are_a_storyboard(  # type: ignore[no-untyped-def]
     page, media_server: MediaServer
 ) -> None:
     tab, blocked, errors = page
-    _sign_in(tab, media_server, "cas", PASSWORD)  # type: ignore[arg-type]
+    sign_in(tab, media_server.url, "cas", PASSWORD)
     tab.goto(f"{media_server.url}/ui/cases/{media_server.case_id}")
     assert tab.locator("#decidable").is_visible()
     assert tab.locator(".media-items img").count() == 0  # nothing until asked
     tab.click("#show-media")
     photo = f"img[src$='/media/{media_server.photo_sha}']"
-    _all_loaded(tab, photo)
-    assert _filter(tab, photo, "grayscale(1) blur(18px)") == "grayscale(1) blur(18px)"
+    all_loaded(tab, photo)
+    assert css_filter(tab, photo, "grayscale(1) blur(18px)") == "grayscale(1) blur(18px)"
     tab.click(f".media:has({photo})")
-    assert _filter(tab, photo, "none") == "none"
+    assert css_filter(tab, photo, "none") == "none"
     tab.click(f".media:has({photo})")
-    assert _filter(tab, photo, "grayscale(1) blur(18px)") == "grayscale(1) blur(18px)"
+    assert css_filter(tab, photo, "grayscale(1) blur(18px)") == "grayscale(1) blur(18px)"
     tab.focus(f".media:has({photo})")
     tab.keyboard.press("Enter")
-    assert _filter(tab, photo, "none") == "none"
+    assert css_filter(tab, photo, "none") == "none"
 
     frames = "ol.storyboard img"
-    _all_loaded(tab, frames)
+    all_loaded(tab, frames)
     assert tab.locator(frames).count() == 8
     times = tab.locator("ol.storyboard .at").all_inner_texts()
     assert len(set(times)) == 8 and times == sorted(times, key=lambda t: float(t.split()[0]))
     hidden = "grayscale(1) blur(18px)"
-    assert _filter(tab, frames, hidden) == hidden  # the first frame
+    assert css_filter(tab, frames, hidden) == hidden  # the first frame
     video = tab.locator("video")
     assert video.evaluate("v => [v.autoplay, v.muted, v.paused, v.preload]") == [
         False, True, True, "none",
@@ -276,8 +187,8 @@ def test_media_is_blurred_and_grey_until_clicked_and_videos_are_a_storyboard(  #
 def test_preferences_persist_and_the_break_reminder_comes(  # type: ignore[no-untyped-def]
     browser, media_server: MediaServer
 ) -> None:
-    for tab, _, errors in _tab(browser):
-        _sign_in(tab, media_server, "cara", PASSWORD)  # type: ignore[arg-type]
+    for tab, _, errors in browser_tab(browser):
+        sign_in(tab, media_server.url, "cara", PASSWORD)
         tab.goto(f"{media_server.url}/ui/preferences")
         tab.fill("input[name=blur]", "3")
         tab.uncheck("input[name=greyscale]")
@@ -286,8 +197,8 @@ def test_preferences_persist_and_the_break_reminder_comes(  # type: ignore[no-un
         with tab.expect_navigation():
             tab.click("#preferences button[type=submit]:not([name])")
         assert errors == []
-    for tab, blocked, errors in _tab(browser):  # a new browser session: the choice stays
-        _sign_in(tab, media_server, "cara", PASSWORD)  # type: ignore[arg-type]
+    for tab, blocked, errors in browser_tab(browser):  # a new browser session: the choice stays
+        sign_in(tab, media_server.url, "cara", PASSWORD)
         tab.goto(f"{media_server.url}/ui/preferences")
         assert tab.input_value("input[name=blur]") == "3"
         assert not tab.is_checked("input[name=greyscale]")
@@ -295,13 +206,13 @@ def test_preferences_persist_and_the_break_reminder_comes(  # type: ignore[no-un
         assert tab.locator("#break-reminder").count() == 0
         tab.goto(f"{media_server.url}/ui/cases/{media_server.case_id}?media=1")
         photo = f"img[src$='/media/{media_server.photo_sha}']"
-        _all_loaded(tab, photo)
-        _all_loaded(tab, "ol.storyboard img")
-        assert _filter(tab, photo, "grayscale(0) blur(9px)") == "grayscale(0) blur(9px)"
+        all_loaded(tab, photo)
+        all_loaded(tab, "ol.storyboard img")
+        assert css_filter(tab, photo, "grayscale(0) blur(9px)") == "grayscale(0) blur(9px)"
         tab.hover(photo)
-        assert _filter(tab, photo, "none") == "none"
+        assert css_filter(tab, photo, "none") == "none"
         tab.mouse.move(0, 0)
-        assert _filter(tab, photo, "grayscale(0) blur(9px)") == "grayscale(0) blur(9px)"
+        assert css_filter(tab, photo, "grayscale(0) blur(9px)") == "grayscale(0) blur(9px)"
         tab.goto(f"{media_server.url}/ui")  # 1 photo + 8 frames viewed: past 5
         reminder = tab.locator("#break-reminder")
         assert reminder.is_visible() and "viewed 9 media items" in reminder.inner_text()
@@ -314,7 +225,7 @@ def test_preferences_persist_and_the_break_reminder_comes(  # type: ignore[no-un
 
 def test_report_and_export_buttons(page, media_server: MediaServer) -> None:  # type: ignore[no-untyped-def]
     tab, blocked, _ = page
-    _sign_in(tab, media_server, "cleo", PASSWORD)  # type: ignore[arg-type]
+    sign_in(tab, media_server.url, "cleo", PASSWORD)
     tab.goto(f"{media_server.url}/ui/cases/{media_server.other_case_id}")
     assert tab.locator("#report").count() == 0  # not confirmed yet
     assert tab.locator("#no-reports").is_visible()
@@ -337,7 +248,7 @@ def test_report_and_export_buttons(page, media_server: MediaServer) -> None:  # 
 
 def test_a_reviewer_cannot_load_media_by_any_url(page, media_server: MediaServer) -> None:  # type: ignore[no-untyped-def]
     tab, blocked, _ = page
-    _sign_in(tab, media_server, "rolf", PASSWORD)  # type: ignore[arg-type]
+    sign_in(tab, media_server.url, "rolf", PASSWORD)
     tab.goto(f"{media_server.url}/ui/cases/{media_server.case_id}?media=1")
     assert "shown only to child_safety users" in tab.locator("#media").inner_text()
     assert tab.locator("img, video").count() == 0
