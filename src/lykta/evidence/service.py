@@ -9,6 +9,7 @@ encrypted blob in the ``BlobStore``; the tables say which blobs a case holds and
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -175,23 +176,22 @@ class EvidenceService:
 
     def keep_upload(self, data: bytes | BinaryIO, max_bytes: int | None = None) -> str | None:
         """Keep an upload whose matches raised alerts, when the deployment asked for it. A
-        file (a spooled video) is read only then, and not kept past ``max_bytes``: a blob is
-        sealed in one piece, in memory."""
+        seekable file (a spooled video) is sealed from its start a chunk at a time, never
+        whole in memory, and not kept past ``max_bytes``."""
         if not self.keep_uploads:
             return None
-        if not isinstance(data, bytes):
-            data.seek(0)
-            data = data.read(max_bytes + 1) if max_bytes is not None else data.read()
-            if max_bytes is not None and len(data) > max_bytes:
+        if isinstance(data, bytes):
+            sha256, size = self.store.put(data), len(data)
+        else:
+            size = data.seek(0, io.SEEK_END)
+            if max_bytes is not None and size > max_bytes:
                 log.warning("an upload over %d bytes that raised alerts is not kept", max_bytes)
                 return None
-        sha256 = self.store.put(data)
+            sha256, size = self.store.put_file(data)
         try:
             with self._sessions() as session, session.begin():
                 if session.get(KeptUpload, sha256) is None:
-                    session.add(
-                        KeptUpload(sha256=sha256, size=len(data), created_at=datetime.now(UTC))
-                    )
+                    session.add(KeptUpload(sha256=sha256, size=size, created_at=datetime.now(UTC)))
         except IntegrityError:  # kept by a concurrent look-up of the same bytes
             pass
         return sha256

@@ -1,13 +1,25 @@
 """Encrypted, content-addressed files: a blob is named by the SHA-256 of its plaintext and
-stored as nonce + AES-256-GCM ciphertext, the name bound in as associated data so a file
-moved under another name fails to decrypt."""
+sealed with AES-256-GCM, the name bound in as associated data so a file moved under another
+name fails to decrypt.
+
+Blobs are sealed in chunks of 1 MiB, streamed in and out, so a long video never sits in
+memory whole: a header (``MAGIC``, the chunk size, a random nonce prefix), then each chunk's
+ciphertext and tag. A chunk's nonce is the prefix, the chunk's index and whether it is the
+last one, so chunks dropped from the end, reordered or repeated fail to decrypt. Blobs
+written before chunking (the nonce, then the whole ciphertext) are still read.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
+import struct
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -16,6 +28,13 @@ from lykta import keys
 from lykta.errors import InvalidInput, NotFound
 
 NONCE_BYTES = 12
+TAG_BYTES = 16
+CHUNK_BYTES = 1 << 20
+# A blob sealed in one piece opens with its random nonce, which starts with these 8 bytes
+# once in 2**64.
+MAGIC = b"LYKTA\x00c1"
+PREFIX_BYTES = 7  # + a 4-byte chunk index + a last-chunk flag = the 12-byte nonce
+HEADER = struct.Struct(f">{len(MAGIC)}sI{PREFIX_BYTES}s")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -30,6 +49,21 @@ def parse_key(text: str) -> bytes:
             '(make one with `python -c "import secrets; print(secrets.token_hex(32))"`)'
         ),
     )
+
+
+def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+
+def _read_full(read: Callable[[int], bytes], size: int) -> bytes:
+    """``size`` bytes, fewer only at the end (a raw stream may hand over less at a time)."""
+    data = read(size)
+    while 0 < len(data) < size:
+        more = read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 class BlobStore:
@@ -47,35 +81,112 @@ class BlobStore:
             raise InvalidInput(f"{sha256!r} is not a SHA-256 in hex")
         return self.root / sha256[:2] / sha256
 
+    # --- writing ---------------------------------------------------------------------------
+
     def put(self, data: bytes) -> str:
         """Store ``data`` (once: the same bytes are one file); its SHA-256."""
-        cipher = self._cipher()
         sha256 = hashlib.sha256(data).hexdigest()
-        path = self.path(sha256)
-        if path.exists():
-            return sha256
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = nonce + cipher.encrypt(nonce, data, sha256.encode())
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_bytes(sealed)
-        os.replace(partial, path)
+        self._write(sha256, io.BytesIO(data).read)
         return sha256
 
+    def put_file(self, file: BinaryIO) -> tuple[str, int]:
+        """Store a seekable file from its start, a chunk at a time (read twice: once for its
+        name, once to seal it); its SHA-256 and size."""
+        file.seek(0)
+        digest, size = hashlib.sha256(), 0
+        while chunk := _read_full(file.read, CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+        sha256 = digest.hexdigest()
+        file.seek(0)
+        self._write(sha256, file.read)
+        return sha256, size
+
+    def _write(self, sha256: str, read: Callable[[int], bytes]) -> None:
+        """Seal what ``read`` hands over, chunk by chunk, into the blob named ``sha256``
+        (nothing when it exists); written aside and renamed, so a blob is whole or absent."""
+        cipher = self._cipher()
+        path = self.path(sha256)
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = HEADER.pack(MAGIC, CHUNK_BYTES, os.urandom(PREFIX_BYTES))
+        prefix, associated = header[-PREFIX_BYTES:], sha256.encode() + header
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        digest = hashlib.sha256()
+        try:
+            with partial.open("wb") as out:
+                out.write(header)
+                current, index = _read_full(read, CHUNK_BYTES), 0
+                while True:
+                    # One chunk ahead: the last chunk is sealed as the last.
+                    following = (
+                        _read_full(read, CHUNK_BYTES) if len(current) == CHUNK_BYTES else b""
+                    )
+                    last = not following
+                    digest.update(current)
+                    out.write(cipher.encrypt(_nonce(prefix, index, last), current, associated))
+                    if last:
+                        break
+                    current, index = following, index + 1
+            if digest.hexdigest() != sha256:
+                raise InvalidInput("the file changed while it was being stored as evidence")
+            os.replace(partial, path)
+        finally:
+            with suppress(FileNotFoundError):
+                partial.unlink()
+
+    # --- reading ---------------------------------------------------------------------------
+
     def get(self, sha256: str) -> bytes:
+        """The whole blob (see ``chunks`` to stream it)."""
+        return b"".join(self.chunks(sha256))
+
+    def chunks(self, sha256: str) -> Iterator[bytes]:
+        """The blob's plaintext, a chunk at a time, each checked before it is handed over;
+        a blob cut short or altered raises at the chunk where it shows."""
         cipher = self._cipher()
         path = self.path(sha256)
         try:
-            sealed = path.read_bytes()
+            file = path.open("rb")
         except FileNotFoundError:
             raise NotFound(f"no evidence file {sha256}") from None
-        try:
-            data = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], sha256.encode())
-        except InvalidTag:
-            raise InvalidInput(
-                f"evidence file {sha256} does not decrypt: another key, or it was altered"
-            ) from None
-        return data
+        undecryptable = InvalidInput(
+            f"evidence file {sha256} does not decrypt: another key, or it was altered"
+        )
+        return self._opened(file, cipher, sha256, undecryptable)
+
+    @staticmethod
+    def _opened(
+        file: BinaryIO, cipher: AESGCM, sha256: str, undecryptable: InvalidInput
+    ) -> Iterator[bytes]:
+        with file:
+            header = file.read(HEADER.size)
+            magic, chunk_bytes, prefix = (
+                HEADER.unpack(header) if len(header) == HEADER.size else (b"", 0, b"")
+            )
+            if magic != MAGIC:
+                sealed = header + file.read()
+                try:
+                    yield cipher.decrypt(
+                        sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], sha256.encode()
+                    )
+                except InvalidTag:
+                    raise undecryptable from None
+                return
+            associated = sha256.encode() + header
+            sealed_bytes = chunk_bytes + TAG_BYTES
+            current, index = file.read(sealed_bytes), 0
+            while True:
+                following = file.read(sealed_bytes) if len(current) == sealed_bytes else b""
+                last = not following
+                try:
+                    yield cipher.decrypt(_nonce(prefix, index, last), current, associated)
+                except InvalidTag:
+                    raise undecryptable from None
+                if last:
+                    return
+                current, index = following, index + 1
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()

@@ -82,5 +82,7 @@ def export_case(
         if media:
             for item in items:
                 if item.kind == MEDIA:
-                    archive.writestr(f"media/{item.sha256}", evidence.store.get(item.sha256))
+                    with archive.open(f"media/{item.sha256}", "w") as entry:
+                        for chunk in evidence.store.chunks(item.sha256):
+                            entry.write(chunk)
     return buffer.getvalue()
