@@ -116,8 +116,12 @@ def test_a_confirmed_case_is_reported_end_to_end(
     hashes = {h.get("hashType"): h.text for h in details.findall("originalFileHash")}
     assert set(hashes) == {"SHA256", "MD5"}
     # The exact XML sent is kept with the evidence, and the case is now reported.
-    stored = [i for i in review.evidence.info(case_id).items if i.kind == "report_xml"]
-    assert review.evidence.read(case_id, stored[0].sha256, viewer="t") == sent.xml
+    stored = {
+        review.evidence.read(case_id, item.sha256, viewer="t")
+        for item in review.evidence.info(case_id).items
+        if item.kind == "report_xml"
+    }
+    assert stored == {sent.xml, *sent.file_details.values()}
     assert review.cases.get(case_id, viewer="t").case.state == "reported"
     actions = {entry.action for entry in review.audit.list(target=f"case:{case_id}")}
     assert {"report.create", "report.submit", "report.finish", "case.decision"} <= actions

@@ -194,10 +194,20 @@ class ReportService:
                 self._save(report_id, files=files)
                 step_done(f"upload:{index}")
             if not file["details_sent"]:
-                # Views up to now: the details say what the service had seen when it sent them.
-                parts = self._audit.media_views([file["sha256"]]).get(file["sha256"], set())
-                facts = _file_facts(file, parts)
-                client.fileinfo(file_details_xml(ncmec_id, file["file_id"], facts))
+                if file.get("details_sha256") is None:
+                    # Views up to now: the details say what the service had seen when it
+                    # sent them. Kept with the evidence before they are sent, and a resumed
+                    # send sends the kept XML, so the evidence holds exactly what NCMEC got.
+                    parts = self._audit.media_views([file["sha256"]]).get(file["sha256"], set())
+                    details = file_details_xml(ncmec_id, file["file_id"], _file_facts(file, parts))
+                    with self._sessions() as session, session.begin():
+                        file["details_sha256"] = self._evidence.attach(
+                            session, case_id, REPORT_XML,
+                            f"cybertipline-case-{case_id}-file-{index + 1}-details.xml",
+                            details, actor,
+                        )  # fmt: skip
+                    self._save(report_id, files=files)
+                client.fileinfo(self._evidence.store.get(file["details_sha256"]))
                 file["details_sent"] = True
                 self._save(report_id, files=files)
                 step_done(f"fileinfo:{index}")
