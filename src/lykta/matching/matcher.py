@@ -101,14 +101,15 @@ class Matcher:
     def bank_names(self) -> set[str]:
         return {rule.name for rule in self._published.rules.values()}
 
-    def local_features_banks(self, banks: Iterable[str] | None = None) -> bool:
-        """Whether any enabled bank (of ``banks``, when given) enables local features: a
-        look-up extracts keypoints only then."""
+    def local_features_banks(self, banks: Iterable[str] | None = None) -> set[str]:
+        """The enabled banks (of ``banks``, when given) that enable local features: a
+        look-up extracts keypoints only when there are any."""
         wanted = None if banks is None else set(banks)
-        return any(
-            rule.enabled and rule.local_features and (wanted is None or rule.name in wanted)
+        return {
+            rule.name
             for rule in self._published.rules.values()
-        )
+            if rule.enabled and rule.local_features and (wanted is None or rule.name in wanted)
+        }
 
     def partial_banks(self) -> dict[str, float]:
         """Enabled banks that only a share of HMA look-ups search: name to share."""
