@@ -177,7 +177,8 @@ def test_local_features_bank_matches_an_edited_video(run, tmp_path: Path) -> Non
     [record] = lines(run("match", str(edited), "--json", code=1).stdout)
     [match] = record["matches"]  # type: ignore[misc]
     assert (match["id"], match["kind"], match["transform"]) == ("banked", "orb", "local-features")
-    assert int(match["distance"]) >= 25 and match["segments"]
+    assert int(match["distance"]) >= 25 and match["segments"] and len(match["covered"]) == 4
+    assert "covered=" in run("match", str(edited), code=1).stdout
     [record] = lines(run("match", str(edited), "--no-local-features", "--json").stdout)
     assert record["matches"] == []
 

@@ -95,6 +95,10 @@ def test_an_edited_re_encode_matches_by_its_key_frames_where_pdq_misses(
     assert (match.kind, match.transform, match.query_hash) == ("orb", "local-features", "")
     assert match.distance >= MIN_INLIERS
     assert match.query_share is not None and match.query_share >= 0.5
+    # The part of the best banked key frame that the edited frame shows: most, not all.
+    assert match.covered is not None
+    left, top, right, bottom = match.covered
+    assert 0.5 <= (right - left) * (bottom - top) <= 0.97
     assert match.segments
     duration = 7 if edit == "turned" else 9
     for segment in match.segments:
