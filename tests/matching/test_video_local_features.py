@@ -174,3 +174,20 @@ def test_key_frames_are_bounded_and_spread_over_the_video(clips: dict[str, Path]
     few = hash_video(io.BytesIO(source.read_bytes()), interval=0.5, key_frames=2).key_frames
     assert len(few) == 2 and few[-1].seconds - few[0].seconds >= 4
     assert all(len(key.features) >= MIN_KEYPOINTS for key in few)
+
+
+def test_a_folder_scanned_for_a_bank_brings_its_videos_key_frames(
+    sqlite_core: Lykta, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    sqlite_core.banks.create("robust", local_features=True)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes(clips["original"].read_bytes())
+    scanned = sqlite_core.scan([folder], for_bank="robust")
+    assert sqlite_core.add_scanned("robust", scanned).added == 1
+    [item] = sqlite_core.banks.export("robust")
+    assert {h.kind for h in item.hashes} == {"pdq", "md5", "sha256", "orb"}
+    [file] = sqlite_core.scan([clips["turned"]], lookup=True)
+    assert file.result is not None and [m.kind for m in file.result.matches] == ["orb"]
+    [file] = sqlite_core.scan([clips["turned"]], lookup=True, local_features=False)
+    assert file.result is not None and file.result.matches == []
