@@ -506,7 +506,9 @@ class Lykta:
     ) -> dict[int, Match]:
         """The bank items matched by frames' hits, by content id, each with its
         ``VideoMatch`` under its bank's video rule."""
-        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
+        content_ids = {
+            match.content_id for frame in hits for match, seconds in frame if seconds is not None
+        }
         return {
             match.content_id: match
             for match in aggregate(
