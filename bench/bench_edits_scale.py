@@ -2,8 +2,9 @@
 banked photo among the verified candidates when many photos are banked, what does the
 index cost in memory per banked photo, and how long does a look-up take?
 
-``--photos`` generated textured photos (640x480, seeds from 200,000, which no test uses;
-their ORB features cached under ``$TMPDIR/lykta-bench/orb`` by ``orb_cache``) are filed
+``--photos`` generated textured photos (640x480, ``fast_photos.fast_textured_photo``, a few
+ms each so that 100,000 can be made; seeds from 200,000; their ORB features cached under
+``$TMPDIR/lykta-bench/orb`` by ``orb_cache``) are filed
 into a ``LocalFeatureIndex`` as a replica's sync would (batches of 1,000 photos, then
 ``merge``), saved as a snapshot and loaded back memory-mapped. ``--queries`` banked photos,
 spread over the bank, are edited (crop 5-15%, rotation 3-6 degrees, overlay, screenshot,
@@ -38,9 +39,10 @@ from lykta.index.local_features import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.hashing.imagegen import encode, make_textured_photo
+from tests.hashing.imagegen import encode
 
 from bench_edits import EDITS
+from fast_photos import fast_textured_photo
 from orb_cache import CACHE, codes
 
 BANK_SEED = 200_000
@@ -52,7 +54,7 @@ TARGET = 10_000_000
 
 def query_codes(seeds: list[int], salt: int) -> list[list[bytes]]:
     """Per seed, the query codes of its edited copy (cached beside the bank's features)."""
-    path = CACHE / f"queries-{salt}-{seeds[0]}-{seeds[-1]}-{len(seeds)}.npz"
+    path = CACHE / f"queries-fast-{salt}-{seeds[0]}-{seeds[-1]}-{len(seeds)}.npz"
     if path.exists():
         saved = np.load(path)
         return [
@@ -61,7 +63,7 @@ def query_codes(seeds: list[int], salt: int) -> list[list[bytes]]:
     rng = np.random.default_rng(salt)
     out: list[list[bytes]] = []
     for n, seed in enumerate(seeds):
-        photo = make_textured_photo(*SIZE, seed=seed)
+        photo = fast_textured_photo(*SIZE, seed=seed)
         edited = EDITS[KINDS[n % len(KINDS)]](photo, rng).convert("RGB")
         upload = Image.open(io.BytesIO(encode(edited, quality=85)))
         shown = [upload]
@@ -81,7 +83,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500, help="edited banked photos")
     args = parser.parse_args()
     started = time.perf_counter()
-    banked = codes(BANK_SEED, args.photos, SIZE, progress=True)
+    banked = codes(BANK_SEED, args.photos, SIZE, progress=True, fast=True)
     print(f"features of {args.photos} banked photos ready in {time.perf_counter() - started:.0f} s")
 
     started = time.perf_counter()

@@ -3,11 +3,14 @@
 Unrelated source clips (generated from different seeds, plus one video of each scene among
 the shared sample videos) are each transformed as re-uploads are: re-encoded at a low and a
 high bit rate, rescaled down and up, letterboxed, pillarboxed, cut to a 10-second excerpt,
-given a logo, mirrored. Each copy is then checked against every source:
+given a logo, mirrored, cropped by a tenth, turned by 4 degrees. Each copy is then checked
+against every source:
 
 - Lykta: the sources are banked densely (a frame every ``--bank-interval`` s, 0.2 by
-  default) in a bank of a fresh core on SQLite, and each copy, hashed at a frame a second,
-  is looked up through the core (``Lykta.lookup_video``).
+  default) in a bank of a fresh core on SQLite, with their key frames' local features
+  (the bank enables them), and each copy, hashed at a frame a second, is looked up through
+  the core (``Lykta.lookup_video``) twice: by PDQ alone (``local_features=False``), and
+  with its key frames' local features where PDQ finds nothing (the second path).
 - vPDQ: each source and copy hashed by ``vpdq.computeHash`` with the same sampling, and
   compared pairwise by vPDQ's own rule (python-threatexchange's ``match_VPDQ_hash_brute``:
   frames of quality >= 50, a frame matches within distance 31; a match when >= 80% of the
@@ -34,9 +37,8 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lykta.app import Lykta
-from lykta.banks.items import ContentItem, ItemHash
-from lykta.hashing.video import VideoHashes, hash_video
+from lykta.app import BANK_KEY_FRAMES, MEDIA_KINDS, Lykta, video_item
+from lykta.hashing.video import hash_video
 from lykta.settings import load_settings
 from video_clips import cache_dir, duration, generated_clip
 
@@ -99,6 +101,26 @@ def mirror(frame: Pixels) -> Pixels:
     return np.ascontiguousarray(frame[:, ::-1])
 
 
+def crop(frame: Pixels) -> Pixels:
+    """A tenth of each side cut off (more of it from the top left), at the frame's size."""
+    height, width, _ = frame.shape
+    top, left = height * 6 // 100, width * 6 // 100
+    cut = frame[top : top + height * 9 // 10, left : left + width * 9 // 10]
+    return np.asarray(Image.fromarray(cut).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def rotate(frame: Pixels) -> Pixels:
+    """Turned by 4 degrees and cropped to the largest box without corners, as phone
+    editors do, at the frame's size."""
+    height, width, _ = frame.shape
+    turned = Image.fromarray(frame).rotate(4, resample=Image.Resampling.BICUBIC)
+    angle = np.radians(4)
+    keep = 1 / (np.cos(angle) + np.sin(angle) * max(width / height, height / width))
+    dx, dy = width * (1 - keep) / 2, height * (1 - keep) / 2
+    box = (round(dx), round(dy), round(width - dx), round(height - dy))
+    return np.asarray(turned.crop(box).resize((width, height), Image.Resampling.BILINEAR))
+
+
 @dataclass(frozen=True)
 class Transform:
     """How a copy is made from a source: a change of each frame, a size relative to the
@@ -120,6 +142,8 @@ TRANSFORMS: dict[str, Transform] = {
     "10 s excerpt": Transform(excerpt=True),
     "logo": Transform(frame=with_logo),
     "mirrored": Transform(frame=mirror),
+    "cropped 10%": Transform(frame=crop),
+    "rotated 4": Transform(frame=rotate),
 }
 
 
@@ -193,21 +217,12 @@ class Copy:
 # --- Lykta ---------------------------------------------------------------------------
 
 
-def video_item(name: str, hashes: VideoHashes) -> ContentItem:
-    """A banked video: its digests and every kept frame's PDQ variants with their time."""
-    frames = [
-        ItemHash("pdq", variant.pdq, variant.quality, frame.seconds)
-        for frame in hashes.frames
-        for variant in frame.variants
-    ]
-    exact = [ItemHash("md5", hashes.md5), ItemHash("sha256", hashes.sha256)]
-    return ContentItem(tuple(exact + frames), name, media_kind="video", duration=hashes.duration)
-
-
-def lykta_found(core: Lykta, copy: Path) -> set[str]:
+def lykta_found(core: Lykta, copy: Path, local_features: bool) -> set[str]:
     """The bank videos a copy is found as: hashed as the core checks a video (a frame a
-    second, as given, mirrored and without bars) and matched by the banks' rules."""
-    result = core.lookup_video(core.hash_video(copy))
+    second, as given, mirrored and without bars; with ``local_features``, up to 16 key
+    frames' keypoints too) and matched by the banks' rules."""
+    hashes = core.hash_video(copy, local_features=local_features)
+    result = core.lookup_video(hashes, local_features=local_features)
     return {m.external_id for m in result.matches if m.external_id is not None}
 
 
@@ -316,22 +331,36 @@ def main() -> None:
     print(f"{len(originals)} sources, {len(made)} copies ({time.perf_counter() - started:.0f} s)")
 
     lykta_hits: dict[tuple[str, str], set[str]] = {}
+    second_hits: dict[tuple[str, str], set[str]] = {}
     with tempfile.TemporaryDirectory(prefix="lykta-vbench-") as home:
         core = Lykta.open(load_settings({"home": Path(home)}, environ={}))
         try:
-            core.banks.create("videos")
+            core.banks.create("videos", local_features=True)
             start = time.perf_counter()
             items = [
-                video_item(name, hash_video(path, interval=args.bank_interval))
+                video_item(
+                    hash_video(path, interval=args.bank_interval, key_frames=BANK_KEY_FRAMES),
+                    name,
+                    (*MEDIA_KINDS, "orb"),
+                )
                 for name, path in originals.items()
             ]
             core.banks.add_content("videos", items)
-            frames = sum(len(item.hashes) - 2 for item in items)
-            print(f"lykta: banked {frames} frames in {time.perf_counter() - start:.1f} s")
-            start = time.perf_counter()
-            for copy in made:
-                lykta_hits[(copy.source, copy.transform)] = lykta_found(core, copy.path)
-            print(f"lykta: looked up {len(made)} copies in {time.perf_counter() - start:.1f} s")
+            frames = sum(1 for item in items for h in item.hashes if h.kind == "pdq")
+            keys = sum(1 for item in items for h in item.hashes if h.kind == "orb") // 10
+            print(
+                f"lykta: banked {frames} frames and {keys} key frames' local features in "
+                f"{time.perf_counter() - start:.1f} s"
+            )
+            for local, hits in ((False, lykta_hits), (True, second_hits)):
+                start = time.perf_counter()
+                for copy in made:
+                    hits[(copy.source, copy.transform)] = lykta_found(core, copy.path, local)
+                print(
+                    f"lykta: looked up {len(made)} copies "
+                    f"({'with key frames' if local else 'PDQ alone'}) in "
+                    f"{time.perf_counter() - start:.1f} s"
+                )
         finally:
             core.close()
 
@@ -363,45 +392,40 @@ def main() -> None:
     print()
     print(
         "lykta: Lykta.lookup_video, the bank's default rule (distance 31, quality 50, query or "
-        "bank share 0.5); vpdq: its own rule (80% of the copy's frames within 31)"
+        "bank share 0.5), by PDQ alone and with key frames' local features (the second path); "
+        "vpdq: its own rule (80% of the copy's frames within 31)"
     )
-    header = (
-        f"{'transform':>14} {'copies':>6} | {'lykta recall':>12} {'false':>5} | "
-        f"{'vpdq recall':>11} {'false':>5} | {'target':>12}"
+    columns = {"lykta PDQ": lykta_hits, "+ key frames": second_hits, "vpdq": vpdq_hits}
+    header = f"{'transform':>14} {'copies':>6} | " + " | ".join(
+        f"{name:>12} {'false':>5}" for name in columns
     )
-    print(header)
-    print("-" * len(header))
-    totals = np.zeros(4, int)
+    print(header + f" | {'target':>12}")
+    print("-" * (len(header) + 15))
+    totals = {name: [0, 0] for name in columns}
     for name in wanted:
         group = [c for c in made if c.transform == name]
         if not group:
             continue
-        row = []
-        for hits in (lykta_hits, vpdq_hits):
+        cells = []
+        for column, hits in columns.items():
             if hits is None:
-                row.append(None)
+                cells.append(f"{'-':>12} {'-':>5}")
                 continue
             found = sum(c.source in hits[(c.source, name)] for c in group)
             false = sum(len(hits[(c.source, name)] - {c.source}) for c in group)
-            row.append((found, false))
-        lykta, peer = row
-        assert lykta is not None
-        totals[:2] += lykta
-        text = f"{name:>14} {len(group):>6} | {lykta[0] / len(group):>12.0%} {lykta[1]:>5} | "
-        if peer is None:
-            text += f"{'-':>11} {'-':>5} | "
-        else:
-            totals[2:] += peer
-            text += f"{peer[0] / len(group):>11.0%} {peer[1]:>5} | "
-        print(text + f"{f'>={RECALL_TARGET:.0%}, 0 false':>12}")
-    print("-" * len(header))
-    text = f"{'all':>14} {len(made):>6} | {totals[0] / len(made):>12.0%} {totals[1]:>5} | "
-    if vpdq_hits is None:
-        text += f"{'-':>11} {'-':>5} | "
-    else:
-        text += f"{totals[2] / len(made):>11.0%} {totals[3]:>5} | "
-    print(text)
-    for side, hits in (("lykta", lykta_hits), ("vpdq", vpdq_hits)):
+            totals[column][0] += found
+            totals[column][1] += false
+            cells.append(f"{found / len(group):>12.0%} {false:>5}")
+        target = f">={RECALL_TARGET:.0%}, 0 false"
+        print(f"{name:>14} {len(group):>6} | " + " | ".join(cells) + f" | {target:>12}")
+    print("-" * (len(header) + 15))
+    cells = [
+        f"{'-':>12} {'-':>5}" if hits is None else
+        f"{totals[column][0] / len(made):>12.0%} {totals[column][1]:>5}"
+        for column, hits in columns.items()
+    ]  # fmt: skip
+    print(f"{'all':>14} {len(made):>6} | " + " | ".join(cells))
+    for column, hits in columns.items():
         if hits is None:
             continue
         missed = [
@@ -410,7 +434,7 @@ def main() -> None:
             if c.source not in hits[(c.source, c.transform)]
         ]
         if missed:
-            print(f"{side} missed ({len(missed)}): {'; '.join(missed)}")
+            print(f"{column} missed ({len(missed)}): {'; '.join(missed)}")
     if vpdq_hits is None and not args.no_peer:
         print(SETUP_HINT)
 

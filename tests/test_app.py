@@ -187,6 +187,10 @@ def test_local_features_match_edited_copies_in_banks_that_enable_them(core: Lykt
     assert (match.bank, match.external_id, match.kind) == ("robust", "p1", "orb")
     assert match.transform == "local-features" and match.distance >= 25
     assert match.query_hash == ""
+    # A crop of 12% shows less than all of the banked photo, and most of it.
+    assert match.covered is not None
+    left, top, right, bottom = match.covered
+    assert 0.6 <= (right - left) * (bottom - top) <= 0.95
     # Off per request, or for the bank: PDQ alone finds nothing.
     assert core.lookup_photo(edited, local_features=False).result.matches == []
     core.banks.update("robust", local_features=False)

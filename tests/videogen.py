@@ -10,15 +10,19 @@ import av
 import numpy as np
 from PIL import Image, ImageOps
 
-from tests.hashing.imagegen import make_photo
+from tests.hashing.imagegen import cropped, make_photo, make_textured_photo, overlaid, rotated
 
 Edit = Callable[[Image.Image], Image.Image]
 
 
-def scene_frames(seed: int, seconds: float, fps: int, size: tuple[int, int]) -> list[Image.Image]:
-    """``seconds`` of one scene: a generated picture larger than the frame, panned across."""
+def scene_frames(
+    seed: int, seconds: float, fps: int, size: tuple[int, int], *, textured: bool = False
+) -> list[Image.Image]:
+    """``seconds`` of one scene: a generated picture larger than the frame, panned across;
+    ``textured``, with the small shapes and strokes local features need."""
     width, height = size
-    picture = make_photo(width * 9 // 8, height * 9 // 8, seed=seed)
+    make = make_textured_photo if textured else make_photo
+    picture = make(width * 9 // 8, height * 9 // 8, seed=seed)
     count = round(seconds * fps)
     frames = []
     for number in range(count):
@@ -39,10 +43,16 @@ def write_video(
     start: float = 0.0,
     end: float | None = None,
     edit: Edit | None = None,
+    textured: bool = False,
 ) -> Path:
     """A video of the given scenes (generated from their seeds) in order; ``start``/``end``
-    cut an excerpt (seconds) and ``edit`` changes every frame (a mirror, bars, ...)."""
-    frames = [frame for seed in scenes for frame in scene_frames(seed, scene_seconds, fps, size)]
+    cut an excerpt (seconds) and ``edit`` changes every frame (a mirror, bars, a crop, ...);
+    ``textured`` scenes have the detail local features need."""
+    frames = [
+        frame
+        for seed in scenes
+        for frame in scene_frames(seed, scene_seconds, fps, size, textured=textured)
+    ]
     frames = frames[round(start * fps) : None if end is None else round(end * fps)]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -58,6 +68,17 @@ def write_video(
 
 def mirrored(image: Image.Image) -> Image.Image:
     return ImageOps.mirror(image)
+
+
+def cropped_and_turned(image: Image.Image) -> Image.Image:
+    """A tenth cut off and turned 4 degrees, at the frame's size: every frame's PDQ moves
+    far, its local features stay."""
+    return rotated(cropped(image, 0.1, 1), 4).resize(image.size)
+
+
+def cropped_and_stamped(image: Image.Image) -> Image.Image:
+    """An eighth cut off, a logo and a caption stamped on, at the frame's size."""
+    return overlaid(cropped(image, 0.12, 2), 3).resize(image.size)
 
 
 def letterboxed(image: Image.Image) -> Image.Image:

@@ -36,7 +36,14 @@ from lykta.hashing.pdq import pdq_from_image
 from lykta.hashing.photo import PhotoHashes, hash_photo
 from lykta.hashing.regions import find_photo_region
 from lykta.hashing.registry import check_stored_kinds, get_hasher, hashers
-from lykta.hashing.video import FrameVariant, SampledFrame, VideoHashes, VideoLimits, hash_video
+from lykta.hashing.video import (
+    FrameVariant,
+    KeyFrame,
+    SampledFrame,
+    VideoHashes,
+    VideoLimits,
+    hash_video,
+)
 from lykta.matching import LookupResult, Match, Matcher, QueryHash
 from lykta.matching.owners import video_lengths
 from lykta.matching.results import VideoMatch
@@ -67,6 +74,11 @@ MEDIA_KINDS = ("pdq", "md5", "sha256")
 # and the local features of the upload and of that region.
 REGION = "region"
 LOCAL_FEATURES = "local-features"
+# Key frames of a video whose local features are taken, at most: of a video checked
+# against banks with local features (an ORB extraction and a verified look-up each, about
+# 50 ms), and of a video added to such a bank (10 rows of 1,816 bytes each).
+QUERY_KEY_FRAMES = 16
+BANK_KEY_FRAMES = 32
 
 
 @dataclass(frozen=True)
@@ -388,14 +400,24 @@ class Lykta:
         return self._found(queries, self.matcher.lookup(queries, self._known_banks(banks)))
 
     def hash_video(
-        self, source: Path | BinaryIO, *, interval: float | None = None, mirror: bool = True
+        self,
+        source: Path | BinaryIO,
+        *,
+        interval: float | None = None,
+        mirror: bool = True,
+        local_features: bool = False,
+        banks: Iterable[str] | None = None,
     ) -> VideoHashes:
         """Hash a video to check it: a frame every ``interval`` seconds (the settings'
         check interval when None), with mirrored and bar-trimmed variants, within the
-        settings' limits."""
+        settings' limits. With ``local_features``, and a bank (of ``banks``) that enables
+        them, the local features of up to ``QUERY_KEY_FRAMES`` key frames too: what
+        ``lookup_video`` matches where PDQ does not."""
         sampling = video_sampling(self.settings, for_bank=False)
         if interval is not None:
             sampling["interval"] = interval
+        if local_features and self.matcher.local_features_banks(banks):
+            sampling["key_frames"] = QUERY_KEY_FRAMES
         return hash_video(source, **(sampling | {"mirror": mirror}))
 
     def lookup_video(
@@ -405,10 +427,14 @@ class Lykta:
         banks: Iterable[str] | None = None,
         source: MatchSource | None = None,
         ignore_unknown_banks: bool = False,
+        local_features: bool = True,
     ) -> LookupResult:
         """Match a hashed video against the banks: bank videos by their frames (with the
         shares and segments of ``matching.video``), photos a frame matches, and files
-        with the same digest. With ``source``, the matches are recorded as alerts."""
+        with the same digest; then, unless ``local_features`` is off, by the local
+        features of its key frames (hashed with ``local_features``) in the banks that
+        enable them where none of that matched (``_key_frame_matches``). With ``source``,
+        the matches are recorded as alerts."""
         wanted = self._known_banks(banks, ignore_unknown_banks)
         matches = self._frame_matches(hashes.frames, wanted)
         digests = [
@@ -422,6 +448,8 @@ class Lykta:
             held = matches.get(match.content_id)
             segments = held.video.segments if held and held.video else ()
             matches[match.content_id] = replace(match, video=VideoMatch(1.0, 1.0, segments))
+        if local_features and hashes.key_frames:
+            matches.update(self._key_frame_matches(hashes.key_frames, wanted, matches.values()))
         result = self.matcher.result_of(matches.values())
         return self._found(
             hashes, result, source, "video", f"sha256:{hashes.sha256}", hashes.sha256
@@ -446,17 +474,47 @@ class Lykta:
         """The bank items a video's sampled frames match, by content id, each with its
         ``VideoMatch``."""
         queries = [frame_queries(frame.variants) for frame in frames]
-        hits = self.matcher.frame_hits(queries, wanted)
-        content_ids = {match.content_id for frame in hits for match, seconds in frame if seconds}
+        return self._aggregated(
+            [QueryFrame(frame.seconds, max(v.quality for v in frame.variants)) for frame in frames],
+            self.matcher.frame_hits(queries, wanted),
+        )
+
+    def _key_frame_matches(
+        self, key_frames: Sequence[KeyFrame], wanted: list[str] | None, found: Iterable[Match]
+    ) -> dict[int, Match]:
+        """A video's second path: the bank items its key frames' verified local features
+        match, aggregated like frames (kind ``orb``, ``distance`` the best frame's inlier
+        count, ``segments`` the key frames' times), in the banks that enable local features
+        where PDQ and digests found nothing; none once a negative bank has matched."""
+        held = list(found)
+        if any(match.negative for match in held):
+            return {}
+        banks = self.matcher.local_features_banks(wanted) - {match.bank for match in held}
+        if not banks:
+            return {}
+        queries = [
+            [QueryHash(OrbHasher.name, key.features.to_code(), LOCAL_FEATURES)]
+            for key in key_frames
+        ]
+        return self._aggregated(
+            [QueryFrame(key.seconds, None) for key in key_frames],
+            self.matcher.frame_hits(queries, banks),
+        )
+
+    def _aggregated(
+        self, frames: Sequence[QueryFrame], hits: list[list[tuple[Match, float | None]]]
+    ) -> dict[int, Match]:
+        """The bank items matched by frames' hits, by content id, each with its
+        ``VideoMatch`` under its bank's video rule."""
+        content_ids = {
+            match.content_id for frame in hits for match, seconds in frame if seconds is not None
+        }
         return {
             match.content_id: match
             for match in aggregate(
-                [
-                    QueryFrame(frame.seconds, max(v.quality for v in frame.variants))
-                    for frame in frames
-                ],
+                frames,
                 hits,
-                interval=_sampling_interval(frames),
+                interval=_sampling_interval([frame.seconds for frame in frames]),
                 rule=lambda bank: self.matcher.threshold(bank, "pdq"),
                 bank_lengths=video_lengths(self.sessions, content_ids) if content_ids else {},
             )
@@ -598,15 +656,18 @@ class Lykta:
         as that bank keeps them. A file that cannot be read or hashed comes back with its
         `error` and the scan goes on; `progress(done, total)` is told after each file. With
         ``source``, matches are recorded as alerts, each file (by path) a source of its own.
-        A photo PDQ does not match goes on to ``second_path`` unless ``local_features``
-        is off."""
+        A photo PDQ does not match goes on to ``second_path``, and a video to its key
+        frames' local features, unless ``local_features`` is off."""
         wanted = self._known_banks(banks) if lookup else None
+        sampling = self._video_sampling(for_bank)
+        if lookup and local_features and self.matcher.local_features_banks(wanted):
+            sampling["key_frames"] = QUERY_KEY_FRAMES
         hashed = hash_files(
             paths,
             dihedral=self.settings.dihedral if dihedral is None else dihedral,
             trim=self.settings.trim if trim is None else trim,
             max_pixels=self.settings.max_pixels,
-            video=self._video_sampling(for_bank),
+            video=sampling,
             progress=progress,
         )
         for path, hashes in hashed:
@@ -614,7 +675,13 @@ class Lykta:
                 yield ScannedFile(path, error=hashes)
             elif isinstance(hashes, VideoHashes):
                 each = replace(source, source_id=source.source_id or str(path)) if source else None
-                found = self.lookup_video(hashes, banks=wanted, source=each) if lookup else None
+                found = (
+                    self.lookup_video(
+                        hashes, banks=wanted, source=each, local_features=local_features
+                    )
+                    if lookup
+                    else None
+                )
                 yield ScannedFile(path, video=hashes, result=found)
             elif lookup:
                 found = self.matcher.lookup(queries_for_photo(hashes), wanted)
@@ -626,10 +693,14 @@ class Lykta:
                 yield ScannedFile(path, hashes)
 
     def _video_sampling(self, for_bank: str | None) -> dict[str, Any]:
-        """`hash_video`'s arguments for a check, or for adding to bank ``for_bank``."""
+        """`hash_video`'s arguments for a check, or for adding to bank ``for_bank`` (with
+        its key frames' local features when the bank enables them)."""
         if for_bank is None:
             return video_sampling(self.settings, for_bank=False)
-        return video_sampling(self.settings, True, self._min_quality(for_bank))
+        sampling = video_sampling(self.settings, True, self._min_quality(for_bank))
+        if self.banks.get(for_bank).local_features:
+            sampling["key_frames"] = BANK_KEY_FRAMES
+        return sampling
 
     def _min_quality(self, bank: str) -> int:
         """The bank's PDQ quality floor: frames below it would never match, so are not kept."""
@@ -651,7 +722,8 @@ class Lykta:
         hashes the bank already holds are counted as duplicates and keep their ids. A video
         (told by its container) is sampled as `LYKTA_VIDEO_BANK_INTERVAL` says and hashed
         as it is read, never held in memory whole."""
-        self.banks.get(bank)  # a missing bank is reported before the file is hashed
+        # A missing bank is reported before the file is hashed.
+        local = self.banks.get(bank).local_features
         if isinstance(media, Path):
             external_id = media.stem if external_id is None else external_id
         wanted = [get_hasher(kind).name for kind in kinds]
@@ -659,13 +731,16 @@ class Lykta:
         if "pdq" in wanted and is_video(media):
             source = io.BytesIO(media) if isinstance(media, bytes) else media
             video = hash_video(source, **self._video_sampling(bank))
+            if local:
+                wanted.append(OrbHasher.name)
+                _warn_without_key_frames(video)
             item = video_item(video, external_id, wanted)
         else:
             data = _read_all(media)
             if "pdq" in wanted:
                 photo = self.hash_photo(data, dihedral=False, trim=False)
                 item = photo_item(photo, external_id, wanted)
-                if self.banks.get(bank).local_features:
+                if local:
                     item.hashes += self._local_features_hashes(data)
                     wanted.append(OrbHasher.name)
             else:
@@ -698,7 +773,8 @@ class Lykta:
         """Add the hashes of files a scan hashed (those it could) to `bank`, each under its
         file stem, in one transaction: `add_media` for a folder, hashed on all cores (scan
         with ``for_bank`` so videos are sampled as the bank keeps them). For a bank that
-        enables local features, each photo is read again for its keypoints."""
+        enables local features, each photo is read again for its keypoints, and each video
+        brings its key frames' (the scan took them)."""
         local = self.banks.get(bank).local_features
         items = []
         for file in files:
@@ -707,7 +783,10 @@ class Lykta:
                 if local:
                     items[-1].hashes += self._local_features_hashes(file.path.read_bytes())
             elif file.video is not None:
-                items.append(video_item(file.video, file.path.stem))
+                if local:
+                    _warn_without_key_frames(file.video)
+                kinds = (*MEDIA_KINDS, OrbHasher.name) if local else MEDIA_KINDS
+                items.append(video_item(file.video, file.path.stem, kinds))
         return self.banks.add_content(bank, items, added_by=added_by)
 
     def _known_banks(
@@ -766,6 +845,15 @@ class Lykta:
 def video_limits(settings: Settings) -> VideoLimits:
     """What the settings let one video cost."""
     return VideoLimits(settings.video_max_seconds, settings.video_max_frames, settings.max_pixels)
+
+
+def _warn_without_key_frames(video: VideoHashes) -> None:
+    """Say (in the log) that a video for a bank with local features has no second path."""
+    if not video.key_frames:
+        log.warning(
+            "video has no frame with %d keypoints: banked without local features",
+            MIN_KEYPOINTS,
+        )
 
 
 def video_sampling(settings: Settings, for_bank: bool, min_quality: int = 0) -> dict[str, Any]:
@@ -842,7 +930,8 @@ def video_item(
     hashes: VideoHashes, external_id: str | None, kinds: Iterable[str] = MEDIA_KINDS
 ) -> ContentItem:
     """A video as one bank content item: its file digests and, per kept frame, the PDQ of
-    each variant (as given and, with bars, without) with its quality and time."""
+    each variant (as given and, with bars, without) with its quality and time; with kind
+    ``orb``, each key frame's local features as rows with its time."""
     wanted = set(kinds)
     found = [
         ItemHash(kind, value)
@@ -854,6 +943,13 @@ def video_item(
             ItemHash("pdq", variant.pdq, variant.quality, frame.seconds)
             for frame in hashes.frames
             for variant in frame.variants
+        ]
+    if OrbHasher.name in wanted:
+        orb = OrbHasher()
+        found += [
+            ItemHash(OrbHasher.name, row, None, key.seconds)
+            for key in hashes.key_frames
+            for row in orb.rows_of(key.features)
         ]
     return ContentItem(tuple(found), external_id, media_kind="video", duration=hashes.duration)
 
@@ -879,9 +975,9 @@ def _read_all(media: bytes | Path | BinaryIO) -> bytes:
     return media.read()
 
 
-def _sampling_interval(frames: Sequence[SampledFrame]) -> float:
-    """How far apart the video's frames were sampled: the commonest gap (1 s if unknown)."""
-    gaps = [round(b.seconds - a.seconds, 2) for a, b in pairwise(frames)]
+def _sampling_interval(times: Sequence[float]) -> float:
+    """How far apart the video's frames were sampled: the median gap (1 s if unknown)."""
+    gaps = [round(b - a, 2) for a, b in pairwise(times)]
     gaps = [gap for gap in gaps if gap > 0]
     return statistics.median(gaps) if gaps else 1.0
 

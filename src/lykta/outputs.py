@@ -138,6 +138,12 @@ class MatchOut(BaseModel):
     segments: list[SegmentOut] | None = Field(
         default=None, description="video look-ups: the stretches that matched, in seconds"
     )
+    covered: list[float] | None = Field(
+        default=None,
+        description="local-features matches: the box of the banked photo (or a banked "
+        "video's key frame) that the query shows, [left, top, right, bottom] as shares of "
+        "its width and height ([0, 0, 1, 1]: all of it)",
+    )
 
     @computed_field(  # type: ignore[prop-decorator]
         description="the external id again, under the name `lykta match --json` first gave it"

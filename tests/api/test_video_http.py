@@ -19,7 +19,7 @@ from lykta.api.main import create_app
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
 from tests.conftest import Tokens, make_photo, make_settings
-from tests.videogen import write_video
+from tests.videogen import cropped_and_turned, write_video
 
 SCENES = [61, 62, 63]  # the banked clip: three 3-second scenes
 
@@ -85,6 +85,29 @@ def test_a_video_is_looked_up_by_upload_and_by_streamed_body(
     very_file = client.post("/api/v1/lookup/stream", content=clips["original"], headers=h)
     [whole] = very_file.json()["matches"]
     assert whole["kind"] in {"md5", "sha256"} and whole["query_share"] == 1.0
+
+
+def test_an_edited_video_matches_by_its_key_frames_local_features(
+    client: TestClient, tokens: Tokens, core: Lykta, tmp_path: Path
+) -> None:
+    core.banks.create("robust", local_features=True)
+    original = write_video(tmp_path / "o.mp4", [85, 86], scene_seconds=3, textured=True)
+    edited = write_video(
+        tmp_path / "e.mp4", [85, 86], scene_seconds=3, textured=True, edit=cropped_and_turned
+    ).read_bytes()
+    content_id = core.add_media("robust", original, external_id="original").content_id
+    h = tokens.header("matcher")
+    uploaded = client.post("/api/v1/lookup", files={"file": ("e.mp4", edited)}, headers=h)
+    assert uploaded.status_code == 200, uploaded.text
+    [match] = uploaded.json()["matches"]
+    assert (match["content_id"], match["kind"], match["transform"]) == (
+        content_id, "orb", "local-features",
+    )  # fmt: skip
+    assert match["distance"] >= 25 and match["segments"]
+    streamed = client.post("/api/v1/lookup/stream", content=edited, headers=h)
+    assert [m["kind"] for m in streamed.json()["matches"]] == ["orb"]
+    off = client.post("/api/v1/lookup/stream?local_features=false", content=edited, headers=h)
+    assert off.status_code == 200 and off.json()["matches"] == []
 
 
 def test_a_video_is_hashed_by_upload(

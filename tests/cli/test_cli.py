@@ -166,6 +166,23 @@ def test_local_features_bank_matches_a_crop(run, tmp_path: Path) -> None:  # typ
     assert record["matches"] == []
 
 
+def test_local_features_bank_matches_an_edited_video(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.videogen import cropped_and_turned, write_video
+
+    run("bank", "create", "robust", "--local-features")
+    banked = write_video(tmp_path / "banked.mp4", [87, 88], scene_seconds=3, textured=True)
+    run("bank", "add", "robust", str(banked))
+    edited = tmp_path / "edited.mp4"
+    write_video(edited, [87, 88], scene_seconds=3, textured=True, edit=cropped_and_turned)
+    [record] = lines(run("match", str(edited), "--json", code=1).stdout)
+    [match] = record["matches"]  # type: ignore[misc]
+    assert (match["id"], match["kind"], match["transform"]) == ("banked", "orb", "local-features")
+    assert int(match["distance"]) >= 25 and match["segments"] and len(match["covered"]) == 4
+    assert "covered=" in run("match", str(edited), code=1).stdout
+    [record] = lines(run("match", str(edited), "--no-local-features", "--json").stdout)
+    assert record["matches"] == []
+
+
 def test_bank_set_and_delete(run) -> None:  # type: ignore[no-untyped-def]
     run("bank", "create", "a")
     run("bank", "set", "a", "--disabled", "--distance", "12")

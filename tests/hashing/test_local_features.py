@@ -74,8 +74,23 @@ EDITS: dict[str, Callable[[Image.Image, int], Image.Image]] = {
 def test_edited_copies_verify(edit: str) -> None:
     for seed in range(3):
         query = of_query(EDITS[edit](banked(seed), seed))
-        inliers = verify(query, features(seed))
-        assert inliers is not None and inliers >= MIN_INLIERS, (edit, seed)
+        verified = verify(query, features(seed))
+        assert verified is not None and verified.inliers >= MIN_INLIERS, (edit, seed)
+
+
+def test_a_match_says_which_part_of_the_banked_photo_the_query_shows() -> None:
+    photo = banked(5)
+    width, height = photo.size
+    whole = verify(of_query(photo), features(5))
+    shot = verify(of_query(screenshot(photo, 5)), features(5))
+    # The right half, from a fifth of the way down to nine tenths.
+    part = verify(
+        of_query(photo.crop((width // 2, height // 5, width, height * 9 // 10))), features(5)
+    )
+    assert whole is not None and shot is not None and part is not None
+    assert np.allclose(whole.covered, (0, 0, 1, 1), atol=0.02)
+    assert np.allclose(shot.covered, (0, 0, 1, 1), atol=0.02)
+    assert np.allclose(part.covered, (0.5, 0.2, 1, 0.9), atol=0.02)
 
 
 def test_unrelated_photos_never_verify() -> None:

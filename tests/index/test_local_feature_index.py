@@ -23,6 +23,7 @@ from lykta.index.local_features import (
     Chunk,
     LocalFeatureIndex,
     LocalFeatures,
+    Verified,
     verify,
 )
 
@@ -105,13 +106,13 @@ EDITS: dict[str, Callable[[Image.Image, int], Image.Image]] = {
 }
 
 
-def brute_force(index: LocalFeatureIndex, query: LocalFeatures) -> dict[int, int]:
+def brute_force(index: LocalFeatureIndex, query: LocalFeatures) -> dict[int, Verified]:
     """What verifying the query against every banked photo finds."""
-    found: dict[int, int] = {}
+    found: dict[int, Verified] = {}
     for banked, first_rows in index.photos():
-        inliers = verify(query, banked)
-        if inliers is not None:
-            found.update(dict.fromkeys(first_rows, inliers))
+        verified = verify(query, banked)
+        if verified is not None:
+            found.update(dict.fromkeys(first_rows, verified))
     return found
 
 

@@ -13,7 +13,7 @@ from lykta.banks.items import ContentItem, ItemHash
 from lykta.hashing.video import VideoHashes, hash_video
 from lykta.matching.results import Match
 from lykta.outputs import LookupOut
-from tests.videogen import letterboxed, mirrored, scene_frames, write_video
+from tests.videogen import letterboxed, mirrored, scene_frames, still_video, write_video
 
 SCENES = [11, 12, 13, 14]  # a 20-second banked clip: four 5-second scenes
 
@@ -147,3 +147,17 @@ def test_a_video_match_reads_the_same_over_every_door(
     assert match["id"] == "original" and match["transform"] == "original"
     assert match["query_share"] >= 0.9 and 0.4 <= match["bank_share"] <= 0.65
     assert set(match["segments"][0]) == {"query_start", "query_end", "bank_start", "bank_end"}
+
+
+def test_a_match_of_the_bank_videos_first_frame_alone_is_a_share_of_its_length(
+    sqlite_core: Lykta, tmp_path: Path
+) -> None:
+    """A still opening scene is banked as one frame, at 0 s: the bank share of a copy of
+    that scene alone is measured against the bank video's whole length."""
+    sqlite_core.banks.create("videos")
+    banked = still_video(tmp_path / "banked.mp4", [45, 46, 47, 48], seconds_per_scene=5)
+    sqlite_core.add_media("videos", banked, external_id="banked")
+    opening = still_video(tmp_path / "opening.mp4", [45], seconds_per_scene=2)
+    [match] = sqlite_core.lookup_video(sqlite_core.hash_video(opening)).matches
+    assert match.video is not None and match.video.query_share == 1.0
+    assert 0.03 <= match.video.bank_share <= 0.2  # 1-2 of 20 seconds

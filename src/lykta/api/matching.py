@@ -33,7 +33,7 @@ LocalFeatures = Annotated[
     bool,
     Query(
         description="where PDQ matches nothing, try the second path: the photo inside a "
-        "screenshot, and local features for banks that enable them"
+        "screenshot, and local features (of a video's key frames) for banks that enable them"
     ),
 ]
 Record = Annotated[
@@ -167,8 +167,10 @@ def _lookup_photo(core: Lykta, data: bytes, query: ContentQuery) -> ContentLooku
 
 
 def _lookup_video(core: Lykta, video: BinaryIO, query: ContentQuery) -> ContentLookupOut:
-    hashes = core.hash_video(video)
-    result = core.lookup_video(hashes, banks=query.banks, source=query.source)
+    hashes = core.hash_video(video, local_features=query.local_features, banks=query.banks)
+    result = core.lookup_video(
+        hashes, banks=query.banks, source=query.source, local_features=query.local_features
+    )
     if query.source is not None and result.matches:
         core.evidence.keep_upload(video, max_bytes=core.settings.max_upload_bytes)
     return ContentLookupOut(hashes=VideoHashesOut.of(hashes), **LookupOut.of(result).model_dump())

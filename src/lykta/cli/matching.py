@@ -109,6 +109,15 @@ def video_summary(match: dict[str, Any]) -> str:
     )
 
 
+def covered_summary(match: dict[str, Any]) -> str:
+    """A local-features match's covered box of the banked photo, in percent of its sides."""
+    box = match.get("covered")
+    if box is None:
+        return ""
+    left, top, right, bottom = (round(100 * share) for share in box)
+    return f" covered={left}-{right}%x{top}-{bottom}%"
+
+
 def print_video(path: Path, hashes: VideoHashes) -> None:
     """A video's digests on one line, then a line per sampled frame and variant."""
     duration = "unknown" if hashes.duration is None else f"{hashes.duration:.3f}"
@@ -351,7 +360,8 @@ def print_record(record: dict[str, Any]) -> None:
     for m in record["matches"]:
         write_line(
             f"{path}\tMATCH bank={m['bank']} id={m['external_id']} "
-            f"distance={m['distance']} transform={m['transform']}{video_summary(m)}"
+            f"distance={m['distance']} transform={m['transform']}{covered_summary(m)}"
+            f"{video_summary(m)}"
         )
     if record["suppressed_by"]:
         write_line(f"{path}\tsuppressed by negative bank {record['suppressed_by'][0]['bank']}")

@@ -1,7 +1,10 @@
-"""PDQ of video frames: the frame as it is and, when it has bars, without them.
+"""PDQ of video frames: the frame as it is and, when it has bars, without them; and, when
+asked, the local features (ORB keypoints) of a few key frames.
 
 Letterboxed and pillarboxed re-uploads are the commonest edit of a traded video; bars move
-PDQ far from the original's hash, so a frame with bars is hashed twice.
+PDQ far from the original's hash, so a frame with bars is hashed twice. A cropped, turned
+or overlaid re-encode moves every frame's PDQ far; the key frames' local features are the
+second path for it (see ``KeyFrame``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
+from PIL import Image
 
 from lykta.errors import MediaError
 from lykta.hashing.borders import content_box_of
+from lykta.hashing.local_features import MIN_KEYPOINTS, features_of
 from lykta.hashing.pdq import pdq_from_luma
+from lykta.index.local_features import LocalFeatures
 from lykta.media.video import decode_for_sampling, frame_luma
 
 if TYPE_CHECKING:
@@ -95,13 +101,33 @@ class SampledFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyFrame:
+    """A sampled frame whose local features were taken: its time, its PDQ (to drop a key
+    frame that repeats the last one) and its keypoints."""
+
+    seconds: float
+    pdq: str
+    features: LocalFeatures
+
+
+@dataclass(frozen=True, slots=True)
 class VideoHashes:
-    """Hashes of one video file: its digests, its length and its sampled frames."""
+    """Hashes of one video file: its digests, its length, its sampled frames and (when
+    asked for) the local features of its key frames."""
 
     md5: str
     sha256: str
     duration: float | None
     frames: tuple[SampledFrame, ...]
+    key_frames: tuple[KeyFrame, ...] = ()
+
+
+#: Key frames are at least this many seconds apart; a longer video's are spread over all
+#: of it (see ``_KeyFrames``).
+KEY_FRAME_SECONDS = 2.0
+# Frames tried per key-frame slot before it is left empty (a black or blurred stretch):
+# a plain frame costs an ORB extraction (about 10 ms) and gives nothing.
+_KEY_FRAME_TRIES = 3
 
 
 # From this sampling interval on, frames nothing refers to are not decoded (see
@@ -129,9 +155,15 @@ def hash_video(
     min_quality: int = 0,
     limits: VideoLimits = VideoLimits(),  # frozen: one shared default is safe
     decoders: int | None = None,
+    key_frames: int = 0,
 ) -> VideoHashes:
     """Hash a video file: a frame every ``interval`` seconds (every frame when None or 0),
     and the MD5 and SHA-256 of the file's bytes.
+
+    With ``key_frames``, the local features of at most that many sampled frames as well,
+    spread over the video, at least ``KEY_FRAME_SECONDS`` apart, each with at least
+    ``MIN_KEYPOINTS`` keypoints (a frame too plain is passed over for the next one); with
+    ``dedupe``, a key frame within that PDQ distance of the one before is dropped too.
 
     With ``dedupe`` a sampled frame whose PDQ is within that distance of the last frame kept
     is dropped, so a still scene costs one hash; a frame whose quality is below
@@ -166,6 +198,7 @@ def hash_video(
         for worker in workers:
             worker.start()
         hashed: list[SampledFrame] = []
+        keys = _KeyFrames(key_frames)
         finished: list[_Finished] = []
         digests: _Digested | None = None
         try:
@@ -180,7 +213,10 @@ def hash_video(
                     digests = item
                 else:
                     seconds, luma = item
-                    hashed.append(SampledFrame(seconds, hash_luma(luma, trim=trim, mirror=mirror)))
+                    variants = hash_luma(luma, trim=trim, mirror=mirror)
+                    hashed.append(SampledFrame(seconds, variants))
+                    if key_frames:
+                        keys.offer(seconds, luma, variants[0].pdq)
         finally:
             stop.set()
             for worker in workers:
@@ -193,8 +229,66 @@ def hash_video(
         raise MediaError("the video has no frames")
     duration = max(done.duration for done in finished)
     return VideoHashes(
-        digests.md5, digests.sha256, duration, _kept(hashed, dedupe=dedupe, min_quality=min_quality)
+        digests.md5,
+        digests.sha256,
+        duration,
+        _kept(hashed, dedupe=dedupe, min_quality=min_quality),
+        keys.chosen(dedupe),
     )
+
+
+def _bits_apart(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+class _KeyFrames:
+    """The key frames of one video, chosen as its frames arrive (out of time order when
+    several decoders read it): the first frame with enough keypoints in each slot of
+    ``spacing`` seconds. When twice ``most`` slots are filled the spacing doubles and
+    each new slot keeps its earliest, so a video of any length (its length unknown ahead
+    when it is piped) costs a bounded number of extractions."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.spacing = KEY_FRAME_SECONDS
+        self.taken: dict[int, KeyFrame] = {}
+        self.tries: dict[int, int] = {}
+
+    def _slot(self, seconds: float) -> int:
+        return math.floor(seconds / self.spacing + 1e-6)
+
+    def offer(self, seconds: float, luma: np.ndarray, pdq: str) -> None:
+        slot = self._slot(seconds)
+        if slot in self.taken or self.tries.get(slot, 0) >= _KEY_FRAME_TRIES:
+            return
+        self.tries[slot] = self.tries.get(slot, 0) + 1
+        features = features_of(Image.fromarray(luma, "L"))
+        if len(features) < MIN_KEYPOINTS:
+            return
+        # A later frame of the slot may come first from another decoder: the earliest wins.
+        held = self.taken.get(slot)
+        if held is None or seconds < held.seconds:
+            self.taken[slot] = KeyFrame(seconds, pdq, features)
+        if len(self.taken) >= 2 * self.most:
+            self.spacing *= 2
+            self.tries.clear()
+            regrouped: dict[int, KeyFrame] = {}
+            for key in sorted(self.taken.values(), key=lambda key: key.seconds):
+                regrouped.setdefault(self._slot(key.seconds), key)
+            self.taken = regrouped
+
+    def chosen(self, dedupe: int | None) -> tuple[KeyFrame, ...]:
+        """The key frames in time order, without repeats (with ``dedupe``), thinned evenly
+        to ``most``."""
+        kept: list[KeyFrame] = []
+        for key in sorted(self.taken.values(), key=lambda key: key.seconds):
+            repeated = dedupe is not None and kept and _bits_apart(key.pdq, kept[-1].pdq) <= dedupe
+            if not repeated:
+                kept.append(key)
+        if len(kept) > self.most:
+            picks = np.unique(np.linspace(0, len(kept) - 1, self.most).round().astype(int))
+            kept = [kept[pick] for pick in picks.tolist()]
+        return tuple(kept)
 
 
 def _kept(

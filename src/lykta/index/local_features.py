@@ -27,7 +27,8 @@ A look-up here has two steps:
    memory-mapped, and a look-up pages in only its candidates' rows.
 
 The answer's distance is the **inlier count**, the evidence a reviewer weighs: unlike PDQ,
-higher means closer.
+higher means closer. With it comes the part of the banked photo the query shows
+(``Verified.covered``): the query's frame carried back onto the banked photo.
 
 A banked photo is stored as ``CHUNKS`` fixed-width rows (``CHUNK_BYTES`` each,
 ``CHUNK_KEYPOINTS`` keypoints a row), so its hashes travel through the change log,
@@ -101,6 +102,19 @@ MIN_SPREAD = 0.25
 #: be stretched against its opposite by more than it.
 MAX_SCALE = 12.0
 MAX_STRETCH = 3.0
+
+
+#: A box on a photo: (left, top, right, bottom), as shares of its width and height.
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A candidate that passed verification: its inlier count, and the box of the banked
+    photo that the query shows (the whole photo for a copy that holds all of it)."""
+
+    inliers: int
+    covered: Box
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,22 +323,30 @@ class LocalFeatureIndex:
 
         ``max_distance`` is ignored: verification, not a radius, decides a match.
         """
+        return [
+            [(hash_id, verified.inliers) for hash_id, verified in row]
+            for row in self.query_verified(codes)
+        ]
+
+    def query_verified(self, codes: Any) -> list[list[tuple[int, Verified]]]:
+        """As ``query``, with the whole evidence of each verified photo (what a match
+        reports)."""
         table = np.asarray(codes, dtype=np.uint8).reshape(-1, CODE_BYTES)
-        out: list[list[tuple[int, int]]] = []
+        out: list[list[tuple[int, Verified]]] = []
         for code in table:
             found = self.verified(LocalFeatures.from_code(code))
-            out.append(sorted(found.items(), key=lambda pair: (-pair[1], pair[0])))
+            out.append(sorted(found.items(), key=lambda pair: (-pair[1].inliers, pair[0])))
         return out
 
-    def verified(self, query: LocalFeatures) -> dict[int, int]:
-        """The inlier count of each photo that passes verification against ``query``, by
-        its first row's id (every copy of it: the same photo in two banks)."""
-        found: dict[int, int] = {}
+    def verified(self, query: LocalFeatures) -> dict[int, Verified]:
+        """Each photo that passes verification against ``query``, by its first row's id
+        (every copy of it: the same photo in two banks)."""
+        found: dict[int, Verified] = {}
         for group in self._candidates(query):
             banked, first_rows = self._photo(group)
-            inliers = verify(query, banked)
-            if inliers is not None:
-                found.update(dict.fromkeys(first_rows, inliers))
+            verified = verify(query, banked)
+            if verified is not None:
+                found.update(dict.fromkeys(first_rows, verified))
         return found
 
     def candidates(self, query: LocalFeatures) -> list[int]:
@@ -624,8 +646,9 @@ def _join(parts: list[tuple[_Segment, MainIds]]) -> tuple[_Segment, MainIds]:
     return segment, MainIds(narrow_ids(np.concatenate(ids)))
 
 
-def verify(query: LocalFeatures, banked: LocalFeatures) -> int | None:
-    """The inliers of one candidate's geometric check, or None when it fails any part."""
+def verify(query: LocalFeatures, banked: LocalFeatures) -> Verified | None:
+    """One candidate's geometric check: its inliers and the part of it the query shows, or
+    None when it fails any part."""
     if len(query) < MIN_INLIERS or len(banked) < MIN_INLIERS:
         return None
     import cv2  # here, not at the top: only a verification needs OpenCV (see lykta.index)
@@ -671,7 +694,27 @@ def verify(query: LocalFeatures, banked: LocalFeatures) -> int | None:
         return None
     if not _plausible_frame(homography, banked):
         return None
-    return inliers
+    return Verified(inliers, _covered(homography, query, banked))
+
+
+def _covered(homography: np.ndarray, query: LocalFeatures, banked: LocalFeatures) -> Box:
+    """The box of the banked photo that the query's frame, carried back by the inverse
+    homography, covers: (0, 0, 1, 1) when the query shows all of it (a screenshot, a
+    copy with borders), less for a crop."""
+    import cv2
+
+    w, h = float(query.width), float(query.height)
+    corners = np.array([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]], dtype=np.float64)
+    inverse = np.linalg.inv(homography)
+    if np.any(corners.reshape(-1, 2) @ inverse[2, :2] + inverse[2, 2] <= 0):
+        # A query corner beyond the banked photo's horizon: that side reaches past it.
+        return (0.0, 0.0, 1.0, 1.0)
+    frame = cv2.perspectiveTransform(corners, inverse).reshape(-1, 2)
+    size = np.array([banked.width, banked.height], dtype=np.float64)
+    low = np.clip(frame.min(axis=0) / size, 0, 1)
+    high = np.clip(frame.max(axis=0) / size, 0, 1)
+    left, top, right, bottom = (round(float(v), 3) for v in (*low, *high))
+    return (left, top, right, bottom)
 
 
 def _spread(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lykta.banks.validation import Threshold
 from lykta.hashing.registry import get_hasher, hasher_names
 from lykta.index import HashIndex
+from lykta.index.local_features import Box, LocalFeatureIndex
 from lykta.matching.changelog import Changes, count_additions, read_changes
 from lykta.matching.owners import Owner, OwnerCache
 from lykta.matching.results import LookupResult, Match, QueryHash
@@ -56,6 +57,7 @@ class _Candidate:
     distance: int
     query: QueryHash
     content_index: int  # which of the looked-up contents the query belongs to
+    covered: Box | None = None  # local features: the part of the banked photo shown
 
 
 # One change replayed onto a merged copy: ids removed, or ids and codes added.
@@ -101,14 +103,15 @@ class Matcher:
     def bank_names(self) -> set[str]:
         return {rule.name for rule in self._published.rules.values()}
 
-    def local_features_banks(self, banks: Iterable[str] | None = None) -> bool:
-        """Whether any enabled bank (of ``banks``, when given) enables local features: a
-        look-up extracts keypoints only then."""
+    def local_features_banks(self, banks: Iterable[str] | None = None) -> set[str]:
+        """The enabled banks (of ``banks``, when given) that enable local features: a
+        look-up extracts keypoints only when there are any."""
         wanted = None if banks is None else set(banks)
-        return any(
-            rule.enabled and rule.local_features and (wanted is None or rule.name in wanted)
+        return {
+            rule.name
             for rule in self._published.rules.values()
-        )
+            if rule.enabled and rule.local_features and (wanted is None or rule.name in wanted)
+        }
 
     def partial_banks(self) -> dict[str, float]:
         """Enabled banks that only a share of HMA look-ups search: name to share."""
@@ -408,7 +411,17 @@ def _candidates(state: _Published, contents: Sequence[Sequence[QueryHash]]) -> l
         if index is None or not len(index):
             continue
         codes = np.frombuffer(b"".join(q.value for _, q in tagged), dtype=np.uint8)
-        hits = index.query(codes.reshape(len(tagged), -1), state.radius.get(kind, 0))
+        codes = codes.reshape(len(tagged), -1)
+        if isinstance(index, LocalFeatureIndex):
+            # Verified matches: the distance is the inlier count, with the covered box.
+            verified = index.query_verified(codes)
+            for (number, query), found in zip(tagged, verified, strict=True):
+                out.extend(
+                    _Candidate(hash_id, match.inliers, query, number, match.covered)
+                    for hash_id, match in found
+                )
+            continue
+        hits = index.query(codes, state.radius.get(kind, 0))
         for (number, query), row in zip(tagged, hits, strict=True):
             out.extend(_Candidate(hash_id, distance, query, number) for hash_id, distance in row)
     return out
@@ -447,6 +460,7 @@ def _judge(
         transform=query.transform,
         # Keypoints are 18 KB and say nothing to a reviewer: not echoed.
         query_hash="" if local else query.value.hex(),
+        covered=candidate.covered,
     )
 
 

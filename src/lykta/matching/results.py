@@ -34,6 +34,9 @@ class Match:
     query_hash: str
     #: For a video look-up: how much of the query and of the bank video matched, and where.
     video: VideoMatch | None = None
+    #: For a local-features match: the box of the banked photo (or key frame) the query
+    #: shows, (left, top, right, bottom) as shares of its width and height.
+    covered: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

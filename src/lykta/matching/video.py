@@ -7,6 +7,10 @@ time that the matching stretches cover, and the stretches (segments) themselves 
 on both sides. A bank item matches when either share reaches its bank's rule
 (``Threshold.query_share`` / ``bank_share``): a 10-second excerpt of a banked video
 matches by its own frames, a long upload containing a banked clip by the clip's.
+
+The second path's key frames (local features, see ``lykta.hashing.video.KeyFrame``) are
+aggregated the same way, as frames of their own: their matches' distance is an inlier
+count, where more is closer.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from lykta.banks.validation import Threshold
+from lykta.hashing.registry import get_hasher
 from lykta.matching.results import Match, Segment, VideoMatch
 
 # A stretch goes on across at most this many unmatched query frames (a cut-away, a frame
@@ -72,10 +77,16 @@ def aggregate(
         bank_share = _bank_share(segments, length, interval)
         if query_share < threshold.query_share and bank_share < threshold.bank_share:
             continue
-        best = min(item_hits, key=lambda hit: (hit.match.distance, hit.match.transform))
+        best = min(item_hits, key=lambda hit: (_farness(hit.match), hit.match.transform))
         video = VideoMatch(round(query_share, 4), round(bank_share, 4), tuple(segments))
         found.append(replace(best.match, video=video))
     return found
+
+
+def _farness(match: Match) -> int:
+    """A match's distance, least closest: a local-features match's (its inlier count,
+    where more is closer) turned round."""
+    return -match.distance if get_hasher(match.kind).local_features else match.distance
 
 
 def _countable(frames: Sequence[QueryFrame], min_quality: int | None) -> int:
@@ -104,7 +115,7 @@ def _segments(frames: Sequence[QueryFrame], hits: Iterable[_Hit]) -> list[Segmen
                 continue
         if run:
             segments.append(_segment(run))
-        best = min(choices, key=lambda hit: (hit.match.distance, hit.bank_seconds or 0.0))
+        best = min(choices, key=lambda hit: (_farness(hit.match), hit.bank_seconds or 0.0))
         run = [(at, best.bank_seconds)]
         last_frame = number
     if run:
