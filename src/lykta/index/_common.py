@@ -12,7 +12,9 @@ So a published index stays valid for lock-free readers while a copy of it is cha
 
 from __future__ import annotations
 
+import ctypes
 import json
+import mmap
 import os
 import shutil
 import uuid
@@ -25,6 +27,30 @@ FORMAT_VERSION = 1
 DELTA_LIMIT = 32_768
 COMPACT_RATIO = 0.10
 _UINT32_LIMIT = 1 << 32
+#: Linux's transparent huge page size on x86-64 and arm64 (4 KiB base pages).
+HUGE_PAGE = 2 << 20
+# Absent off Linux; there huge pages are simply not asked for.
+_MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", None)
+_LIBC = ctypes.CDLL(None, use_errno=True) if _MADV_HUGEPAGE is not None else None
+
+
+def advise_huge_pages(array: np.ndarray) -> None:
+    """Ask the kernel to back ``array`` with transparent huge pages (``MADV_HUGEPAGE``).
+
+    Look-ups read the index's arrays at random, so with 4 KiB pages nearly every read
+    misses the TLB; a 2 MiB page covers 512 times as much. Where THP is in ``madvise``
+    mode only memory advised like this gets them, for anonymous and file-backed
+    (snapshot) mappings alike; where THP is off the call changes nothing. Only whole
+    2 MiB-aligned spans inside the array are advised, so smaller arrays are left alone.
+    """
+    if _LIBC is None or array.nbytes < HUGE_PAGE:
+        return
+    start = array.ctypes.data
+    first = -(-start // HUGE_PAGE) * HUGE_PAGE
+    last = (start + array.nbytes) // HUGE_PAGE * HUGE_PAGE
+    if last > first:
+        # A refusal (a kernel built without THP) only means no huge pages: not an error.
+        _LIBC.madvise(ctypes.c_void_p(first), ctypes.c_size_t(last - first), _MADV_HUGEPAGE)
 
 
 def check_ids(ids: Any) -> np.ndarray:
@@ -226,7 +252,8 @@ def save_dir(
 def load_dir(
     path: str | Path, kind: str, names: list[str], *, version: int = FORMAT_VERSION
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read metadata and memory-map the arrays of a directory written by ``save_dir``."""
+    """Read metadata and memory-map the arrays of a directory written by ``save_dir``,
+    asking for huge pages behind them."""
     root = Path(path)
     meta_file = root / "meta.json"
     if not meta_file.is_file():
@@ -241,6 +268,7 @@ def load_dir(
     for name in names:
         try:
             arrays[name] = np.load(root / f"{name}.npy", mmap_mode="r")
+            advise_huge_pages(arrays[name])
         except ValueError:
             arrays[name] = np.load(root / f"{name}.npy")  # Empty arrays cannot be mapped.
     return meta, arrays
