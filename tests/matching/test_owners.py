@@ -81,3 +81,12 @@ def test_owners_through_adds_removals_merges_and_a_reload(tmp_path: Path) -> Non
 def test_an_empty_table_saves_and_loads(tmp_path: Path) -> None:
     OwnerTable().save(tmp_path / "owners")
     check(OwnerTable.load(tmp_path / "owners"), set(), merged=True)
+
+
+def test_a_bare_hash_costs_twelve_bytes() -> None:
+    bare = OwnerRows()
+    for hash_id in range(1, 10_001):
+        bare.append(hash_id, hash_id, 1, None, None, '["bench"]')
+    table = OwnerTable().changed(bare, ids([]), merge=True)
+    assert table.find([77]) == {77: Owner(77, 1, None, ("bench",))}
+    assert table.nbytes <= 12 * 10_000 + 64

@@ -88,7 +88,7 @@ def check_unique(ids: np.ndarray) -> None:
 def narrow_ids(ids: np.ndarray) -> np.ndarray:
     """uint32 when every id fits (4 bytes per hash saved), else int64."""
     if ids.size and ids.min() >= 0 and ids.max() < _UINT32_LIMIT:
-        return ids.astype(np.uint32)
+        return ids.astype(np.uint32, copy=False)
     return ids.astype(np.int64, copy=False)
 
 

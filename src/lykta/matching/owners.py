@@ -126,13 +126,13 @@ class _Columns:
         columns = cls(
             hash_ids=np.frombuffer(rows.hash_ids, dtype=np.int64),
             content_ids=np.frombuffer(rows.content_ids, dtype=np.int64),
-            bank_ids=np.frombuffer(rows.bank_ids, dtype=np.int64).astype(np.int32),
+            bank_ids=np.frombuffer(rows.bank_ids, dtype=np.int64),
             seconds=seconds if not np.isnan(seconds).all() else seconds[:0],
             external=np.frombuffer(bytes(rows.external), dtype=np.uint8),
             external_ends=np.frombuffer(rows.external_ends, dtype=np.int64)
             if rows.external
             else _NO_IDS,
-            label_codes=_narrow_codes(np.frombuffer(rows.label_codes, dtype=np.int64)),
+            label_codes=np.frombuffer(rows.label_codes, dtype=np.int64),
             labels=np.frombuffer(labels, dtype=np.uint8),
             label_ends=label_ends,
         )
@@ -147,15 +147,13 @@ class _Columns:
 
     def sorted(self) -> _Columns:
         """These rows in hash-id order (the change log yields them by revision), ids
-        narrowed to 4 bytes where they fit."""
+        narrowed to 4 bytes and bank ids and label codes to 2 where they fit."""
         ids = self.hash_ids
         if ids.size > 1 and not np.all(ids[1:] > ids[:-1]):
             return self.take(np.argsort(ids, kind="stable")).sorted()
-        return _Columns(_narrow(ids), _narrow(self.content_ids), *self._tail())
-
-    def _tail(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.bank_ids, self.seconds, self.external, self.external_ends, self.label_codes,
+        return _Columns(
+            narrow_ids(ids), narrow_ids(self.content_ids), _narrow_codes(self.bank_ids),
+            self.seconds, self.external, self.external_ends, _narrow_codes(self.label_codes),
             self.labels, self.label_ends,
         )  # fmt: skip
 
@@ -220,12 +218,11 @@ class _Columns:
         return cls(**arrays)
 
 
-def _narrow(ids: np.ndarray) -> np.ndarray:
-    return narrow_ids(ids) if ids.dtype == np.int64 else ids
-
-
 def _narrow_codes(codes: np.ndarray) -> np.ndarray:
-    return codes.astype(np.int32) if codes.size and codes.max() < 2**31 else codes
+    """The narrowest of int16, int32 and int64 that holds every code (all >= 0)."""
+    top = int(codes.max()) if codes.size else 0
+    dtype = np.int16 if top < 2**15 else np.int32 if top < 2**31 else np.int64
+    return codes if codes.dtype == dtype else codes.astype(dtype)
 
 
 def _concat(first: _Columns, second: _Columns) -> _Columns:
@@ -248,7 +245,7 @@ def _concat(first: _Columns, second: _Columns) -> _Columns:
     return _Columns(
         hash_ids=np.concatenate([first.hash_ids.astype(np.int64), second.hash_ids]),
         content_ids=np.concatenate([first.content_ids.astype(np.int64), second.content_ids]),
-        bank_ids=np.concatenate([first.bank_ids, second.bank_ids]),
+        bank_ids=np.concatenate([first.bank_ids.astype(np.int64), second.bank_ids]),
         seconds=np.concatenate([seconds(first, n1), seconds(second, n2)])
         if any_seconds
         else first.seconds,
@@ -256,8 +253,8 @@ def _concat(first: _Columns, second: _Columns) -> _Columns:
         external_ends=np.concatenate([ends(first, n1), ends(second, n2) + first.external.shape[0]])
         if any_external
         else _NO_IDS,
-        label_codes=_narrow_codes(
-            np.concatenate([first.label_codes.astype(np.int64), second.label_codes + labels_shift])
+        label_codes=np.concatenate(
+            [first.label_codes.astype(np.int64), second.label_codes.astype(np.int64) + labels_shift]
         ),
         labels=np.concatenate([first.labels, second.labels]),
         label_ends=np.concatenate([first.label_ends, second.label_ends + first.labels.shape[0]]),
