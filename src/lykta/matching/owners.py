@@ -172,7 +172,9 @@ class _Columns:
             external_ends, self.label_codes[rows], self.labels, self.label_ends,
         )  # fmt: skip
 
-    def owner(self, row: int) -> Owner:
+    def owner(self, row: int, label_sets: Sequence[tuple[str, ...]] | None = None) -> Owner:
+        """Row ``row``'s owner; ``label_sets`` (from ``label_sets()``) spares decoding its
+        labels when many rows are read."""
         external_id = None
         if self.external_ends.size:
             start = int(self.external_ends[row - 1]) if row else 0
@@ -180,19 +182,25 @@ class _Columns:
             if end > start:
                 external_id = self.external[start:end].tobytes().decode()
         code = int(self.label_codes[row])
-        start = int(self.label_ends[code - 1]) if code else 0
-        labels = json.loads(self.labels[start : int(self.label_ends[code])].tobytes())
+        labels = self.label_set(code) if label_sets is None else label_sets[code]
         seconds = float(self.seconds[row]) if self.seconds.size else np.nan
         return Owner(
             int(self.content_ids[row]),
             int(self.bank_ids[row]),
             external_id,
-            tuple(labels),
+            labels,
             None if np.isnan(seconds) else seconds,
         )
 
+    def label_set(self, code: int) -> tuple[str, ...]:
+        start = int(self.label_ends[code - 1]) if code else 0
+        return tuple(json.loads(self.labels[start : int(self.label_ends[code])].tobytes()))
+
     def owners(self) -> dict[int, Owner]:
-        return {int(hash_id): self.owner(row) for row, hash_id in enumerate(self.hash_ids)}
+        label_sets = [self.label_set(code) for code in range(self.label_ends.shape[0])]
+        return {
+            int(hash_id): self.owner(row, label_sets) for row, hash_id in enumerate(self.hash_ids)
+        }
 
     def rows_of(self, hash_ids: np.ndarray) -> np.ndarray:
         """Row of each hash id, -1 where absent."""
