@@ -308,6 +308,32 @@ def _huge_page_advised(array: np.ndarray) -> bool:
     raise AssertionError(f"no mapping holds address {span:#x}")
 
 
+def _resident_bytes(array: np.ndarray) -> int:
+    """Bytes of the mapping that holds ``array`` present in this process's page tables."""
+    address, inside = array.ctypes.data, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(part, 16) for part in head.split("-"))
+            inside = low <= address < high
+        elif inside and head == "Rss:":
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no mapping holds address {address:#x}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only")
+def test_a_loaded_index_is_read_in_before_its_first_query(tmp_path: Path) -> None:
+    codes = np.random.default_rng(6).integers(0, 256, (100_000, 32), dtype=np.uint8)
+    index = HammingIndex()
+    index.add(np.arange(100_000, dtype=np.int64), codes)
+    index.merge()
+    index.save(tmp_path / "idx")
+    loaded = HammingIndex.load(tmp_path / "idx")
+    for array in (loaded._codes, loaded._pos):
+        assert _resident_bytes(array) >= array.nbytes
+    assert loaded.query(codes[9], 0) == [[(9, 0)]]
+
+
 @pytest.mark.skipif(
     not Path("/sys/kernel/mm/transparent_hugepage").exists(), reason="no transparent huge pages"
 )

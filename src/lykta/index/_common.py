@@ -32,6 +32,8 @@ HUGE_PAGE = 2 << 20
 # Absent off Linux; there huge pages are simply not asked for.
 _MADV_HUGEPAGE = getattr(mmap, "MADV_HUGEPAGE", None)
 _LIBC = ctypes.CDLL(None, use_errno=True) if _MADV_HUGEPAGE is not None else None
+# Linux 5.14's MADV_POPULATE_READ, which Python's mmap module does not name before 3.13.
+_MADV_POPULATE_READ = 22
 
 
 def advise_huge_pages(array: np.ndarray) -> None:
@@ -249,11 +251,22 @@ def save_dir(
         shutil.rmtree(old, ignore_errors=True)
 
 
+def populate(array: np.ndarray) -> None:
+    """Fault a memory-mapped array's pages in now (``MADV_POPULATE_READ``), reading them
+    from disk if need be, so that the first look-ups after a start do not wait on page
+    faults. Older kernels refuse the call; their first look-ups fault the pages in."""
+    if _LIBC is None or not array.nbytes:
+        return
+    start = array.ctypes.data // mmap.PAGESIZE * mmap.PAGESIZE
+    end = array.ctypes.data + array.nbytes
+    _LIBC.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_POPULATE_READ)
+
+
 def load_dir(
     path: str | Path, kind: str, names: list[str], *, version: int = FORMAT_VERSION
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read metadata and memory-map the arrays of a directory written by ``save_dir``,
-    asking for huge pages behind them."""
+    asking for huge pages behind them and reading them in before this returns."""
     root = Path(path)
     meta_file = root / "meta.json"
     if not meta_file.is_file():
@@ -269,6 +282,7 @@ def load_dir(
         try:
             arrays[name] = np.load(root / f"{name}.npy", mmap_mode="r")
             advise_huge_pages(arrays[name])
+            populate(arrays[name])
         except ValueError:
             arrays[name] = np.load(root / f"{name}.npy")  # Empty arrays cannot be mapped.
     return meta, arrays
