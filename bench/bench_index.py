@@ -6,6 +6,11 @@ every peer's answers on a sample of queries against a numpy brute-force scan.
 
     .venv/bin/python bench/bench_index.py --n 10000000
     .venv/bin/python bench/bench_index.py --n 100000000   # ~14 GB peak, ~15 min
+    .venv/bin/python bench/bench_index.py --n 2000000 --no-peer --snapshot
+
+With ``--snapshot`` Lykta's index is saved, dropped from the page cache and loaded back
+(memory-mapped), then searched once untimed before the look-ups: what ``lykta serve``
+searches after a restart, once its pages are read in.
 
 Targets depend on the size (issue 5): video frames multiply bank sizes, so 100M hashes
 get looser latency targets than 10M. The peer runs at the largest n it fits in (below).
@@ -83,7 +88,22 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def run_lykta(n: int, n_queries: int, distance: int, seed: int, check: int) -> dict[str, Any]:
+def reload_cold(index: Any, folder: str) -> Any:
+    """``index`` saved to ``folder`` and loaded back, its files dropped from the page cache
+    first, so the look-ups read them as after a restart."""
+    index.save(Path(folder) / "index")
+    for path in (Path(folder) / "index").iterdir():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    return type(index).load(Path(folder) / "index")
+
+
+def run_lykta(
+    n: int, n_queries: int, distance: int, seed: int, check: int, snapshot: bool = False
+) -> dict[str, Any]:
     from lykta.index import HammingIndex
 
     warm = HammingIndex()  # JIT-cached kernels load here, outside the RSS delta.
@@ -102,6 +122,12 @@ def run_lykta(n: int, n_queries: int, distance: int, seed: int, check: int) -> d
     build, build_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     gc.collect()
     grown = _rss() - base - queries.nbytes
+    folder = tempfile.TemporaryDirectory(prefix="bench-index-")
+    if snapshot:
+        index = reload_cold(index, folder.name)
+        # One untimed pass reads the pages in: the timed one shows the mapped index as a
+        # server has it once warm (how it maps the pages), not the disk.
+        index.query(queries, distance)
     times, cpu_times, answers = [], [], []
     for q in queries:
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -116,11 +142,14 @@ def run_lykta(n: int, n_queries: int, distance: int, seed: int, check: int) -> d
         t0 = time.perf_counter()
         index.query(queries[i : i + BATCH], distance)
         batched.append((time.perf_counter() - t0) / BATCH)
+    nbytes = index.nbytes / n
+    del index
+    folder.cleanup()
     return {
         "build": build,
         "build_cpu": build_cpu,
         "rss_bytes": grown / n,
-        "nbytes": index.nbytes / n,
+        "nbytes": nbytes,
         "batch": _percentiles(batched)[0],
         "p50": p50,
         "p99": p99,
@@ -222,6 +251,7 @@ def run_worker(peer: str, args: argparse.Namespace, n: int) -> dict[str, Any]:
         cmd = [sys.executable, __file__, "--worker", peer, "--n", str(n), "--out", out.name]
         cmd += ["--queries", str(args.queries), "--distance", str(args.distance)]
         cmd += ["--seed", str(args.seed), "--check", str(args.check)]
+        cmd += ["--snapshot"] if args.snapshot and peer == "lykta" else []
         subprocess.run(cmd, check=True, env=env)
         return json.loads(Path(out.name).read_text())
 
@@ -249,13 +279,22 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--check", type=int, default=100, help="queries checked by brute force")
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="look up in Lykta's index saved and loaded back, page cache cold",
+    )
     parser.add_argument("--worker", choices=["lykta", "pdq"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
-        runner = run_lykta if args.worker == "lykta" else run_pdq
-        result = runner(args.n, args.queries, args.distance, args.seed, args.check)
+        if args.worker == "lykta":
+            result = run_lykta(
+                args.n, args.queries, args.distance, args.seed, args.check, args.snapshot
+            )
+        else:
+            result = run_pdq(args.n, args.queries, args.distance, args.seed, args.check)
         Path(args.out).write_text(json.dumps(result))
         return
 
@@ -277,6 +316,8 @@ def main() -> None:
     targets = TARGETS[max(size for size in TARGETS if size <= args.n)]
     print(f"\nHamming index benchmark, distance {args.distance}, {args.queries} queries")
     print("(half near-duplicates of indexed codes, half random), single-threaded")
+    if args.snapshot:
+        print("lykta looks up in its index saved and loaded back (memory-mapped, cold cache)")
     print(f"load average when done: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.peer and peer_n < args.n:
         print(f"pdq runs at n = {peer_n:,}: the largest that fits in memory for it")

@@ -535,20 +535,6 @@ class Lykta:
         result = self.matcher.lookup([query], self._known_banks(banks, ignore_unknown_banks))
         return self._found(query, result, source, "photo", f"{query.kind}:{query.value.hex()}")
 
-    def lookup_hash_in_memory(
-        self,
-        kind: str,
-        value: str,
-        *,
-        banks: Iterable[str] | None = None,
-        quality: int | None = None,
-    ) -> LookupResult | None:
-        """``lookup_hash`` when it can be answered from memory alone, else None: for callers
-        on an event loop, which must not wait on the database."""
-        query = hash_query(kind, value, quality)
-        found = self.matcher.lookup_in_memory([[query]], self._known_banks(banks))
-        return None if found is None else self._found(query, found[0])
-
     def lookup_hashes(
         self,
         hashes: Sequence[tuple[str, str, int | None]],

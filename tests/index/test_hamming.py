@@ -291,6 +291,73 @@ def test_load_is_memory_mapped_and_mutations_after_load_work(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
 
 
+def _huge_page_advised(array: np.ndarray) -> bool:
+    """Whether the mapping behind the array's first whole 2 MiB span carries ``hg``
+    (``MADV_HUGEPAGE``) in ``/proc/self/smaps``."""
+    huge = 2 << 20
+    span = -(-array.ctypes.data // huge) * huge
+    assert span + huge <= array.ctypes.data + array.nbytes, "array too small to advise"
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(part, 16) for part in head.split("-"))
+            inside = low <= span < high
+        elif inside and head == "VmFlags:":
+            return "hg" in line.split()[1:]
+    raise AssertionError(f"no mapping holds address {span:#x}")
+
+
+def _resident_bytes(array: np.ndarray) -> int:
+    """Bytes of the mapping that holds ``array`` present in this process's page tables."""
+    address, inside = array.ctypes.data, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(part, 16) for part in head.split("-"))
+            inside = low <= address < high
+        elif inside and head == "Rss:":
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no mapping holds address {address:#x}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only")
+def test_a_loaded_index_is_read_in_before_its_first_query(tmp_path: Path) -> None:
+    codes = np.random.default_rng(6).integers(0, 256, (100_000, 32), dtype=np.uint8)
+    index = HammingIndex()
+    index.add(np.arange(100_000, dtype=np.int64), codes)
+    index.merge()
+    index.save(tmp_path / "idx")
+    loaded = HammingIndex.load(tmp_path / "idx")
+    for array in (loaded._codes, loaded._pos):
+        assert _resident_bytes(array) >= array.nbytes
+    assert loaded.query(codes[9], 0) == [[(9, 0)]]
+
+
+@pytest.mark.skipif(
+    not Path("/sys/kernel/mm/transparent_hugepage").exists(), reason="no transparent huge pages"
+)
+def test_large_arrays_ask_for_huge_pages_built_and_loaded(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    n = 300_000
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    index = HammingIndex()
+    index.add(np.arange(n, dtype=np.int64), codes)
+    index.merge()  # a bulk load: the delta becomes the codes
+    index.remove(np.arange(0, n, 5, dtype=np.int64))
+    index.add(np.arange(n, n + 100, dtype=np.int64), codes[:100])
+    index.merge()  # a merge that writes fresh codes and tables
+    index.save(tmp_path / "idx")
+    loaded = HammingIndex.load(tmp_path / "idx")
+    model = {i: codes[i] for i in range(n) if i % 5} | {n + i: codes[i] for i in range(100)}
+    queries = np.concatenate([codes[:3], [flip(rng, codes[7], 20)], codes[n - 1 :]])
+    expected = brute_force(model, queries, 31)
+    for version in (index, loaded):
+        for array in (version._codes, version._pos):
+            assert _huge_page_advised(array)
+        assert version.query(queries, 31) == expected
+
+
 def test_load_rejects_other_directories(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a saved index"):
         HammingIndex.load(tmp_path)

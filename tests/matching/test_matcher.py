@@ -7,11 +7,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
-from lykta.app import Lykta
+from lykta.app import Lykta, hash_query
 from lykta.banks import content
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.index import HammingIndex
+from lykta.matching import owners
 from lykta.outputs import LookupOut
 from tests.conftest import make_settings
 from tests.hashing.imagegen import cropped, encode, make_textured_photo, rotated
@@ -290,3 +292,55 @@ def test_a_replica_follows_local_features_through_the_change_log(tmp_path: Path)
         assert restarted.lookup_photo(edited[46]).result.matches == []
     finally:
         restarted.close()
+
+
+def test_owners_are_answered_from_memory_right_after_a_restart(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home")
+    core = Lykta.open(settings)
+    core.banks.create("a")
+    photo = ContentItem((ItemHash("pdq", PDQ), ItemHash("md5", MD5)), "photo", ("l1", "l2"))
+    [photo_id] = core.banks.add_content("a", [photo]).content_ids
+    frames = [flip(PDQ, 1, 100), flip(PDQ, 90, 30)]
+    [clip_id] = core.banks.add_content("a", [video("clip", frames)]).content_ids
+    assert core.matcher.save_snapshot() is not None
+    core.close()
+    again = Lykta.open(settings)  # cold: nothing looked up yet in this process
+    queries: list[str] = []
+    event.listen(again.engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    try:
+        found = again.lookup_hash("pdq", PDQ)
+        assert [(m.content_id, m.external_id, m.labels, m.distance) for m in found.matches] == [
+            (photo_id, "photo", ("l1", "l2"), 0),
+            (clip_id, "clip", (), 1),
+        ]
+        assert [m.content_id for m in again.lookup_hash("md5", MD5).matches] == [photo_id]
+        hits = again.matcher.frame_hits([[hash_query("pdq", frames[1], None)]])
+        assert [(m.content_id, m.external_id, seconds) for m, seconds in hits[0]] == [
+            (clip_id, "clip", 1.0)
+        ]
+        assert queries == []  # not one database read for owners
+    finally:
+        again.close()
+
+
+def test_owners_follow_writes_merges_and_deletions(
+    sqlite_core: Lykta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = sqlite_core
+    monkeypatch.setattr(owners, "DELTA_LIMIT", 2)  # every few writes, a merge of owners
+    core.banks.create("a")
+    near = [flip(PDQ, 1, start) for start in range(8)]
+    ids = {}
+    for number, value in enumerate(near):
+        item = ContentItem.of_hash("pdq", value, f"n{number}" if number % 2 else None)
+        [ids[value]] = core.banks.add_content("a", [item]).content_ids
+        core.matcher.merge_pending()
+    core.banks.remove_content("a", [ids[near[0]], ids[near[3]]])
+    core.matcher.merge_pending()
+    queries: list[str] = []
+    event.listen(core.engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    for number, value in enumerate(near):
+        matches = [m for m in core.lookup_hash("pdq", value).matches if m.distance == 0]
+        expected = [] if number in (0, 3) else [(ids[value], f"n{number}" if number % 2 else None)]
+        assert [(m.content_id, m.external_id) for m in matches] == expected
+    assert queries == []

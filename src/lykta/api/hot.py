@@ -15,7 +15,6 @@ import json
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lykta.api.deps import TokenTable
@@ -81,7 +80,7 @@ class HotLookups:
     async def _native(self, params: dict[str, str]) -> bytes | None:
         if "hash" not in params or not params.keys() <= NATIVE_PARAMETERS:
             return None
-        found = await self._lookup(params.get("kind", "pdq"), params["hash"])
+        found = self._lookup(params.get("kind", "pdq"), params["hash"])
         return None if found is None else LookupOut.of(found).model_dump_json().encode()
 
     async def _hma(self, params: dict[str, str]) -> bytes | None:
@@ -92,24 +91,20 @@ class HotLookups:
             kind = signal_kind(params.get("signal_type", ""))
         except HmaError:
             return None
-        found = await self._lookup(kind, params["signal"])
+        found = self._lookup(kind, params["signal"])
         if found is None or with_distance is None:
             return None
         answer = raw_lookup_answer(found.matches, with_distance)
         # As Starlette's JSONResponse renders it.
         return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
 
-    async def _lookup(self, kind: str, value: str) -> LookupResult | None:
-        """As the full routes look up: on the event loop when memory suffices, in a worker
-        thread when a candidate's owner must be read from the database. None on any error,
-        which the full route then reports."""
+    def _lookup(self, kind: str, value: str) -> LookupResult | None:
+        """As the full routes look up, on the event loop (a look-up reads memory only).
+        None on any error, which the full route then reports."""
         try:
-            found = self.core.lookup_hash_in_memory(kind, value)
-            if found is None:
-                found = await run_in_threadpool(self.core.lookup_hash, kind, value)
+            return self.core.lookup_hash(kind, value)
         except LyktaError:
             return None
-        return found
 
 
 def _parameters(query: bytes) -> dict[str, str] | None:

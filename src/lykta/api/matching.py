@@ -189,13 +189,11 @@ async def lookup_hash(
     source_id: SourceId = None,
 ) -> Response:
     source = recording(record, subject, source_id)
-    # The hottest route: answered on the event loop when memory suffices (no thread hop),
-    # in a worker thread when a candidate's owner must be read from the database, or an
-    # alert written.
-    found = None
+    # The hottest route: a look-up reads memory only, so it is answered on the event loop
+    # (no thread hop); in a worker thread only when an alert is to be written.
     if source is None:
-        found = core.lookup_hash_in_memory(kind, hash, banks=bank, quality=quality)
-    if found is None:
+        found = core.lookup_hash(kind, hash, banks=bank, quality=quality)
+    else:
         found = await run_in_threadpool(
             core.lookup_hash, kind, hash, banks=bank, quality=quality, source=source
         )

@@ -19,6 +19,7 @@ from lykta.index import _kernels
 from lykta.index._common import (
     DELTA_LIMIT,
     MainIds,
+    advise_huge_pages,
     check_ids,
     check_new_ids,
     check_rows,
@@ -89,11 +90,14 @@ def _masks(bits: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _empty_tables(rows: int, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """New tables, advised onto huge pages before anything is written to them."""
     m = LAYOUT.tables
     lo_bits = LAYOUT.width - bits
     lo = np.empty((m, rows if lo_bits else 0), dtype=np.uint8)
     pos = np.zeros((m, (rows * pos_bits(rows) + 63) // 64 + 1), dtype=np.uint64)
     dirs = np.zeros((m, (1 << bits) + 1), dtype=np.uint32)
+    for table in (lo, pos, dirs):
+        advise_huge_pages(table)
     return lo, pos, dirs
 
 
@@ -269,10 +273,13 @@ class HammingIndex:
         kept = kept_ids.shape[0]
         total = kept + delta_ids.shape[0]
         if kept:
-            codes = np.concatenate([kept_codes, delta_codes])
+            codes = np.empty((total, CODE_BYTES), dtype=np.uint8)
+            advise_huge_pages(codes)  # before the copy faults its pages in
+            np.concatenate([kept_codes, delta_codes], out=codes)
             ids = np.concatenate([kept_ids.astype(np.int64), delta_ids])
         else:
             codes, ids = delta_codes, delta_ids  # A bulk load: no second copy of the codes.
+            advise_huge_pages(codes)
         del kept_codes, kept_ids
         bits = dir_bits(total)
         # Old tables are reused unless the directory width changes with the size.

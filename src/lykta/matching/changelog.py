@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
-from lykta.store.models import ContentHash, HashTombstone
+from lykta.matching.owners import OwnerRows
+from lykta.store.models import Content, ContentHash, HashTombstone
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Changes:
     removed: dict[str, np.ndarray] = field(default_factory=dict)
     #: kind -> (hash ids, codes as an (n, code_bytes) uint8 array)
     added: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: The owners of the added hashes, read with them so look-ups never read them.
+    owners: OwnerRows = field(default_factory=OwnerRows)
 
     @property
     def count(self) -> int:
@@ -64,10 +67,20 @@ def read_changes(
     ids: dict[str, list[int]] = {}
     values: dict[str, list[bytes]] = {}
     read = 0
-    for rows in _pages(sessions, ContentHash.__table__, "id", ["kind", "value"], after, upto):
-        for _, hash_id, kind, value in rows:
+    hashes, content = ContentHash.__table__, Content.__table__
+    columns = [
+        hashes.c.kind, hashes.c.value, hashes.c.content_id, hashes.c.bank_id,
+        hashes.c.seconds, content.c.external_id, content.c.labels,
+    ]  # fmt: skip
+    joined = hashes.join(content, content.c.id == hashes.c.content_id)
+    owners = changes.owners
+    known: dict[str, bool] = {}
+    for rows in _pages(sessions, hashes, "id", columns, after, upto, joined):
+        for _, hash_id, kind, value, content_id, bank_id, seconds, external_id, labels in rows:
             ids.setdefault(kind, []).append(hash_id)
             values.setdefault(kind, []).append(value)
+            if known.setdefault(kind, _known(kind)):
+                owners.append(hash_id, content_id, bank_id, seconds, external_id, labels)
         read += len(rows)
         if progress:
             progress(read)
@@ -102,18 +115,20 @@ def _pages(
     sessions: sessionmaker[Session],
     table: FromClause,
     id_column: str,
-    columns: Sequence[str],
+    columns: Sequence[Any],
     after: int,
     upto: int,
+    source: FromClause | None = None,
 ) -> Iterator[Sequence[Any]]:
-    """Rows with `after < revision <= upto`, in (revision, id) order, a page at a time.
+    """Rows with `after < revision <= upto`, in (revision, id) order, a page at a time;
+    ``columns`` are names in ``table`` or columns of ``source`` (``table`` joined to more).
 
     Each page is one index range scan: within a revision it continues after the last
     id seen, then moves on to later revisions. (A row-value `(revision, id) > (r, i)`
     would make SQLite scan a huge single revision from its start on every page.)
     """
     revision, row_id = table.c.revision, table.c[id_column]
-    selected = [revision, row_id, *(table.c[name] for name in columns)]
+    selected = [revision, row_id, *(table.c[c] if isinstance(c, str) else c for c in columns)]
     current, last_id = after, None
     while True:
         order: tuple[Any, ...]
@@ -126,7 +141,13 @@ def _pages(
         with sessions() as session:
             rows = (
                 session.connection()
-                .execute(select(*selected).where(where).order_by(*order).limit(PAGE))
+                .execute(
+                    select(*selected)
+                    .select_from(table if source is None else source)
+                    .where(where)
+                    .order_by(*order)
+                    .limit(PAGE)
+                )
                 .all()
             )
         if rows:

@@ -1,7 +1,8 @@
 """The matcher: in-memory indexes over every bank's hashes, judged by each bank's rules.
 
-Look-ups never wait. Everything a look-up reads (the indexes, the bank rules, the search
-radius per kind) is one immutable `_Published` value that a look-up takes by reference.
+Look-ups never wait. Everything a look-up reads (the indexes, the owners of their hashes,
+the bank rules, the search radius per kind) is one immutable `_Published` value that a
+look-up takes by reference, so a look-up never reads the database.
 One writer at a time (under `_write`) builds the next value from the change log on private
 copies of the indexes and publishes it by swapping the reference. Slow work (merging an
 index's delta into its tables, writing snapshots) runs on a copy in the follower thread,
@@ -26,7 +27,7 @@ from lykta.hashing.registry import get_hasher, hasher_names
 from lykta.index import HashIndex
 from lykta.index.local_features import Box, LocalFeatureIndex
 from lykta.matching.changelog import Changes, count_additions, read_changes
-from lykta.matching.owners import Owner, OwnerCache
+from lykta.matching.owners import Owner, OwnerTable
 from lykta.matching.results import LookupResult, Match, QueryHash
 from lykta.matching.rules import BankRule, is_disabled, load_disabled, load_rules, search_radius
 from lykta.matching.snapshots import SnapshotStore
@@ -47,6 +48,8 @@ class _Published:
     indexes: Mapping[str, HashIndex]
     rules: Mapping[int, BankRule]
     radius: Mapping[str, int]
+    # Who owns each indexed hash (content, bank, external id, labels).
+    owners: OwnerTable = field(default_factory=OwnerTable)
     # Content switched off by HMA's `disable_until_ts` (see rules.load_disabled).
     disabled: Mapping[int, int] = field(default_factory=dict)
 
@@ -82,7 +85,6 @@ class Matcher:
         self._write = threading.Lock()
         # Changes applied while a kind's merge runs, replayed onto the merged copy.
         self._journal: dict[str, list[_Op]] = {}
-        self._owners = OwnerCache(sessions)
         self._changes_since_snapshot = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -176,10 +178,20 @@ class Matcher:
             elif kind in changes.added and len(changes.added[kind][0]) >= MERGE_INLINE_AFTER:
                 index.merge()
             indexes[kind] = index
-        for ids in changes.removed.values():
-            self._owners.forget(ids.tolist())
+        removed = list(changes.removed.values())
+        owners = current.owners.changed(
+            changes.owners,
+            np.concatenate(removed) if removed else np.zeros(0, dtype=np.int64),
+            merge=len(changes.owners) >= MERGE_INLINE_AFTER,
+        )
         self._published = _Published(
-            state.instance_id, state.revision, indexes, rules, search_radius(rules), disabled
+            state.instance_id,
+            state.revision,
+            indexes,
+            rules,
+            search_radius(rules),
+            owners,
+            disabled,
         )
         self._changes_since_snapshot += changes.count
         return changes.count
@@ -188,7 +200,6 @@ class Matcher:
         """Start over for a database (first sync, or the database was replaced): from its
         snapshot when there is one, else empty at revision 0."""
         self._journal.clear()
-        self._owners.clear()
         if self._snapshots is not None:
             self._snapshots.release()
         self._snapshots = None
@@ -197,14 +208,29 @@ class Matcher:
             snapshot = self._snapshots.load()
             if snapshot is not None:
                 log.info("loaded index snapshot at revision %d", snapshot.revision)
-                return _Published(instance_id, snapshot.revision, snapshot.indexes, {}, {})
+                return _Published(
+                    instance_id, snapshot.revision, snapshot.indexes, {}, {}, snapshot.owners
+                )
         return _Published(instance_id, 0, {}, {}, {})
 
     def merge_pending(self) -> None:
-        """Merge every index whose delta has grown, each on a copy, outside the write lock."""
+        """Merge every index whose delta has grown, each on a copy, and the owners when
+        theirs has, outside the write lock."""
         for kind, index in list(self._published.indexes.items()):
             if index.needs_merge():
                 self._merge(kind)
+        if self._published.owners.needs_merge():
+            self._merge_owners()
+
+    def _merge_owners(self) -> None:
+        base = self._published.owners
+        merged = base.merged()
+        with self._write:
+            current = self._published
+            rebased = merged.rebased(base, current.owners)
+            # None: the database was replaced, or a big sync merged them, meanwhile.
+            if rebased is not None:
+                self._published = replace(current, owners=rebased)
 
     def _merge(self, kind: str) -> None:
         with self._write:
@@ -285,7 +311,7 @@ class Matcher:
             return None
         published = self._published
         self._changes_since_snapshot = 0
-        return store.save(published.revision, published.indexes)
+        return store.save(published.revision, published.indexes, published.owners)
 
     # --- look-ups ------------------------------------------------------------------------
 
@@ -298,30 +324,10 @@ class Matcher:
     def lookup_many(
         self, contents: Sequence[Sequence[QueryHash]], banks: Iterable[str] | None = None
     ) -> list[LookupResult]:
-        """Match several pieces of content with one index search per kind."""
-        results = self._lookup(contents, banks, memory_only=False)
-        assert results is not None
-        return results
-
-    def lookup_in_memory(
-        self, contents: Sequence[Sequence[QueryHash]], banks: Iterable[str] | None = None
-    ) -> list[LookupResult] | None:
-        """As ``lookup_many``, or None when answering would need a database read (a
-        candidate whose owner is not cached): the caller retries off its event loop."""
-        return self._lookup(contents, banks, memory_only=True)
-
-    def _lookup(
-        self,
-        contents: Sequence[Sequence[QueryHash]],
-        banks: Iterable[str] | None,
-        *,
-        memory_only: bool,
-    ) -> list[LookupResult] | None:
-        judged = self._judged(contents, banks, memory_only=memory_only)
-        if judged is None:
-            return None
+        """Match several pieces of content with one index search per kind; from memory
+        alone, so callers on an event loop may call it."""
         best: list[dict[int, Match]] = [{} for _ in contents]
-        for content_index, match, _ in judged:
+        for content_index, match, _ in self._judged(contents, banks):
             held = best[content_index].get(match.content_id)
             if held is None or _rank(match) < _rank(held):
                 best[content_index][match.content_id] = match
@@ -348,8 +354,7 @@ class Matcher:
         """Every match of each frame's queries under its bank's rule, not only the closest
         per content item, each with the time of the bank frame it matched (None for a
         photo or bare hash): what a video match is aggregated from."""
-        judged = self._judged(frames, banks, memory_only=False)
-        assert judged is not None
+        judged = self._judged(frames, banks)
         hits: list[list[tuple[Match, float | None]]] = [[] for _ in frames]
         for frame_index, match, owner in judged:
             hits[frame_index].append((match, owner.seconds))
@@ -363,23 +368,14 @@ class Matcher:
         return None
 
     def _judged(
-        self,
-        contents: Sequence[Sequence[QueryHash]],
-        banks: Iterable[str] | None,
-        *,
-        memory_only: bool,
-    ) -> list[tuple[int, Match, Owner]] | None:
-        """(content index, match, owner) of every index candidate its bank's rule accepts;
-        None when ``memory_only`` and an owner would have to be read."""
+        self, contents: Sequence[Sequence[QueryHash]], banks: Iterable[str] | None
+    ) -> list[tuple[int, Match, Owner]]:
+        """(content index, match, owner) of every index candidate its bank's rule accepts."""
         state = self._published
         candidates = _candidates(state, contents)
         if not candidates:
             return []
-        owners, missing = self._owners.cached(c.hash_id for c in candidates)
-        if missing:
-            if memory_only:
-                return None
-            owners.update(self._owners.fetch(missing))
+        owners = state.owners.find([c.hash_id for c in candidates])
         wanted = set(banks) if banks is not None else None
         judged: list[tuple[int, Match, Owner]] = []
         for candidate in candidates:

@@ -1,5 +1,5 @@
-"""Index snapshots: memory-mappable copies of the indexes, so a restart maps files instead
-of reading every hash from the database.
+"""Index snapshots: memory-mappable copies of the indexes and of their hashes' owners, so a
+restart maps files instead of reading every hash from the database.
 
 One process per data folder writes them (whoever holds the writer lock file); the others
 only read. A snapshot is written to a temporary folder, renamed into place and then named
@@ -23,14 +23,19 @@ from typing import IO
 from lykta.errors import InvalidInput
 from lykta.hashing.registry import get_hasher
 from lykta.index import HashIndex
+from lykta.matching.owners import OwnerTable
 
 log = logging.getLogger(__name__)
+
+#: The folder of a snapshot's owner table, beside one per kind (no kind has this name).
+OWNERS = "_owners"
 
 
 @dataclass(frozen=True)
 class Snapshot:
     revision: int
     indexes: dict[str, HashIndex]
+    owners: OwnerTable
 
 
 class SnapshotStore:
@@ -76,6 +81,7 @@ class SnapshotStore:
                 kind: type(get_hasher(kind).new_index()).load(folder / kind)
                 for kind in state["kinds"]
             }
+            owners = OwnerTable.load(folder / OWNERS)
         except (OSError, ValueError, KeyError, TypeError, InvalidInput) as error:
             # An older format, a kind no longer installed, or a snapshot the writer replaced
             # while we read: the change log rebuilds the index, the writer a new snapshot.
@@ -83,10 +89,13 @@ class SnapshotStore:
             if self.claim_writer():  # the writer replaces it; readers leave it alone
                 shutil.rmtree(folder, ignore_errors=True)
             return None
-        return Snapshot(int(state["revision"]), indexes)
+        return Snapshot(int(state["revision"]), indexes, owners)
 
-    def save(self, revision: int, indexes: Mapping[str, HashIndex]) -> Path | None:
-        """Write a snapshot of ``indexes`` (published, so never changed under us)."""
+    def save(
+        self, revision: int, indexes: Mapping[str, HashIndex], owners: OwnerTable
+    ) -> Path | None:
+        """Write a snapshot of ``indexes`` and their ``owners`` (published, so never
+        changed under us)."""
         if not self.is_writer:
             return None
         target = self.folder / f"r{revision}"
@@ -96,6 +105,7 @@ class SnapshotStore:
             tmp.mkdir(parents=True)
             for kind, index in indexes.items():
                 index.save(tmp / kind)
+            owners.save(tmp / OWNERS)
             state = {"revision": revision, "kinds": sorted(indexes)}
             (tmp / "state.json").write_text(json.dumps(state))
             tmp.rename(target)
