@@ -20,7 +20,7 @@ from tests.conftest import make_photo, make_settings
 
 MATCH_FIELDS = {
     "bank", "negative", "content_id", "external_id", "id", "labels", "kind", "distance",
-    "transform", "query_hash", "query_share", "bank_share", "segments",
+    "transform", "query_hash", "query_share", "bank_share", "segments", "covered",
 }  # fmt: skip
 
 

@@ -216,12 +216,16 @@ def test_environment_problems_are_one_line(
 
 
 def test_plugins_lists_the_kinds_each_brings(run) -> None:  # type: ignore[no-untyped-def]
-    [builtin] = lines(run("plugins", "--json").stdout)
-    assert builtin == {
+    hashers, exchanges = lines(run("plugins", "--json").stdout)
+    assert hashers == {
         "plugin": "lykta.builtin",
         "hash_kinds": ["pdq", "md5", "sha256", "orb"],
+        "exchanges": [],
         "hooks": ["lykta_hashers"],
     }
+    assert exchanges["plugin"] == "lykta.builtin_exchanges" and exchanges["hash_kinds"] == []
+    assert {"ncmec", "stop_ncii", "fb_threatexchange", "url_list"} <= set(exchanges["exchanges"])
+    assert exchanges["hooks"] == ["lykta_exchanges"]
 
 
 def test_oversized_description_and_labels_are_one_line_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,13 +1,16 @@
-"""`lykta plugins`: which plugins this process loaded and the hash kinds each brings."""
+"""`lykta plugins`: which plugins this process loaded, and the hash kinds and exchanges each
+brings."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from lykta.cli.common import JsonFlag, emit, friendly, print_table
 
 
 @friendly
 def plugins_command(as_json: JsonFlag = False) -> None:
-    """List the loaded plugins and the hash kinds they provide."""
+    """List the loaded plugins and the hash kinds and exchanges they provide."""
     from rich.table import Table
 
     from lykta.hashing.registry import hashers
@@ -17,18 +20,23 @@ def plugins_command(as_json: JsonFlag = False) -> None:
     kinds = {hasher.name: hasher for hasher in hashers()}
     rows = []
     for name, plugin in manager.list_name_plugin():
-        hook = getattr(plugin, "lykta_hashers", None)
-        provided = [cls.name for cls in hook()] if callable(hook) else []
+        provided = [cls.name for cls in _provided(plugin, "lykta_hashers")]
+        exchanges = [cls.name for cls in _provided(plugin, "lykta_exchanges")]
         hooks = sorted(h.name for h in manager.get_hookcallers(plugin) or [])
-        rows.append((name or repr(plugin), provided, hooks))
+        rows.append((name or repr(plugin), provided, exchanges, hooks))
     if as_json:
-        for name, provided, hooks in rows:
-            emit({"plugin": name, "hash_kinds": provided, "hooks": hooks})
+        for name, provided, exchanges, hooks in rows:
+            emit({"plugin": name, "hash_kinds": provided, "exchanges": exchanges, "hooks": hooks})
         return
-    table = Table("plugin", "hash kinds", "hooks")
-    for name, provided, hooks in rows:
+    table = Table("plugin", "hash kinds", "exchanges", "hooks")
+    for name, provided, exchanges, hooks in rows:
         described = ", ".join(
             f"{kind} ({'distance' if kinds[kind].similarity else 'exact'})" for kind in provided
         )
-        table.add_row(name, described, ", ".join(hooks))
+        table.add_row(name, described, ", ".join(exchanges), ", ".join(hooks))
     print_table(table)
+
+
+def _provided(plugin: object, hook_name: str) -> list[Any]:
+    hook = getattr(plugin, hook_name, None)
+    return list(hook()) if callable(hook) else []
