@@ -469,16 +469,19 @@ def test_queries_on_a_version_are_unaffected_while_a_copy_changes_in_another_thr
         assert published.query(queries, 31) == expected
 
 
-def test_the_whole_key_directory_of_large_indexes_is_exact() -> None:
-    """The real layout with a 2**23-entry directory per table, as used past 33.5M rows."""
+@pytest.mark.parametrize("bits", [17, 18, LAYOUT.width])
+def test_every_directory_width_is_exact(bits: int) -> None:
+    """The real layout with the wider directories of larger indexes: 2**17 and 2**18
+    entries (5M-33.5M rows) with part of each key in `lo`, 2**23 (past 33.5M) without."""
     rng = np.random.default_rng(6)
     n = 4000
     codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
-    with mock.patch.object(hamming, "dir_bits", lambda rows: LAYOUT.width):
+    with mock.patch.object(hamming, "dir_bits", lambda rows: bits):
         index = HammingIndex()
         index.add(np.arange(n, dtype=np.int64), codes)
         index.merge()
-        assert index._lo.size == 0 and index._dirs.shape[1] == (1 << LAYOUT.width) + 1
+        assert index._lo.size == (0 if bits == LAYOUT.width else LAYOUT.tables * n)
+        assert index._dirs.shape[1] == (1 << bits) + 1
         index.remove(np.arange(0, n, 5, dtype=np.int64))
         index.add(np.arange(n, n + 500, dtype=np.int64), codes[:500] ^ 3)
         index.merge()
@@ -489,6 +492,10 @@ def test_the_whole_key_directory_of_large_indexes_is_exact() -> None:
             assert index.query(queries, max_distance) == brute_force(model, queries, max_distance)
 
 
-@pytest.mark.parametrize(("rows", "bits"), [(1, 16), (10_000_000, 16), (40_000_000, 23)])
+@pytest.mark.parametrize(
+    ("rows", "bits"),
+    [(1, 16), (2_000_000, 16), (5_000_000, 17), (10_000_000, 18), (33_000_000, 18),
+     (40_000_000, 23)],
+)  # fmt: skip
 def test_directory_width_grows_with_the_index(rows: int, bits: int) -> None:
     assert hamming.dir_bits(rows) == bits

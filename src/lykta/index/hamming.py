@@ -58,6 +58,12 @@ LAYOUT = Layout(tables=11, width=23, radius=2)
 TABLE_MAX_DISTANCE = LAYOUT.max_distance
 #: Narrowest directory: 65,537 offsets per table, with 7 bits of each key stored as `lo`.
 MIN_DIR_BITS = 16
+#: Widest directory that still stores part of the key in `lo`: 2**18 offsets per table.
+MAX_SPLIT_DIR_BITS = 18
+#: Average rows per directory entry past which the directory doubles (up to
+#: MAX_SPLIT_DIR_BITS): every probe scans its entry's rows, which at 10M rows and 16 bits
+#: are about 150, and a wider directory costs only 4 bytes an entry per table.
+BUCKET_ROWS = 64
 #: Version of the saved files; older snapshots are refused (the app rebuilds them).
 SAVE_VERSION = 3
 
@@ -66,12 +72,20 @@ _ARRAYS = ["codes", "ids", "lo", "pos", "dirs", "dead", "delta_codes", "delta_id
 
 
 def dir_bits(rows: int) -> int:
-    """Directory width for ``rows`` rows: whichever costs fewer bytes per table.
+    """Directory width for ``rows`` rows.
 
-    A ``2**16`` directory needs a 1-byte ``lo`` per entry; a directory over the whole
-    23-bit substring (4 bytes x 8.4M offsets) needs none, and is smaller above 33.5M rows.
+    A directory of ``2**16`` to ``2**18`` entries needs a 1-byte ``lo`` per row, and widens
+    while its entries average more than ``BUCKET_ROWS`` rows (18 bits at 10M rows: 1.2
+    bytes a row more, look-ups scan a quarter of the rows). A directory over the whole
+    23-bit substring (4 bytes x 8.4M offsets) needs no ``lo``, and is smaller above 33.5M
+    rows.
     """
-    return LAYOUT.width if rows > 4 << LAYOUT.width else MIN_DIR_BITS
+    if rows > 4 << LAYOUT.width:
+        return LAYOUT.width
+    bits = MIN_DIR_BITS
+    while bits < MAX_SPLIT_DIR_BITS and rows >> bits > BUCKET_ROWS:
+        bits += 1
+    return bits
 
 
 def pos_bits(rows: int) -> int:
