@@ -226,6 +226,9 @@ def test_plugins_lists_the_kinds_each_brings(run) -> None:  # type: ignore[no-un
     assert exchanges["plugin"] == "lykta.builtin_exchanges" and exchanges["hash_kinds"] == []
     assert {"ncmec", "stop_ncii", "fb_threatexchange", "url_list"} <= set(exchanges["exchanges"])
     assert exchanges["hooks"] == ["lykta_exchanges"]
+    table = run("plugins").stdout
+    assert "pdq (distance)" in table and "md5 (exact)" in table
+    assert "orb (verified local features)" in table
 
 
 def test_oversized_description_and_labels_are_one_line_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

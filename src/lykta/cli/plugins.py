@@ -3,9 +3,12 @@ brings."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lykta.cli.common import JsonFlag, emit, friendly, print_table
+
+if TYPE_CHECKING:
+    from lykta.hashing.base import Hasher
 
 
 @friendly
@@ -30,11 +33,15 @@ def plugins_command(as_json: JsonFlag = False) -> None:
         return
     table = Table("plugin", "hash kinds", "exchanges", "hooks")
     for name, provided, exchanges, hooks in rows:
-        described = ", ".join(
-            f"{kind} ({'distance' if kinds[kind].similarity else 'exact'})" for kind in provided
-        )
+        described = ", ".join(f"{kind} ({_compared_by(kinds[kind])})" for kind in provided)
         table.add_row(name, described, ", ".join(exchanges), ", ".join(hooks))
     print_table(table)
+
+
+def _compared_by(hasher: Hasher) -> str:
+    if hasher.local_features:
+        return "verified local features"
+    return "distance" if hasher.similarity else "exact"
 
 
 def _provided(plugin: object, hook_name: str) -> list[Any]:
