@@ -34,9 +34,13 @@ from lykta.settings import load_settings
 # The generators the tests use (benign synthetic photos and their edits).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.hashing.imagegen import (
+    blurred,
     cropped,
     encode,
+    gamma_adjusted,
+    greyed,
     make_textured_photo,
+    noisy,
     overlaid,
     rotated,
     screenshot,
@@ -55,6 +59,10 @@ EDITS: dict[str, Edit] = {
     "screenshot": lambda image, rng: screenshot(image, int(rng.integers(99))),
     "jpeg q40": lambda image, rng: Image.open(io.BytesIO(encode(image, quality=40))),
     "resize 50%": lambda image, rng: image.resize((image.width // 2, image.height // 2)),
+    "blur r2": lambda image, rng: blurred(image, 2.0),
+    "grey": lambda image, rng: greyed(image),
+    "gamma 0.6/1.6": lambda image, rng: gamma_adjusted(image, float(rng.choice([0.6, 1.6]))),
+    "noise s8": lambda image, rng: noisy(image, 8.0, int(rng.integers(1 << 30))),
 }
 
 

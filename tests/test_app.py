@@ -4,6 +4,7 @@ by some hash kinds only, and HMA's rule for unknown banks."""
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,17 @@ from PIL import Image
 from lykta.app import Lykta
 from lykta.errors import InvalidInput, MediaError, NotFound
 from tests.conftest import make_photo
-from tests.hashing.imagegen import cropped, encode, make_textured_photo, rotated, screenshot
+from tests.hashing.imagegen import (
+    blurred,
+    cropped,
+    encode,
+    gamma_adjusted,
+    greyed,
+    make_textured_photo,
+    noisy,
+    rotated,
+    screenshot,
+)
 from tests.videogen import still_video
 
 
@@ -200,6 +211,30 @@ def test_local_features_match_edited_copies_in_banks_that_enable_them(core: Lykt
         "robust"
     ]
     assert core.lookup_photo(edited, banks=["plain"]).result.matches == []
+
+
+EASY_EDITS = {
+    "jpeg q40": lambda image: Image.open(io.BytesIO(encode(image, quality=40))),
+    "resize 50%": lambda image: image.resize((image.width // 2, image.height // 2)),
+    "blur": lambda image: blurred(image, 2.0),
+    "grey": greyed,
+    "gamma 0.6": lambda image: gamma_adjusted(image, 0.6),
+    "gamma 1.6": lambda image: gamma_adjusted(image, 1.6),
+    "noise": lambda image: noisy(image, 8.0, seed=5),
+}
+
+
+@pytest.mark.parametrize("edit", EASY_EDITS)
+def test_easy_edits_match_their_photo_in_a_bank_with_local_features(
+    sqlite_core: Lykta, edit: str
+) -> None:
+    sqlite_core.banks.create("robust", local_features=True)
+    photo = make_textured_photo(seed=45)
+    sqlite_core.add_media("robust", encode(photo), external_id="source")
+    sqlite_core.add_media("robust", encode(make_textured_photo(seed=46)), external_id="other")
+    copy = encode(EASY_EDITS[edit](photo).convert("RGB"), quality=85)
+    matches = sqlite_core.lookup_photo(copy).result.matches
+    assert [m.external_id for m in matches] == ["source"], edit
 
 
 def test_a_screenshot_matches_by_the_photo_inside_it(sqlite_core: Lykta) -> None:

@@ -104,6 +104,30 @@ def rotated(image: Image.Image, degrees: float) -> Image.Image:
     return turned.crop((round(dx), round(dy), round(width - dx), round(height - dy)))
 
 
+def blurred(image: Image.Image, radius: float = 2.0) -> Image.Image:
+    """``image`` softened by a Gaussian blur of ``radius`` pixels."""
+    return image.filter(ImageFilter.GaussianBlur(radius))
+
+
+def greyed(image: Image.Image) -> Image.Image:
+    """``image`` in greyscale (kept as RGB, as a re-encoded copy would be)."""
+    return image.convert("L").convert("RGB")
+
+
+def gamma_adjusted(image: Image.Image, gamma: float) -> Image.Image:
+    """``image`` brightened (``gamma`` < 1) or darkened (> 1) by a gamma curve."""
+    table = [round(255 * (level / 255) ** gamma) for level in range(256)]
+    return image.point(table * len(image.getbands()))
+
+
+def noisy(image: Image.Image, sigma: float = 8.0, seed: int = 0) -> Image.Image:
+    """``image`` with Gaussian noise of ``sigma`` levels added to every channel."""
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    pixels += rng.normal(0, sigma, pixels.shape).astype(np.float32)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+
 def overlaid(image: Image.Image, seed: int = 0) -> Image.Image:
     """``image`` stamped with a channel logo in a corner and a caption band of text."""
     rng = np.random.default_rng(seed)
