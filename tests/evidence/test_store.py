@@ -49,6 +49,14 @@ def test_blobs_are_sealed_in_chunks_and_read_back(store: BlobStore, size: int) -
     assert len(pieces) == chunks and all(len(piece) <= CHUNK_BYTES for piece in pieces)
     assert store.get(sha256) == data
     assert size < 64 or data[:64] not in store.path(sha256).read_bytes()  # encrypted
+    with store.open(sha256) as blob:  # as a seekable file, a chunk decrypted at a time
+        assert blob.seek(0, os.SEEK_END) == size
+        blob.seek(0)
+        assert blob.read() == data
+        middle = max(0, size // 2 - 3)
+        blob.seek(middle)
+        assert blob.read(CHUNK_BYTES + 6) == data[middle : middle + CHUNK_BYTES + 6]
+        assert blob.tell() == min(size, middle + CHUNK_BYTES + 6)
 
 
 def test_a_file_is_sealed_a_chunk_at_a_time(store: BlobStore) -> None:
@@ -72,6 +80,10 @@ def test_a_blob_sealed_whole_before_chunking_still_reads(store: BlobStore) -> No
     store.path(sha256).parent.mkdir(parents=True)
     store.path(sha256).write_bytes(nonce + sealed)
     assert store.get(sha256) == data
+    with store.open(sha256) as blob:
+        assert blob.seek(0, os.SEEK_END) == len(data)
+        blob.seek(CHUNK_BYTES)
+        assert blob.read() == data[CHUNK_BYTES:]
     store.path(sha256).write_bytes(nonce + sealed[:-1] + bytes([sealed[-1] ^ 1]))
     with pytest.raises(InvalidInput, match="does not decrypt"):
         store.get(sha256)
@@ -104,6 +116,11 @@ def test_a_blob_cut_reordered_or_altered_does_not_read(store: BlobStore, change:
     _tampered(store, sha256, change)
     with pytest.raises(InvalidInput, match=f"evidence file {sha256} does not decrypt"):
         store.get(sha256)
+    with (
+        pytest.raises(InvalidInput, match=f"evidence file {sha256} does not decrypt"),
+        store.open(sha256) as blob,
+    ):
+        blob.read()
 
 
 def test_a_blob_under_another_name_or_key_does_not_read(store: BlobStore, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import socket
 from collections.abc import Iterator
@@ -20,11 +21,12 @@ from lykta.alerts import MatchSource, NewAlert
 from lykta.app import Lykta
 from lykta.cases import NewContext
 from lykta.errors import Conflict, Forbidden
+from lykta.evidence.store import CHUNK_BYTES, BlobStore
 from lykta.reports import CyberTiplineClient, CyberTiplineError
 from lykta.reports.xml import out_of_order
 from lykta.settings import Settings
 from lykta.store.models import CyberTipReport
-from tests.conftest import make_settings
+from tests.conftest import TEST_EVIDENCE_KEY, make_settings
 from tests.reports.cybertip_server import PASSWORD, USER, State, cybertipline
 from tests.videogen import write_video
 
@@ -216,6 +218,23 @@ def test_retryable_failures_are_tried_again(server: tuple[str, State], failure: 
     state.fail_next = [failure]
     assert tipline.submit(MINIMAL_REPORT) in state.reports
     assert state.calls == ["/submit", "/submit"] and pauses == [1.0]
+
+
+def test_an_evidence_file_is_uploaded_streamed_and_again_from_its_start_on_a_retry(
+    server: tuple[str, State], tmp_path: Path
+) -> None:
+    url, state = server
+    store = BlobStore(tmp_path / "evidence", TEST_EVIDENCE_KEY)
+    data = os.urandom(2 * CHUNK_BYTES + 12_345)  # three sealed chunks
+    sha256 = store.put(data)
+    tipline = client(url)
+    report_id = tipline.submit(MINIMAL_REPORT)
+    state.fail_next = ["drop"]  # the first try is cut off mid-way
+    with store.open(sha256) as blob:
+        tipline.upload(report_id, "clip.mp4", blob)
+    # The server reads the body by its Content-Length: a chunked body would arrive empty.
+    assert list(state.reports[report_id].files.values()) == [data]
+    assert state.calls == ["/submit", "/upload", "/upload"]
 
 
 def test_retryable_failures_give_up_after_four_tries(server: tuple[str, State]) -> None:

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -188,6 +188,21 @@ class BlobStore:
                     return
                 current, index = following, index + 1
 
+    def open(self, sha256: str) -> BinaryIO:
+        """The blob's plaintext as a seekable file, decrypted a chunk at a time as it is
+        read (what an upload streams from, with its length known beforehand)."""
+        path = self.path(sha256)
+        try:
+            file = path.open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"no evidence file {sha256}") from None
+        try:
+            reader = BlobReader(file, self._cipher(), sha256)
+        except BaseException:
+            file.close()
+            raise
+        return io.BufferedReader(reader, CHUNK_BYTES)
+
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
@@ -197,3 +212,86 @@ class BlobStore:
         except FileNotFoundError:
             return False
         return True
+
+
+class BlobReader(io.RawIOBase):
+    """A sealed blob read as a plain, seekable file: only the chunk under the read position
+    is decrypted (and checked) at a time; a blob sealed in one piece is opened whole."""
+
+    def __init__(self, file: BinaryIO, cipher: AESGCM, sha256: str) -> None:
+        super().__init__()
+        self._file, self._cipher, self._sha256 = file, cipher, sha256
+        self._undecryptable = InvalidInput(
+            f"evidence file {sha256} does not decrypt: another key, or it was altered"
+        )
+        stored = os.fstat(file.fileno()).st_size
+        header = file.read(HEADER.size)
+        magic, chunk_bytes, self._prefix = (
+            HEADER.unpack(header) if len(header) == HEADER.size else (b"", 0, b"")
+        )
+        self._position = 0
+        self._chunk: tuple[int, bytes] | None = None  # (index, plaintext) last decrypted
+        if magic != MAGIC:
+            file.seek(0)
+            self._whole: bytes | None = b"".join(
+                BlobStore._opened(file, cipher, sha256, self._undecryptable)
+            )
+            self.size = len(self._whole)
+            return
+        self._whole = None
+        self._associated = sha256.encode() + header
+        self._chunk_bytes = chunk_bytes
+        if not chunk_bytes:
+            raise self._undecryptable
+        sealed = stored - HEADER.size
+        self._chunks = max(1, -(-sealed // (chunk_bytes + TAG_BYTES)))
+        self.size = sealed - self._chunks * TAG_BYTES
+        if self.size < 0:
+            raise self._undecryptable
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        if self._position >= self.size:
+            return 0
+        if self._whole is not None:
+            data = self._whole[self._position : self._position + len(buffer)]
+        else:
+            index, within = divmod(self._position, self._chunk_bytes)
+            data = self._plain(index)[within : within + len(buffer)]
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def _plain(self, index: int) -> bytes:
+        if self._chunk is None or self._chunk[0] != index:
+            sealed_bytes = self._chunk_bytes + TAG_BYTES
+            self._file.seek(HEADER.size + index * sealed_bytes)
+            sealed = self._file.read(sealed_bytes)
+            last = index == self._chunks - 1
+            try:
+                plain = self._cipher.decrypt(
+                    _nonce(self._prefix, index, last), sealed, self._associated
+                )
+            except InvalidTag:
+                raise self._undecryptable from None
+            self._chunk = (index, plain)
+        return self._chunk[1]
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()

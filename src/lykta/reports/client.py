@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from xml.etree import ElementTree as ET
 
 from lykta.errors import LyktaError, NotConfigured
@@ -142,8 +142,9 @@ class CyberTiplineClient:
             raise CyberTiplineError("the CyberTipline opened a report but sent no reportId")
         return response.report_id
 
-    def upload(self, report_id: str, name: str, data: bytes) -> str:
-        """Add a file to an open report; its NCMEC file id."""
+    def upload(self, report_id: str, name: str, data: bytes | BinaryIO) -> str:
+        """Add a file to an open report; its NCMEC file id. A seekable file is streamed
+        (read again from its start on each try), with its length sent beforehand."""
         response = self._call(
             "POST", "/upload", data={"id": report_id}, files={"file": (name, data)}
         )

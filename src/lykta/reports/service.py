@@ -188,9 +188,14 @@ class ReportService:
         files = json.loads(row.files_json)
         for index, file in enumerate(files):
             if file["file_id"] is None:
-                data = self._evidence.store.get(file["sha256"])
-                file["md5"] = md5_of(data)
-                file["file_id"] = client.upload(ncmec_id, file["name"], data)
+                # Streamed from the store a chunk at a time: a long video never sits in
+                # memory whole.
+                digest = hashlib.md5(usedforsecurity=False)
+                for chunk in self._evidence.store.chunks(file["sha256"]):
+                    digest.update(chunk)
+                file["md5"] = digest.hexdigest()
+                with self._evidence.store.open(file["sha256"]) as blob:
+                    file["file_id"] = client.upload(ncmec_id, file["name"], blob)
                 self._save(report_id, files=files)
                 step_done(f"upload:{index}")
             if not file["details_sent"]:
@@ -409,7 +414,3 @@ def _file_facts(file: dict[str, Any], viewed_parts: set[str]) -> FileFacts:
         viewed_by_esp=bool(viewed_parts & WHOLE_FILE_PARTS),
         frames_viewed=sum(1 for part in viewed_parts if part.startswith("frame:")),
     )  # fmt: skip
-
-
-def md5_of(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
