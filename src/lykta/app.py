@@ -148,6 +148,7 @@ class Lykta:
             self.banks,
             self._after_write,
             exchange_key=settings.exchange_key,
+            hosts=settings.exchange_hosts,
             retries=settings.exchange_retries,
             backoff=settings.exchange_backoff,
             lock_seconds=settings.exchange_lock_seconds,

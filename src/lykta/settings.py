@@ -55,6 +55,7 @@ class Settings:
     log_format: str = "text"
     access_log: bool = False
     hma_fetch_urls: str = ""
+    exchange_hosts: str = ""
     webhook_secret: str = ""
     nats_url: str = ""
     fleet: str = "lykta"
@@ -155,6 +156,9 @@ HELP: dict[str, str] = {
     "access_log": "log every HTTP request (method, path, status, milliseconds)",
     "hma_fetch_urls": "let HMA routes fetch `url=` media: empty = never (default), `public` = "
     "hosts with public addresses only, or a comma list of host names to allow",
+    "exchange_hosts": "hosts the server may fetch exchanges from (a `url_list`'s `url`, a "
+    "`base_url`): empty = any (default), `public` = hosts with public addresses only, and/or "
+    "a comma list of host names to allow whatever they resolve to",
     "webhook_secret": "key of the HMAC-SHA256 signature of stream match webhooks "
     "(header X-Lykta-Signature); empty = calls go unsigned",
     "nats_url": "NATS server (with JetStream) of a fleet of `lykta worker`s, e.g. "

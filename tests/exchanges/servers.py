@@ -441,6 +441,8 @@ class ListState:
     status: int = 200
     #: Requests still to answer with 503 before serving again
     unavailable: int = 0
+    #: Where to send requests instead (a 302), when set
+    redirect_to: str = ""
     #: (If-None-Match, If-Modified-Since, status answered) of each request
     requests: list[tuple[str | None, str | None, int]] = field(default_factory=list)
 
@@ -478,6 +480,9 @@ def _list_handler(state: ListState) -> type[BaseHTTPRequestHandler]:
                 return
             if state.status != 200:
                 self._send(state.status, b"gone", {})
+                return
+            if state.redirect_to and not self.path.endswith("/moved.txt"):
+                self._send(302, b"", {"Location": state.redirect_to})
                 return
             headers = {"Content-Type": "text/plain; charset=utf-8"}
             if state.send_etag:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from lykta.app import Lykta
-from lykta.errors import InvalidInput
+from lykta.errors import Forbidden, InvalidInput
 from lykta.exchanges import ExchangeError, url_list
 from lykta.store.models import ExchangeItem
 from tests.exchanges.conftest import md5_of, pdq_of
@@ -186,3 +186,43 @@ def test_bad_settings_are_refused_when_added(
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
         core.exchanges.add("LIST", "url_list", config=config)
+
+
+def test_lykta_exchange_hosts_limits_where_lists_are_fetched_from(
+    core: Lykta, published: tuple[ListState, str]
+) -> None:
+    state, url = published  # http://127.0.0.1:PORT/lists
+    state.publish(_text_list(range(3)))
+    port = url.split(":")[2].split("/")[0]
+    core.exchanges.hosts = "public"
+    with pytest.raises(Forbidden, match=r"'127\.0\.0\.1' is not allowed: it resolves to a non"):
+        core.exchanges.add("LIST", "url_list", config={"url": f"{url}/benign.txt"})
+    assert "LIST" not in core.banks.names()
+
+    core.exchanges.hosts = "public, 127.0.0.1"
+    core.exchanges.add("LIST", "url_list", config={"url": f"{url}/benign.txt"})
+    # A redirect is followed only to a host the setting allows: here to the same server
+    # by the name `localhost`, which it does not list.
+    state.redirect_to = f"http://localhost:{port}/lists/moved.txt"
+    with pytest.raises(Forbidden, match="host 'localhost' is not allowed"):
+        core.exchanges.sync("LIST")
+    assert core.banks.get("LIST").content_count == 0
+    assert "localhost" in (core.exchanges.get("LIST").status.last_error or "")
+    state.redirect_to = f"{url}/moved.txt"
+    assert core.exchanges.sync("LIST").added == 3
+
+    # Narrowed after the exchange was added: the next sync is refused before any fetch.
+    core.exchanges.hosts = "lists.example.org"
+    asked = len(state.requests)
+    with pytest.raises(Forbidden, match=r"'127\.0\.0\.1' is not in LYKTA_EXCHANGE_HOSTS"):
+        core.exchanges.sync("LIST")
+    assert len(state.requests) == asked and core.banks.get("LIST").content_count == 3
+
+
+def test_a_base_url_is_checked_against_lykta_exchange_hosts(core: Lykta) -> None:
+    core.exchanges.hosts = "public"
+    with pytest.raises(Forbidden, match=r"'127\.0\.0\.1' is not allowed"):
+        core.exchanges.add(
+            "NCMEC", "ncmec",
+            config={"environment": "test_Industry", "base_url": "http://127.0.0.1:9/v2"},
+        )  # fmt: skip

@@ -166,6 +166,12 @@ class Exchange:
         self.collab("CHECK", config)
         return dict(config)
 
+    def urls(self, config: Mapping[str, Any]) -> list[str]:
+        """The URLs a sync of ``config`` fetches that a curator chose (checked against
+        LYKTA_EXCHANGE_HOSTS when set and before every sync)."""
+        base_url = config.get("base_url")
+        return [base_url] if isinstance(base_url, str) and base_url else []
+
     # --- the API -----------------------------------------------------------------------
 
     def parse_credentials(self, text: str) -> auth.CredentialHelper:
@@ -198,6 +204,12 @@ class Exchange:
             return self.api_cls.for_collab(collab)
         api = t.cast(Any, self.api_cls).for_collab(collab, credentials)
         return t.cast(TSignalExchangeAPI, api)
+
+    def restricted(self, client: TSignalExchangeAPI, hosts: str) -> TSignalExchangeAPI:
+        """``client`` told the hosts the server may fetch from (LYKTA_EXCHANGE_HOSTS), for
+        the redirects it follows; a client made by another library cannot be, and is
+        returned as it is (its ``urls`` are still checked before each sync)."""
+        return client
 
     def checkpoint_of(self, text: str | None) -> FetchCheckpointBase | None:
         if text is None:

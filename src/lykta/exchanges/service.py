@@ -48,6 +48,7 @@ from lykta.exchanges.credentials import (
     unseal,
 )
 from lykta.exchanges.registry import get_exchange
+from lykta.media.fetch import check_host
 from lykta.store.db import next_revision
 from lykta.store.models import Bank, ExchangeCredential, ExchangeItem, utcnow
 from lykta.store.models import Exchange as ExchangeRow
@@ -172,17 +173,22 @@ class _Source:
     collab: Any
     credentials: auth.CredentialHelper | None
     size: int
+    hosts: str
 
     def batches(self, checkpoint: FetchCheckpointBase | None) -> Iterator[_Batch]:
         base_url = self.config.get("base_url")
         if not self.exchange.fetch_in_process:
             client = self.exchange.client(self.collab, self.credentials, base_url)
+            client = self.exchange.restricted(client, self.hosts)
             deltas = client.fetch_iter(SIGNAL_TYPES, checkpoint)
             return _ahead(_batches(self.exchange, self.collab, deltas, self.size))
         text = None if checkpoint is None else dataclass_json.dataclass_dumps(checkpoint)
         # The class itself (pickled by name): a plugin's exchange registered at run time is
         # not in the fetching process's registry.
-        spec = (type(self.exchange), self.bank, self.config, self.credentials, text, self.size)
+        spec = (
+            type(self.exchange), self.bank, self.config, self.credentials, text, self.size,
+            self.hosts,
+        )  # fmt: skip
         return _from_process(spec)
 
 
@@ -199,12 +205,13 @@ _DONE = "done"
 
 def _fetch_process(spec: tuple[Any, ...], queue: Any) -> None:
     """The fetching process: the API's client, its pages converted into batches."""
-    exchange_cls, bank, config, credentials, checkpoint_text, size = spec
+    exchange_cls, bank, config, credentials, checkpoint_text, size, hosts = spec
     redact_http_logs()
     try:
         exchange = exchange_cls()
         collab = exchange.collab(bank, config)
         client = exchange.client(collab, credentials, config.get("base_url"))
+        client = exchange.restricted(client, hosts)
         checkpoint = exchange.checkpoint_of(checkpoint_text)
         deltas = client.fetch_iter(SIGNAL_TYPES, checkpoint)
         for batch in _batches(exchange, collab, deltas, size):
@@ -267,6 +274,7 @@ class ExchangeService:
         on_change: Callable[[str, str], None],
         *,
         exchange_key: str = "",
+        hosts: str = "",
         retries: int = 5,
         backoff: float = 2.0,
         lock_seconds: float = 300.0,
@@ -276,6 +284,8 @@ class ExchangeService:
         # Called after every committed batch, so this process's matcher catches up at once.
         self._on_change = on_change
         self._exchange_key = exchange_key
+        # LYKTA_EXCHANGE_HOSTS: where a curator may point the server's fetches.
+        self.hosts = hosts
         self.retries = retries
         self.backoff = backoff
         self.lock_seconds = lock_seconds
@@ -299,6 +309,7 @@ class ExchangeService:
         if not isinstance(config or {}, Mapping):
             raise InvalidInput("the exchange's config must be a JSON object")
         checked = exchange.check_config(config or {})
+        self._check_hosts(exchange, checked)
         reference = check_reference(credentials)
         if reference and exchange.credential_cls is None:
             raise InvalidInput(f"exchange {api!r} takes no credentials")
@@ -435,8 +446,11 @@ class ExchangeService:
         if credentials is not None:
             run.secrets = [v for v in vars(credentials).values() if isinstance(v, str)]
         try:
+            self._check_hosts(exchange, config)  # the setting, or the name's address, changed
             collab = exchange.collab(bank, config)
-            source = _Source(exchange, bank, config, collab, credentials, self.batch_items)
+            source = _Source(
+                exchange, bank, config, collab, credentials, self.batch_items, self.hosts
+            )
             self._fetch_all(run, source)
         except Exception as error:
             message = redact(
@@ -449,6 +463,10 @@ class ExchangeService:
         self._release(run, None)
         run.result.items = self.get(bank).status.items
         return run.result
+
+    def _check_hosts(self, exchange: Exchange, config: Mapping[str, Any]) -> None:
+        for url in exchange.urls(config):
+            check_host(url, self.hosts, "LYKTA_EXCHANGE_HOSTS")
 
     def _fetch_all(self, run: _Run, source: _Source) -> None:
         attempt = 0

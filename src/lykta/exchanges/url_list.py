@@ -17,7 +17,7 @@ import typing as t
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from threatexchange.exchanges import fetch_state as state
@@ -43,6 +43,7 @@ from lykta.banks.items import ContentItem
 from lykta.errors import InvalidInput
 from lykta.exchanges.base import Exchange, ExchangeError, FetchedItem
 from lykta.hashing.registry import get_hasher
+from lykta.media.fetch import check_host
 
 _NAME = "url_list"
 #: A list larger than this is refused rather than filling the disk.
@@ -50,6 +51,7 @@ MAX_LIST_BYTES = 1 << 30
 #: Items handed to the sync at a time (it gathers them into its own batches).
 DELTA_ITEMS = 10_000
 _TIMEOUT = (10.0, 60.0)  # connect, and between bytes
+_MAX_REDIRECTS = 5
 _CHUNK = 1 << 20
 _LOGGED_ERRORS = 5
 
@@ -92,6 +94,9 @@ class UrlListAPI(
     """Reads the list: nothing when the server says it is unchanged, else every item, keyed
     by its id in the list (or by its hash, for items without one)."""
 
+    #: Hosts the server may fetch from (LYKTA_EXCHANGE_HOSTS), checked at every redirect.
+    allowed_hosts = ""
+
     def __init__(self, collab: UrlListConfig) -> None:
         self.collab = collab
 
@@ -129,9 +134,7 @@ class UrlListAPI(
             headers["If-Modified-Since"] = checkpoint.last_modified
         fetched_at = int(time.time())
         with tempfile.TemporaryFile("w+b") as saved:
-            with requests.get(
-                self.collab.url, headers=headers, stream=True, timeout=_TIMEOUT
-            ) as response:
+            with self._get(headers) as response:
                 if response.status_code == 304:
                     return  # unchanged: nothing to add, and nothing to remove
                 response.raise_for_status()
@@ -152,6 +155,21 @@ class UrlListAPI(
                     yield state.FetchDelta(dict(updates), under_way)
                     updates.clear()
             yield state.FetchDelta(dict(updates), done)
+
+    def _get(self, headers: dict[str, str]) -> requests.Response:
+        """The list's response, its redirects followed here so each one's host is checked
+        as the list's own was."""
+        url = self.collab.url
+        for _ in range(_MAX_REDIRECTS + 1):
+            check_host(url, self.allowed_hosts, "LYKTA_EXCHANGE_HOSTS")
+            response = requests.get(
+                url, headers=headers, stream=True, timeout=_TIMEOUT, allow_redirects=False
+            )
+            if not response.is_redirect:
+                return response
+            response.close()
+            url = urljoin(url, response.headers["location"])
+        raise ExchangeError(f"the list's URL redirected more than {_MAX_REDIRECTS} times")
 
     def _items(self, saved: IO[bytes]) -> Iterator[ContentItem | LineError]:
         saved.seek(0)
@@ -233,6 +251,15 @@ class UrlListExchange(Exchange):
         list_format(collab)  # an unknown format or kind is refused now, not at the sync
         get_hasher(collab.kind)
         return checked
+
+    def urls(self, config: Mapping[str, Any]) -> list[str]:
+        url = config.get("url")
+        return [*super().urls(config), *([url] if isinstance(url, str) and url else [])]
+
+    def restricted(self, client: TSignalExchangeAPI, hosts: str) -> TSignalExchangeAPI:
+        assert isinstance(client, UrlListAPI)
+        client.allowed_hosts = hosts
+        return t.cast(TSignalExchangeAPI, client)
 
     def items(
         self, collab: CollaborationConfigBase, updates: Mapping[Any, Any]

@@ -39,6 +39,38 @@ def _fetch_policy(allow: str) -> tuple[bool, set[str]]:
     return "public" in entries, entries - {"public"}
 
 
+def check_host(url: str, allow: str, setting: str) -> None:
+    """Refuse a URL the server is about to fetch unless ``allow`` (``public`` and host names,
+    comma-separated, as ``setting`` gives them) lets it: its host listed by name, or
+    ``public`` and every address the host resolves to public. An empty ``allow`` lets any
+    host through."""
+    public, hosts = _fetch_policy(allow)
+    if not public and not hosts:
+        return
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError as error:
+        raise InvalidInput(f"url is malformed ({error}): {url[:200]!r}") from None
+    if host in hosts:
+        return
+    if not public:
+        raise Forbidden(f"host {host!r} is not in {setting}")
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as error:
+        raise InvalidInput(f"cannot resolve host {host!r}: {error}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not is_public(address):
+            # The address is left out: it would tell callers about the server's network.
+            raise Forbidden(
+                f"host {host!r} is not allowed: it resolves to a non-public address "
+                f"(list it in {setting} to allow it)"
+            )
+
+
 async def fetch_url(url: str, *, allow: str, max_bytes: int) -> tuple[bytes, str]:
     """GET `url` within the limits: allowed hosts only, never a private address unless its
     host is listed by name, every redirect checked again, the connection pinned to the
