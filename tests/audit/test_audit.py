@@ -119,3 +119,21 @@ def test_the_database_writes_times_as_the_hash_reads_them(
         ).scalars()
         assert [log._iso(text) for text in written] == [m.isoformat() for m in moments]
         connection.execute(delete(AuditEntry))
+
+
+def test_entries_appended_during_a_verification_are_not_a_broken_end(
+    core: Lykta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _log(core, 3)
+    read_entries = log.AuditLog._batches
+
+    def appending_first(connection):  # type: ignore[no-untyped-def]
+        # Between the head's read and the entries': another writer appends (and commits).
+        core.audit.record("someone", "case.view", "case:9", {})
+        yield from read_entries(connection)
+
+    monkeypatch.setattr(log.AuditLog, "_batches", staticmethod(appending_first))
+    result = core.audit.verify()
+    assert (result.ok, result.checked) == (True, 3), result.problem
+    monkeypatch.undo()
+    assert (core.audit.verify().ok, core.audit.verify().checked) == (True, 4)

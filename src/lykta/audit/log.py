@@ -188,15 +188,20 @@ class AuditLog:
 
         One query reads the entries in order, a thread fetching the next batch while this
         one hashes the last (the database and the driver's network reads overlap the
-        hashing). On PostgreSQL the head and the entries are read in one snapshot, so
-        entries appended meanwhile are not mistaken for a broken end."""
+        hashing). The head and the entries are read in one snapshot, so entries appended
+        meanwhile are not mistaken for a broken end."""
         checked = 0
         expected = GENESIS
         with self._sessions() as session, session.begin():
             snapshot: dict[str, Any] = {}
-            if session.get_bind().dialect.name == "postgresql":
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
                 snapshot = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
             connection = session.connection(execution_options=snapshot)
+            if dialect == "sqlite":
+                # Python's sqlite3 begins no transaction for reads, so each query would see
+                # the log as it is then; one read transaction keeps WAL's snapshot for both.
+                connection.exec_driver_sql("BEGIN")
             head = connection.execute(
                 select(AuditHead.entries, AuditHead.entry_hash).where(AuditHead.id == 1)
             ).first()
