@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.conftest import TEST_EVIDENCE_KEY
+from tests.ports import free_port
 
 PASSWORD = "correct horse battery"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,7 @@ class Served:
 def serving(home: Path, **env: str) -> Iterator[Served]:
     """`lykta serve` on a free port over ``home``, with ``env`` added to its environment
     (LYKTA_* settings); its URL and process."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": "",
            "LYKTA_EVIDENCE_KEY": TEST_EVIDENCE_KEY,
            "LYKTA_LOGIN_MAX_FAILURES": "3", **env}  # fmt: skip
@@ -57,7 +56,8 @@ def serving(home: Path, **env: str) -> Iterator[Served]:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                # Ready: the database answers and the indexes are loaded.
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -82,7 +82,7 @@ def browser_tab(browser: object) -> Iterator[tuple[object, list[str], list[str]]
     errors: list[str] = []
 
     def only_local(route, request) -> None:  # type: ignore[no-untyped-def]
-        if urlsplit(request.url).hostname == "127.0.0.1":
+        if urlsplit(request.url).hostname in LOCAL_HOSTS or request.url.startswith("data:"):
             route.continue_()
         else:
             blocked.append(request.url)

@@ -8,24 +8,16 @@ both).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from lykta.app import Lykta
 from lykta.auth.tokens import Scope
+from tests.api.console_browser import browser_tab, serving
 from tests.conftest import make_photo, make_settings
-from tests.ports import free_port
-
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @dataclass
@@ -47,57 +39,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         token = core.tokens.create(Scope.MATCHER, "browser test")[1]
     finally:
         core.close()
-    port = free_port()
-    env = {**os.environ, "LYKTA_HOME": str(home), "LYKTA_DATABASE_URL": ""}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lykta", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"lykta serve did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.2)
-        yield Server(url, token, photo)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(home) as served:
+        yield Server(served.url, token, photo)
 
 
 @pytest.fixture
 def page(browser: object, server: Server) -> Iterator[tuple[object, list[str], list[str]]]:
-    """A page whose requests to any other host are blocked and recorded, with its console
-    errors (a Content-Security-Policy violation is one)."""
-    context = browser.new_context()  # type: ignore[attr-defined]
-    blocked: list[str] = []
-    errors: list[str] = []
-
-    def only_local(route, request) -> None:  # type: ignore[no-untyped-def]
-        if urlsplit(request.url).hostname in LOCAL_HOSTS or request.url.startswith("data:"):
-            route.continue_()
-        else:
-            blocked.append(request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
-    tab = context.new_page()
-    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab, blocked, errors
-    context.close()
+    """A page that may reach nothing but the local server (see `browser_tab`)."""
+    yield from browser_tab(browser)
 
 
 def test_swagger_ui_shows_the_routes_offline(page, server: Server) -> None:  # type: ignore[no-untyped-def]
