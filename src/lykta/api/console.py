@@ -93,6 +93,17 @@ async def _signed_in(request: Request, core: Core) -> SessionInfo | None:
     return await run_in_threadpool(core.users.session, secret)
 
 
+async def _form_session(request: Request, core: Core, csrf: str) -> SessionInfo | Response:
+    """The session a form was posted in, or what to answer instead: the sign-in page
+    without one, 403 when the form's CSRF token is not the session's."""
+    signed_in = await _signed_in(request, core)
+    if signed_in is None:
+        return _redirect(request, "/ui/login")
+    if not signed_in.csrf_ok(csrf):
+        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+    return signed_in
+
+
 def _same(a: str, b: str) -> bool:
     return bool(a) and hmac.compare_digest(a.encode(), b.encode())
 
@@ -305,11 +316,9 @@ async def media_frame(
 @router.post("/break")
 async def take_break(request: Request, core: Core, csrf: Csrf = "") -> Response:
     """The reviewer took the suggested break: the session's count of media starts again."""
-    signed_in = await _signed_in(request, core)
-    if signed_in is None:
-        return _redirect(request, "/ui/login")
-    if not signed_in.csrf_ok(csrf):
-        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+    signed_in = await _form_session(request, core, csrf)
+    if isinstance(signed_in, Response):
+        return signed_in
     await run_in_threadpool(core.users.take_break, request.cookies[SESSION_COOKIE])
     return _redirect(request, "/ui")
 
@@ -334,11 +343,9 @@ async def save_preferences(
     reset: Annotated[bool, Form()] = False,
     csrf: Csrf = "",
 ) -> Response:
-    signed_in = await _signed_in(request, core)
-    if signed_in is None:
-        return _redirect(request, "/ui/login")
-    if not signed_in.csrf_ok(csrf):
-        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+    signed_in = await _form_session(request, core, csrf)
+    if isinstance(signed_in, Response):
+        return signed_in
     chosen: dict[str, Any] = {} if reset else {
         "blur": blur, "greyscale": greyscale, "reveal": reveal, "break_after": break_after
     }  # fmt: skip
@@ -356,11 +363,9 @@ async def save_preferences(
 async def send_report(request: Request, core: Core, case_id: CaseId, csrf: Csrf = "") -> Response:
     """Send the case's CyberTipline report (or resume its unfinished one), as the API and
     `lykta report cybertipline` do."""
-    signed_in = await _signed_in(request, core)
-    if signed_in is None:
-        return _redirect(request, "/ui/login")
-    if not signed_in.csrf_ok(csrf):
-        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+    signed_in = await _form_session(request, core, csrf)
+    if isinstance(signed_in, Response):
+        return signed_in
     user = signed_in.user
 
     def send() -> None:
@@ -390,11 +395,9 @@ async def export_case(
 ) -> Response:
     """The case as a zip (case.json, alerts.csv, with media when asked), as `lykta export`
     and the API make it; audited."""
-    signed_in = await _signed_in(request, core)
-    if signed_in is None:
-        return _redirect(request, "/ui/login")
-    if not signed_in.csrf_ok(csrf):
-        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+    signed_in = await _form_session(request, core, csrf)
+    if isinstance(signed_in, Response):
+        return signed_in
     user = signed_in.user
 
     def export() -> bytes:
@@ -438,11 +441,9 @@ async def decide(
     note: NoteField = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    signed_in = await _signed_in(request, core)
-    if signed_in is None:
-        return _redirect(request, "/ui/login")
-    if not signed_in.csrf_ok(csrf):
-        return PlainTextResponse("the form's CSRF token is missing or wrong", 403, SECURITY_HEADERS)
+    signed_in = await _form_session(request, core, csrf)
+    if isinstance(signed_in, Response):
+        return signed_in
     user = signed_in.user
     try:
         await run_in_threadpool(
