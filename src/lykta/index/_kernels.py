@@ -17,6 +17,12 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+#: Rows ahead of the one being checked whose codes are already being fetched. The codes
+#: are read at random from the largest array, so nearly each one is a memory access;
+#: issuing them this far ahead keeps a few dozen in flight at once while only about
+#: 2 KiB of them sit in L1 waiting to be read.
+CODE_LOOKAHEAD = 32
+
 
 @intrinsic
 def popcount(typingctx, x):  # type: ignore[no-untyped-def]
@@ -177,10 +183,11 @@ def probe(
     the 32-byte code. A row found in table ``t`` is emitted only if no earlier table
     would also have found it, so each match is reported once without a sort.
 
-    Each query runs in steps, each prefetching everything the next one reads
-    (directory, buckets, positions, codes), so thousands of cache misses overlap instead
-    of being waited for one by one. (Running the steps over several queries at once
-    measured no faster: the extra lines in flight only evict each other.)
+    Each query runs in steps, each prefetching what the next one reads (directory,
+    buckets, positions), and the last step fetches codes ``CODE_LOOKAHEAD`` rows ahead
+    of the one it checks, so many cache misses overlap instead of being waited for one
+    by one. (Running the steps over several queries at once measured no faster: the
+    extra lines in flight only evict each other.)
     """
     m = dirs.shape[0]
     lo_mask = (1 << lo_bits) - 1
@@ -188,10 +195,14 @@ def probe(
     n_masks = 0
     while n_masks < masks.shape[0] and mask_weights[n_masks] <= rho:
         n_masks += 1
-    guess = np.empty((m, n_masks), dtype=np.int64)
     keys = np.empty(m, dtype=np.int64)
-    cand_t = np.empty(4096, dtype=np.int64)
-    cand_r = np.empty(4096, dtype=np.int64)
+    lower = np.empty((m, n_masks), dtype=np.int64)
+    upper = np.empty((m, n_masks), dtype=np.int64)
+    guess = np.empty((m, n_masks), dtype=np.int64)
+    # Rows to check, table by table: those of table t are rows[bounds[t]:bounds[t + 1]].
+    bounds = np.empty(m + 1, dtype=np.int64)
+    rows = np.empty(4096, dtype=np.int64)
+    entries = np.empty(4096, dtype=np.int64)
     xor = np.empty((1, 4), dtype=np.uint64)
     cap = 1024
     out_q = np.empty(cap, dtype=np.int64)
@@ -206,7 +217,8 @@ def probe(
             dirs_t = dirs[t]
             for mi in range(n_masks):
                 prefetch(dirs_t, (key >> lo_bits) ^ masks[mi])
-        # Step 1 locates buckets and prefetches them.
+        # Step 1 reads the buckets' bounds and prefetches what step 2 reads of them.
+        total = 0
         for t in range(m):
             key = keys[t]
             qhi, qlo = key >> lo_bits, key & lo_mask
@@ -214,79 +226,98 @@ def probe(
                 bucket = qhi ^ masks[mi]
                 start = np.int64(dirs[t, bucket])
                 end = np.int64(dirs[t, bucket + 1])
+                lower[t, mi], upper[t, mi] = start, end
+                if start == end:
+                    guess[t, mi] = start
+                    continue
                 if lo_bits == 0:
-                    if start < end:
-                        prefetch(pos[t], (start * pos_bits) >> 6)
+                    # Every entry survives: only its position is read.
+                    prefetch(pos[t], (start * pos_bits) >> 6)
+                    prefetch(pos[t], (end * pos_bits - 1) >> 6)
+                    total += end - start
                 elif mask_weights[mi] == rho:
-                    if start < end:
-                        # lo is sorted and near-uniform inside a bucket: interpolate.
-                        start = start + ((qlo * (end - start)) >> lo_bits)
-                        prefetch(lo[t], start)
+                    # lo is sorted and near-uniform inside a bucket: interpolate.
+                    start = start + ((qlo * (end - start)) >> lo_bits)
+                    prefetch(lo[t], start)
                 else:
                     for line in range(start, end, 64 // lo.itemsize):
                         prefetch(lo[t], line)
                 guess[t, mi] = start
-        # Step 2 reads the buckets and lists the entries whose lo is within budget.
-        n_cand = 0
-        for t in range(m):
-            pos_t = pos[t]
-            key = keys[t]
-            qhi, qlo = key >> lo_bits, key & lo_mask
-            for mi in range(n_masks):
-                bucket = qhi ^ masks[mi]
-                lower = np.int64(dirs[t, bucket])
-                upper = np.int64(dirs[t, bucket + 1])
-                if lower == upper:
-                    continue
-                budget = rho - mask_weights[mi]
-                if lo_bits == 0:
-                    start, end = lower, upper
-                    budget = lo_bits  # Nothing stored to filter on: every entry survives.
-                elif budget == 0:
-                    # Walk from the interpolated guess to the first entry >= qlo.
-                    lo_t = lo[t]
-                    i = guess[t, mi]
-                    while i < upper and lo_t[i] < qlo:
-                        i += 1
-                    while i > lower and lo_t[i - 1] >= qlo:
-                        i -= 1
-                    start = i
-                    while i < upper and lo_t[i] == qlo:
-                        i += 1
-                    end = i
-                elif _any_near(lo[t], lower, upper, qlo, budget):
-                    start, end = lower, upper
-                else:
-                    continue
-                for i in range(start, end):
-                    if budget > 0 and popcount(np.int64(lo[t, i]) ^ qlo) > budget:
+        # Step 2 lists the rows whose code must be read.
+        if lo_bits == 0:
+            if total > rows.shape[0]:
+                rows = np.empty(max(total, 2 * rows.shape[0]), dtype=np.int64)
+            n_rows = 0
+            for t in range(m):
+                bounds[t] = n_rows
+                pos_t = pos[t]
+                for mi in range(n_masks):
+                    for i in range(lower[t, mi], upper[t, mi]):
+                        rows[n_rows] = _read_pos(pos_t, i, pos_bits)
+                        n_rows += 1
+            bounds[m] = n_rows
+        else:
+            # Entries whose lo is within budget, their positions prefetched...
+            n_rows = 0
+            for t in range(m):
+                bounds[t] = n_rows
+                pos_t = pos[t]
+                lo_t = lo[t]
+                qlo = keys[t] & lo_mask
+                for mi in range(n_masks):
+                    lo_start, lo_end = lower[t, mi], upper[t, mi]
+                    if lo_start == lo_end:
                         continue
-                    if n_cand == cand_t.shape[0]:
-                        cand_t, cand_r = _grow(cand_t, n_cand), _grow(cand_r, n_cand)
-                    prefetch(pos_t, (i * pos_bits) >> 6)
-                    cand_t[n_cand], cand_r[n_cand] = t, i
-                    n_cand += 1
-        # Step 3 turns entries into rows and prefetches their codes.
-        for c in range(n_cand):
-            r = _read_pos(pos[cand_t[c]], cand_r[c], pos_bits)
-            if _is_dead(dead, r):
-                r = -1
-            else:
-                prefetch(codes[r], 0)
-            cand_r[c] = r
-        # Step 4 checks the full distance.
-        for c in range(n_cand):
-            r = cand_r[c]
-            if r < 0:
-                continue
-            t = cand_t[c]
+                    budget = rho - mask_weights[mi]
+                    if budget == 0:
+                        # Walk from the interpolated guess to the first entry >= qlo.
+                        i = guess[t, mi]
+                        while i < lo_end and lo_t[i] < qlo:
+                            i += 1
+                        while i > lo_start and lo_t[i - 1] >= qlo:
+                            i -= 1
+                        start = i
+                        while i < lo_end and lo_t[i] == qlo:
+                            i += 1
+                        end = i
+                    elif _any_near(lo_t, lo_start, lo_end, qlo, budget):
+                        start, end = lo_start, lo_end
+                    else:
+                        continue
+                    for i in range(start, end):
+                        if budget > 0 and popcount(np.int64(lo_t[i]) ^ qlo) > budget:
+                            continue
+                        if n_rows == entries.shape[0]:
+                            entries = _grow(entries, n_rows)
+                        prefetch(pos_t, (i * pos_bits) >> 6)
+                        entries[n_rows] = i
+                        n_rows += 1
+            bounds[m] = n_rows
+            # ...then their rows.
+            if n_rows > rows.shape[0]:
+                rows = np.empty(entries.shape[0], dtype=np.int64)
+            for t in range(m):
+                pos_t = pos[t]
+                for c in range(bounds[t], bounds[t + 1]):
+                    rows[c] = _read_pos(pos_t, entries[c], pos_bits)
+        # Step 3 checks the full distance, fetching codes CODE_LOOKAHEAD rows ahead.
+        for c in range(min(CODE_LOOKAHEAD, n_rows)):
+            prefetch(codes[rows[c]], 0)
+        t = 0
+        for c in range(n_rows):
+            if c + CODE_LOOKAHEAD < n_rows:
+                prefetch(codes[rows[c + CODE_LOOKAHEAD]], 0)
+            while c >= bounds[t + 1]:
+                t += 1
+            r = rows[c]
             xor[0, 0] = codes[r, 0] ^ queries[qi, 0]
             xor[0, 1] = codes[r, 1] ^ queries[qi, 1]
             xor[0, 2] = codes[r, 2] ^ queries[qi, 2]
             xor[0, 3] = codes[r, 3] ^ queries[qi, 3]
             d = popcount(xor[0, 0]) + popcount(xor[0, 1]) + popcount(xor[0, 2])
             d += popcount(xor[0, 3])
-            if d > max_distance:
+            # Tombstones are read only for matches, the few rows that get this far.
+            if d > max_distance or _is_dead(dead, r):
                 continue
             seen = False
             for e in range(t):
