@@ -358,6 +358,19 @@ def test_large_arrays_ask_for_huge_pages_built_and_loaded(tmp_path: Path) -> Non
         assert version.query(queries, 31) == expected
 
 
+def test_codes_start_on_a_cache_line_built_merged_and_loaded(tmp_path: Path) -> None:
+    """Survivors' codes are read at random: a 32-byte code straddling two cache lines
+    would cost two memory accesses."""
+    rng = np.random.default_rng(8)
+    index = HammingIndex()
+    for start in (0, 3000):  # a bulk load, then a merge into kept rows
+        index.add(np.arange(start, start + 3000), rng.integers(0, 256, (3000, 32), np.uint8))
+        index.merge()
+        assert index._codes.ctypes.data % 64 == 0
+    index.save(tmp_path / "index")
+    assert HammingIndex.load(tmp_path / "index")._codes.ctypes.data % 64 == 0
+
+
 def test_load_rejects_other_directories(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a saved index"):
         HammingIndex.load(tmp_path)
@@ -490,6 +503,39 @@ def test_every_directory_width_is_exact(bits: int) -> None:
         queries = near_codes(rng, model, 30, 40)
         for max_distance in (0, 10, 22, 31, 32, 33):
             assert index.query(queries, max_distance) == brute_force(model, queries, max_distance)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bases=st.integers(1, 4),
+    rows=st.integers(51, 600),
+    spread=st.integers(0, 12),
+    removed_every=st.sampled_from([0, 2, 7]),
+    max_distance=st.integers(0, TABLE_MAX_DISTANCE),
+)
+def test_whole_key_directory_with_crowded_buckets_matches_brute_force(
+    seed: int, bases: int, rows: int, spread: int, removed_every: int, max_distance: int
+) -> None:
+    """Past 33.5M rows each bucket is one exact key and every entry of it is checked,
+    codes fetched ahead of the one being checked across buckets and tables. Near copies
+    of a few codes crowd the buckets (hundreds of entries under one key), with removals."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (bases, 32), dtype=np.uint8)
+    codes = np.stack(
+        [flip(rng, base[rng.integers(bases)], int(rng.integers(spread + 1))) for _ in range(rows)]
+    )
+    ids = np.arange(rows, dtype=np.int64) * 2 + 1
+    with directory_mode("whole-key directory"):
+        index = HammingIndex()
+        index.add(ids, codes)
+        index.merge()
+        assert index._lo.size == 0
+        gone = ids[::removed_every] if removed_every else ids[:0]
+        index.remove(gone)
+        model = {int(i): c for i, c in zip(ids, codes, strict=True) if i not in set(gone)}
+        queries = np.concatenate([base, near_codes(rng, model, 6, 40)])
+        assert index.query(queries, max_distance) == brute_force(model, queries, max_distance)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from lykta.index._common import (
     DELTA_LIMIT,
     MainIds,
     advise_huge_pages,
+    aligned_empty,
     check_ids,
     check_new_ids,
     check_rows,
@@ -170,7 +171,11 @@ class HammingIndex:
             return
         check_new_ids(ids, self._main, self._delta_ids)
         self._delta_ids = np.concatenate([self._delta_ids, ids])
-        self._delta_codes = np.concatenate([self._delta_codes, codes])
+        # Aligned, because a bulk load's merge keeps this array as the main codes.
+        delta_codes = aligned_empty(
+            (self._delta_codes.shape[0] + codes.shape[0], CODE_BYTES), np.uint8
+        )
+        self._delta_codes = np.concatenate([self._delta_codes, codes], out=delta_codes)
 
     def remove(self, ids: Any) -> int:
         """Remove ids, ignoring unknown ones (change-log replays repeat); return the count."""
@@ -287,7 +292,7 @@ class HammingIndex:
         kept = kept_ids.shape[0]
         total = kept + delta_ids.shape[0]
         if kept:
-            codes = np.empty((total, CODE_BYTES), dtype=np.uint8)
+            codes = aligned_empty((total, CODE_BYTES), np.uint8)
             advise_huge_pages(codes)  # before the copy faults its pages in
             np.concatenate([kept_codes, delta_codes], out=codes)
             ids = np.concatenate([kept_ids.astype(np.int64), delta_ids])
