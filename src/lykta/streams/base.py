@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+import numpy as np
+
 from lykta.errors import InvalidInput
 from lykta.hashing.video import FrameVariant
 from lykta.matching import LookupResult, Match
@@ -27,11 +29,16 @@ DEFAULT_EPISODE_GAP = STREAM_EPISODE_GAP
 
 
 class FrameLookup(Protocol):
-    """Looks one frame's PDQ variants up (the core's `lookup_frame`); unknown bank names
-    raise `NotFound`, so an empty look-up checks a bank filter."""
+    """Looks one frame's PDQ variants up (the core's `lookup_frame`); with the frame's
+    ``luma``, on the second path too where PDQ found nothing. Unknown bank names raise
+    `NotFound`, so an empty look-up checks a bank filter."""
 
     def __call__(
-        self, variants: Sequence[FrameVariant], *, banks: Iterable[str] | None = None
+        self,
+        variants: Sequence[FrameVariant],
+        *,
+        banks: Iterable[str] | None = None,
+        luma: np.ndarray | None = None,
     ) -> LookupResult: ...
 
 
@@ -186,6 +193,7 @@ class StreamMatch:
             "kind": self.match.kind,
             "distance": self.match.distance,
             "transform": self.match.transform,
+            "covered": None if self.match.covered is None else list(self.match.covered),
             "subject": self.subject,
             "viewers": list(self.viewers),
             "alert_id": alert_id,
