@@ -79,6 +79,8 @@ def test_an_edited_banked_photo_in_a_stream_matches_only_by_its_local_features(
     assert event["offset_s"] >= 2 - 0.15  # the edited photo's seconds
     left, top, right, bottom = event["covered"]
     assert 0.5 <= (right - left) * (bottom - top) <= 0.97
+    # One frame a second offered (LYKTA_STREAM_SECOND_PATH_INTERVAL of 1 s), of 4 s of stream.
+    assert 3 <= core.local_streams.get(event["stream"]).second_path <= 5
     [alert] = core.alerts.list(source_id=event["stream"])
     assert (alert.kind, alert.transform, alert.distance) == (
         "orb",
@@ -123,3 +125,4 @@ def test_the_second_path_is_off_at_an_interval_of_zero(
         off.banks.create("robust", local_features=True)
         off.add_media("robust", encode(make_textured_photo(*SIZE, seed=BANKED_SEED)))
         assert watched(off, clips["turned"], ["robust"]) == []
+        assert off.local_streams.get("turned-robust").second_path == 0

@@ -132,6 +132,8 @@ class StreamStatus:
     frames_read: int = 0
     sampled: int = 0
     hashed: int = 0
+    # Sampled frames offered to the second path (looked up there where PDQ found nothing).
+    second_path: int = 0
     # Match episodes: each one an alert and a webhook call.
     matches: int = 0
     # Seconds the newest frame was read behind real time (0 when keeping up).
@@ -156,6 +158,7 @@ class StreamStatus:
             "frames_read": self.frames_read,
             "sampled": self.sampled,
             "hashed": self.hashed,
+            "second_path": self.second_path,
             "matches": self.matches,
             "lag_s": round(self.lag_s, 3),
             "position_s": round(self.position_s, 3),

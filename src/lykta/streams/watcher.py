@@ -274,8 +274,11 @@ class StreamWatcher:
             return
         with self._lock:
             self._status.hashed += 1
+        second = self._second_path_due(position)
+        if second:
+            with self._lock:
+                self._status.second_path += 1
         try:
-            second = self._second_path_due(position)
             found = self._lookup(variants, banks=self.spec.banks, luma=luma if second else None)
         except LyktaError as error:  # a bank deleted while watched
             self._set(last_error=error.message)
