@@ -12,11 +12,18 @@ the targets of issue 6 (no peer watches live streams: Meta's HMA has none).
 
     python bench/bench_live.py                         # 20 streams, 720p30, 60 s
     python bench/bench_live.py --streams 30 --seconds 90
+    python bench/bench_live.py --local-features        # the second path too (issue 10)
+
+With ``--local-features`` the streams also watch a bank that enables local features (a few
+unrelated benign photos), so every frame PDQ does not match goes on to the second path
+(photo region, ORB and a verified look-up) at most once every ``--second-path-interval``
+seconds of each stream.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing as mp
 import os
@@ -38,8 +45,11 @@ from PIL import Image
 from lykta.app import Lykta
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.hashing.video import hash_video
-from lykta.settings import load_settings
+from lykta.settings import STREAM_SECOND_PATH_INTERVAL, load_settings
 from lykta.streams import StreamSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_photos import fast_textured_photo
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lykta-bench" / "live"
 BANKED_SECONDS = 6.0
@@ -47,6 +57,7 @@ SCENE_SECONDS = 5.0
 STAGGER_SECONDS = 0.37  # between stream starts, so frames do not arrive in step
 TARGET_LAG = 2.0
 TARGET_WEBHOOK_P95 = 3.0
+ROBUST_PHOTOS = 20  # banked in the local-features bank of ``--local-features``
 
 
 def picture(seed: int, width: int, height: int) -> Image.Image:
@@ -197,11 +208,21 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
+    parser.add_argument(
+        "--local-features", action="store_true", help="watch a bank with local features too"
+    )
+    parser.add_argument(
+        "--second-path-interval", type=float, default=STREAM_SECOND_PATH_INTERVAL,
+        help="seconds of stream between frames sent to the second path",
+    )  # fmt: skip
     args = parser.parse_args()
 
     clip, banked, banked_at = prepare(args.seconds, args.fps, args.width, args.height)
     home = Path(tempfile.mkdtemp(prefix="lykta-bench-live-"))
-    settings = load_settings({"home": home, "snapshot_index": False})
+    settings = load_settings({
+        "home": home, "snapshot_index": False,
+        "stream_second_path_interval": args.second_path_interval,
+    })  # fmt: skip
     core = Lykta.open(settings)
     hashes = hash_video(banked, interval=0.2)
     frames = tuple(ItemHash("pdq", f.pdq, f.quality, f.seconds) for f in hashes.frames)
@@ -209,6 +230,14 @@ def main() -> None:
     core.banks.add_content(
         "known", [ContentItem(frames, "banked-clip", media_kind="video", duration=hashes.duration)]
     )
+    watched: tuple[str, ...] = ("known",)
+    if args.local_features:
+        core.banks.create("robust", local_features=True)
+        for seed in range(ROBUST_PHOTOS):
+            photo = io.BytesIO()
+            fast_textured_photo(seed=900_000 + seed).save(photo, "JPEG", quality=90)
+            core.add_media("robust", photo.getvalue(), external_id=f"photo-{seed}")
+        watched += ("robust",)
 
     context = mp.get_context("spawn")
     arrivals: Queue = context.Queue()
@@ -223,7 +252,7 @@ def main() -> None:
     streams = core.local_streams
     for n, port in enumerate(ports):
         streams.add(StreamSpec(
-            source=f"udp://127.0.0.1:{port}", id=f"cam-{n}", banks=("known",),
+            source=f"udp://127.0.0.1:{port}", id=f"cam-{n}", banks=watched,
             webhook=f"http://127.0.0.1:{hook_port}/hook", interval=args.interval,
         ))  # fmt: skip
     start_at = time.time() + 3.0
@@ -231,6 +260,8 @@ def main() -> None:
     cpu_before = os.times()
     feeder.start()
     what = f"{args.streams} streams of {args.width}x{args.height} at {args.fps} fps"
+    if args.local_features:
+        what += f", second path every {args.second_path_interval:g} s"
     print(f"{what}, {args.seconds:g} s each, a frame every {args.interval:g} s", file=sys.stderr)
 
     lags: list[float] = []

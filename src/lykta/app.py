@@ -16,6 +16,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import numpy as np
+from PIL import Image
 from sqlalchemy import Engine, text
 
 from lykta.alerts import AlertRepository, MatchSource, alerts_of
@@ -292,7 +294,10 @@ class Lykta:
             from lykta.streams import StreamSupervisor  # webhooks' HTTP client: only for streams
 
             self._local_streams = StreamSupervisor(
-                self.lookup_frame, alerts=self.alerts, webhook_secret=self.settings.webhook_secret
+                self.lookup_frame,
+                alerts=self.alerts,
+                webhook_secret=self.settings.webhook_secret,
+                second_path_interval=self.settings.stream_second_path_interval,
             )
         return self._local_streams
 
@@ -376,6 +381,10 @@ class Lykta:
         shows inside a screenshot or frame (every bank), and, for banks that enable local
         features, the verified local features of the upload and of that region."""
         image = decode_image(data, max_pixels=self.settings.max_pixels, min_side=WORK_SIDE)
+        return self._second_path_of(image, banks)
+
+    def _second_path_of(self, image: Image.Image, banks: Iterable[str] | None) -> LookupResult:
+        """``second_path`` of a decoded photo or video frame."""
         box = find_photo_region(image)
         region = None if box is None else image.crop(box)
         queries: list[QueryHash] = []
@@ -393,12 +402,22 @@ class Lykta:
         return self.matcher.lookup(queries, banks)
 
     def lookup_frame(
-        self, variants: Sequence[FrameVariant], *, banks: Iterable[str] | None = None
+        self,
+        variants: Sequence[FrameVariant],
+        *,
+        banks: Iterable[str] | None = None,
+        luma: np.ndarray | None = None,
     ) -> LookupResult:
         """Look up one video frame (a live stream's, as it arrives) like a photo: against
-        photo banks and the frames of banked videos."""
+        photo banks and the frames of banked videos; with the frame's ``luma``, where PDQ
+        found nothing, on the second path as well (``second_path``: the photo region the
+        frame shows, and local features only where a bank enables them)."""
+        wanted = self._known_banks(banks)
         queries = frame_queries(variants)
-        return self._found(queries, self.matcher.lookup(queries, self._known_banks(banks)))
+        result = self.matcher.lookup(queries, wanted)
+        if luma is not None and not (result.matches or result.suppressed_by):
+            result = self._second_path_of(Image.fromarray(luma, "L"), wanted)
+        return self._found(queries, result)
 
     def hash_video(
         self,
@@ -418,7 +437,7 @@ class Lykta:
         if interval is not None:
             sampling["interval"] = interval
         if local_features and self.matcher.local_features_banks(banks):
-            sampling["key_frames"] = QUERY_KEY_FRAMES
+            sampling |= {"key_frames": QUERY_KEY_FRAMES, "regions": True}
         return hash_video(source, **(sampling | {"mirror": mirror}))
 
     def lookup_video(
@@ -483,24 +502,47 @@ class Lykta:
     def _key_frame_matches(
         self, key_frames: Sequence[KeyFrame], wanted: list[str] | None, found: Iterable[Match]
     ) -> dict[int, Match]:
-        """A video's second path: the bank items its key frames' verified local features
-        match, aggregated like frames (kind ``orb``, ``distance`` the best frame's inlier
-        count, ``segments`` the key frames' times), in the banks that enable local features
-        where PDQ and digests found nothing; none once a negative bank has matched."""
+        """A video's second path, in the banks where PDQ and digests found nothing, none
+        once a negative bank has matched: the bank items its key frames match, aggregated
+        like frames (``segments`` the key frames' times), by the PDQ of the photo region a
+        key frame shows (every bank; transform ``region``) and, in banks that enable local
+        features, by the verified local features of the frame and of that region (kind
+        ``orb``, ``distance`` the best frame's inlier count)."""
         held = list(found)
         if any(match.negative for match in held):
             return {}
-        banks = self.matcher.local_features_banks(wanted) - {match.bank for match in held}
+        matched = {match.bank for match in held}
+        every = sorted(self.matcher.bank_names()) if wanted is None else wanted
+        banks = [bank for bank in every if bank not in matched]
         if not banks:
             return {}
-        queries = [
-            [QueryHash(OrbHasher.name, key.features.to_code(), LOCAL_FEATURES)]
+        robust = self.matcher.local_features_banks(banks)
+        by_pdq = [
+            [QueryHash("pdq", bytes.fromhex(key.region.pdq), REGION, key.region.quality)]
+            if key.region is not None
+            else []
             for key in key_frames
         ]
-        return self._aggregated(
-            [QueryFrame(key.seconds, None) for key in key_frames],
-            self.matcher.frame_hits(queries, banks),
-        )
+        by_features = [
+            [QueryHash(OrbHasher.name, key.features.to_code(), LOCAL_FEATURES)]
+            + (
+                [
+                    QueryHash(
+                        OrbHasher.name,
+                        key.region.features.to_code(),
+                        f"{REGION}+{LOCAL_FEATURES}",
+                    )
+                ]
+                if key.region is not None and len(key.region.features) >= MIN_KEYPOINTS
+                else []
+            )
+            for key in key_frames
+        ]
+        hits = self.matcher.frame_hits(by_pdq, banks) if any(by_pdq) else [[] for _ in key_frames]
+        if robust:
+            for frame, more in zip(hits, self.matcher.frame_hits(by_features, robust), strict=True):
+                frame.extend(more)
+        return self._aggregated([QueryFrame(key.seconds, None) for key in key_frames], hits)
 
     def _aggregated(
         self, frames: Sequence[QueryFrame], hits: list[list[tuple[Match, float | None]]]
@@ -648,7 +690,7 @@ class Lykta:
         wanted = self._known_banks(banks) if lookup else None
         sampling = self._video_sampling(for_bank)
         if lookup and local_features and self.matcher.local_features_banks(wanted):
-            sampling["key_frames"] = QUERY_KEY_FRAMES
+            sampling |= {"key_frames": QUERY_KEY_FRAMES, "regions": True}
         hashed = hash_files(
             paths,
             dihedral=self.settings.dihedral if dihedral is None else dihedral,

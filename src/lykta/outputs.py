@@ -333,6 +333,11 @@ class StreamOut(BaseModel):
     frames_read: int
     sampled: int
     hashed: int
+    second_path: int = Field(
+        description="sampled frames offered to the second path (photo region, local "
+        "features; looked up there where PDQ found nothing), at most one every "
+        "LYKTA_STREAM_SECOND_PATH_INTERVAL seconds"
+    )
     matches: int = Field(description="match episodes, each one alert and one webhook call")
     lag_s: float = Field(description="seconds the newest frame was read behind real time")
     position_s: float = Field(description="seconds of stream read, across reconnections")

@@ -25,6 +25,9 @@ STREAM_READ_TIMEOUT = 10.0  # seconds without data before a source counts as dro
 # A match of the same bank item within this many seconds of stream time of the previous
 # one in the same stream is the same episode: no new alert (see docs/streams.md).
 STREAM_EPISODE_GAP = 30.0
+# Seconds of a watched stream between look-ups of a frame on the second path (the photo
+# region it shows; local features where a watched bank enables them), about 50 ms each.
+STREAM_SECOND_PATH_INTERVAL = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Settings:
     webhook_secret: str = ""
     nats_url: str = ""
     fleet: str = "lykta"
+    stream_second_path_interval: float = STREAM_SECOND_PATH_INTERVAL
     case_bank_order: str = ""
     quarantine_after: int = 3
     login_max_failures: int = 5
@@ -164,6 +168,9 @@ HELP: dict[str, str] = {
     "nats_url": "NATS server (with JetStream) of a fleet of `lykta worker`s, e.g. "
     "nats://127.0.0.1:4222; when set, the streams API hands streams to the fleet instead of "
     "watching them in the server process",
+    "stream_second_path_interval": "seconds of a watched stream between frames looked up on "
+    "the second path where PDQ found nothing (the photo region a frame shows; local features "
+    "where a watched bank enables them; about 50 ms a frame); 0 = never",
     "fleet": "name of the worker fleet on that NATS (its key-value buckets are named after it)",
     "case_bank_order": "comma list of bank names, most urgent first: among cases of the same "
     "source kind and distance, those matching a bank listed earlier come first in the queue",

@@ -901,3 +901,65 @@ def test_disabled_content_does_not_match_until_its_time(env: Env) -> None:
     env.client.put(path, json={"disable_until_ts": 0}, headers=env.curator)
     env.client.put(path, json={"disable_until_ts": 1}, headers=env.curator)
     assert bank in found()
+
+
+# --- the second path (local features, the photo inside a screenshot) ----------------------
+
+
+def _robust_and_plain(env: Env, photo: bytes) -> dict[str, int]:
+    """Banks `robust` (local features) and `plain`, each holding ``photo``: content ids."""
+    ids = {}
+    for bank, local_features in (("robust", True), ("plain", False)):
+        env.core.banks.create(bank, local_features=local_features)
+        ids[bank] = env.core.add_media(bank, photo, external_id="photo").content_id
+    return ids
+
+
+def test_lookup_upload_takes_the_second_path_where_pdq_misses(env: Env) -> None:
+    from tests.hashing.imagegen import cropped, encode, make_textured_photo, rotated, screenshot
+
+    photo = make_textured_photo(seed=7)
+    ids = _robust_and_plain(env, encode(photo))
+    edited = encode(rotated(cropped(photo, 0.1, 1), 4))
+    found = env.client.post(
+        "/m/lookup", files={"photo": ("e.jpg", edited)}, headers=env.matcher
+    ).json()
+    # Only the bank with local features, with the inlier count, never a Hamming distance.
+    [match] = found["pdq"]["robust"]
+    assert set(found["pdq"]) == {"robust"} and match["bank_content_id"] == ids["robust"]
+    kind, inliers = match["distance"].split(":")
+    assert kind == "orb" and int(inliers) >= 25
+    shot = encode(screenshot(photo, seed=2))
+    found = env.client.post(
+        "/m/lookup?types=pdq,md5", files={"photo": ("s.jpg", shot)}, headers=env.matcher
+    ).json()
+    # The photo inside the screenshot, by PDQ, in every bank.
+    assert found["md5"] == {} and set(found["pdq"]) == {"robust", "plain"}
+    assert int(found["pdq"]["plain"][0]["distance"]) <= 31
+    unrelated = encode(make_textured_photo(seed=8))
+    found = env.client.post(
+        "/m/lookup", files={"photo": ("u.jpg", unrelated)}, headers=env.matcher
+    ).json()
+    assert found == {"pdq": {}}
+
+
+def test_lookup_upload_of_an_edited_video_matches_by_its_key_frames(
+    env: Env, tmp_path: Path
+) -> None:
+    from tests.videogen import Edit, cropped_and_turned, write_video
+
+    def clip(name: str, edit: Edit | None = None) -> bytes:
+        path = write_video(
+            tmp_path / name, [81, 82, 83], scene_seconds=3, size=(320, 240), textured=True,
+            edit=edit,
+        )  # fmt: skip
+        return path.read_bytes()
+
+    ids = _robust_and_plain(env, clip("original.mp4"))
+    found = env.client.post(
+        "/m/lookup", files={"video": ("t.mp4", clip("turned.mp4", cropped_and_turned))},
+        headers=env.matcher,
+    ).json()  # fmt: skip
+    assert found["video_md5"] == {} and set(found["vpdq"]) == {"robust"}
+    [match] = found["vpdq"]["robust"]
+    assert match["bank_content_id"] == ids["robust"] and match["distance"].endswith("%]")

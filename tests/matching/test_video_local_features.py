@@ -19,7 +19,7 @@ from lykta.hashing.local_features import MIN_KEYPOINTS
 from lykta.hashing.video import KEY_FRAME_SECONDS, hash_video
 from lykta.index.local_features import MIN_INLIERS
 from lykta.outputs import LookupOut
-from tests.hashing.imagegen import encode, make_textured_photo
+from tests.hashing.imagegen import encode, make_textured_photo, screenshot
 from tests.videogen import (
     Edit,
     cropped_and_stamped,
@@ -139,6 +139,29 @@ def test_a_banked_photo_is_found_in_an_edited_video_key_frame(
     assert (match.external_id, match.kind) == ("photo", "orb")
     [segment] = match.segments or []
     assert segment.bank_start is None and segment.query_start >= 2  # the photo's seconds
+
+
+def test_a_banked_photo_on_a_phone_screen_in_a_video_matches_by_its_region(
+    sqlite_core: Lykta, tmp_path: Path
+) -> None:
+    photo = make_textured_photo(*SIZE, seed=85)
+    for bank, local_features in (("robust", True), ("plain", False)):
+        sqlite_core.banks.create(bank, local_features=local_features)
+        sqlite_core.add_media(bank, encode(photo), external_id="photo")
+    phone = screenshot(photo, seed=3).resize((360, 780))
+    path = write_video_of(
+        tmp_path / "phone.mp4", [Image.new("RGB", phone.size, (40, 40, 40)), phone]
+    )
+    assert looked_up(sqlite_core, path, local_features=False).matches == []
+    found = {match.bank: match for match in looked_up(sqlite_core, path).matches}
+    assert set(found) == {"robust", "plain"}
+    # The region's PDQ in every bank; in the robust bank, PDQ or the region's keypoints.
+    assert (found["plain"].kind, found["plain"].transform) == ("pdq", "region")
+    assert found["robust"].transform.startswith("region")
+    [segment] = found["plain"].segments or []
+    assert segment.bank_start is None and segment.query_start >= 2  # the phone's seconds
+    # Only where a bank enables local features are key frames (and their regions) taken.
+    assert looked_up(sqlite_core, path, banks=["plain"]).matches == []
 
 
 def test_banking_stores_the_key_frames_local_features_with_their_times(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image
 
 from lykta.banks.items import ContentItem, ItemHash
 from lykta.hashing.video import hash_video
@@ -63,3 +64,17 @@ def video_item(path: Path, external_id: str) -> ContentItem:
     hashes = hash_video(path, interval=0.5)
     frames = tuple(ItemHash("pdq", f.pdq, f.quality, f.seconds) for f in hashes.frames)
     return ContentItem(frames, external_id, media_kind="video", duration=hashes.duration)
+
+
+def write_pictures(target: Path, pictures: Sequence[Image.Image], seconds: float = 2.0) -> Path:
+    """A clip showing each picture (all of one even size) still for ``seconds``."""
+    with av.open(str(target), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = *pictures[0].size, "yuv420p"
+        stream.options = {"g": str(FPS), "preset": "ultrafast"}
+        for picture in pictures:
+            frame = av.VideoFrame.from_ndarray(np.asarray(picture.convert("RGB")), format="rgb24")
+            for _ in range(round(seconds * FPS)):
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return target

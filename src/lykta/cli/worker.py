@@ -55,6 +55,7 @@ def worker_command(
         core.lookup_frame,
         alerts=AlertsOnce(core.sessions, listeners=core.alerts.listeners),
         webhook_secret=settings.webhook_secret,
+        second_path_interval=settings.stream_second_path_interval,
     )
     if as_json:
         supervisor.on_match(emit)

@@ -28,7 +28,8 @@ from PIL import Image
 from lykta.errors import MediaError
 from lykta.hashing.borders import content_box_of
 from lykta.hashing.local_features import MIN_KEYPOINTS, features_of
-from lykta.hashing.pdq import pdq_from_luma
+from lykta.hashing.pdq import pdq_from_image, pdq_from_luma
+from lykta.hashing.regions import find_photo_region
 from lykta.index.local_features import LocalFeatures
 from lykta.media.video import decode_for_sampling, frame_luma
 
@@ -101,13 +102,35 @@ class SampledFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameRegion:
+    """The photo a frame shows inside a larger picture (a phone's screen filmed or
+    recorded, a frame within the frame): its PDQ and its keypoints."""
+
+    pdq: str
+    quality: int
+    features: LocalFeatures
+
+
+@dataclass(frozen=True, slots=True)
 class KeyFrame:
     """A sampled frame whose local features were taken: its time, its PDQ (to drop a key
-    frame that repeats the last one) and its keypoints."""
+    frame that repeats the last one), its keypoints and, for a look-up, the photo region
+    it shows (``find_photo_region``), if any."""
 
     seconds: float
     pdq: str
     features: LocalFeatures
+    region: FrameRegion | None = None
+
+
+def frame_region(image: Image.Image) -> FrameRegion | None:
+    """The ``FrameRegion`` of a frame (or photo), or None when it shows no photo inside."""
+    box = find_photo_region(image)
+    if box is None:
+        return None
+    region = image.crop(box)
+    pdq, quality = pdq_from_image(region)
+    return FrameRegion(pdq, quality, features_of(region))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +179,7 @@ def hash_video(
     limits: VideoLimits = VideoLimits(),  # frozen: one shared default is safe
     decoders: int | None = None,
     key_frames: int = 0,
+    regions: bool = False,
 ) -> VideoHashes:
     """Hash a video file: a frame every ``interval`` seconds (every frame when None or 0),
     and the MD5 and SHA-256 of the file's bytes.
@@ -164,6 +188,7 @@ def hash_video(
     spread over the video, at least ``KEY_FRAME_SECONDS`` apart, each with at least
     ``MIN_KEYPOINTS`` keypoints (a frame too plain is passed over for the next one); with
     ``dedupe``, a key frame within that PDQ distance of the one before is dropped too.
+    With ``regions`` (for a look-up), each key frame's ``FrameRegion`` as well.
 
     With ``dedupe`` a sampled frame whose PDQ is within that distance of the last frame kept
     is dropped, so a still scene costs one hash; a frame whose quality is below
@@ -198,7 +223,7 @@ def hash_video(
         for worker in workers:
             worker.start()
         hashed: list[SampledFrame] = []
-        keys = _KeyFrames(key_frames)
+        keys = _KeyFrames(key_frames, regions=regions)
         finished: list[_Finished] = []
         digests: _Digested | None = None
         try:
@@ -248,8 +273,9 @@ class _KeyFrames:
     each new slot keeps its earliest, so a video of any length (its length unknown ahead
     when it is piped) costs a bounded number of extractions."""
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, *, regions: bool = False) -> None:
         self.most = most
+        self.regions = regions
         self.spacing = KEY_FRAME_SECONDS
         self.taken: dict[int, KeyFrame] = {}
         self.tries: dict[int, int] = {}
@@ -262,13 +288,15 @@ class _KeyFrames:
         if slot in self.taken or self.tries.get(slot, 0) >= _KEY_FRAME_TRIES:
             return
         self.tries[slot] = self.tries.get(slot, 0) + 1
-        features = features_of(Image.fromarray(luma, "L"))
+        image = Image.fromarray(luma, "L")
+        features = features_of(image)
         if len(features) < MIN_KEYPOINTS:
             return
         # A later frame of the slot may come first from another decoder: the earliest wins.
         held = self.taken.get(slot)
         if held is None or seconds < held.seconds:
-            self.taken[slot] = KeyFrame(seconds, pdq, features)
+            region = frame_region(image) if self.regions else None
+            self.taken[slot] = KeyFrame(seconds, pdq, features, region)
         if len(self.taken) >= 2 * self.most:
             self.spacing *= 2
             self.tries.clear()

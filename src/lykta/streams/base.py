@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+import numpy as np
+
 from lykta.errors import InvalidInput
 from lykta.hashing.video import FrameVariant
 from lykta.matching import LookupResult, Match
@@ -27,11 +29,16 @@ DEFAULT_EPISODE_GAP = STREAM_EPISODE_GAP
 
 
 class FrameLookup(Protocol):
-    """Looks one frame's PDQ variants up (the core's `lookup_frame`); unknown bank names
-    raise `NotFound`, so an empty look-up checks a bank filter."""
+    """Looks one frame's PDQ variants up (the core's `lookup_frame`); with the frame's
+    ``luma``, on the second path too where PDQ found nothing. Unknown bank names raise
+    `NotFound`, so an empty look-up checks a bank filter."""
 
     def __call__(
-        self, variants: Sequence[FrameVariant], *, banks: Iterable[str] | None = None
+        self,
+        variants: Sequence[FrameVariant],
+        *,
+        banks: Iterable[str] | None = None,
+        luma: np.ndarray | None = None,
     ) -> LookupResult: ...
 
 
@@ -125,6 +132,8 @@ class StreamStatus:
     frames_read: int = 0
     sampled: int = 0
     hashed: int = 0
+    # Sampled frames offered to the second path (looked up there where PDQ found nothing).
+    second_path: int = 0
     # Match episodes: each one an alert and a webhook call.
     matches: int = 0
     # Seconds the newest frame was read behind real time (0 when keeping up).
@@ -149,6 +158,7 @@ class StreamStatus:
             "frames_read": self.frames_read,
             "sampled": self.sampled,
             "hashed": self.hashed,
+            "second_path": self.second_path,
             "matches": self.matches,
             "lag_s": round(self.lag_s, 3),
             "position_s": round(self.position_s, 3),
@@ -186,6 +196,7 @@ class StreamMatch:
             "kind": self.match.kind,
             "distance": self.match.distance,
             "transform": self.match.transform,
+            "covered": None if self.match.covered is None else list(self.match.covered),
             "subject": self.subject,
             "viewers": list(self.viewers),
             "alert_id": alert_id,

@@ -16,6 +16,7 @@ from typing import Any
 
 from lykta.alerts import AlertRepository, NewAlert
 from lykta.errors import Conflict, InvalidInput, NotFound
+from lykta.settings import STREAM_SECOND_PATH_INTERVAL
 from lykta.streams.base import (
     FINAL_STATES,
     FrameLookup,
@@ -40,8 +41,10 @@ class StreamSupervisor:
         *,
         alerts: AlertRepository | None = None,
         webhook_secret: str = "",
+        second_path_interval: float = STREAM_SECOND_PATH_INTERVAL,
     ) -> None:
         self._lookup = lookup
+        self._second_path_interval = second_path_interval
         self._alerts = alerts
         self._webhooks = WebhookSender(webhook_secret)
         self._watchers: dict[str, StreamWatcher] = {}
@@ -80,6 +83,7 @@ class StreamSupervisor:
                 self._lookup,
                 lambda found: self._matches.put((spec, found)),
                 self._state_changed,
+                second_path_interval=self._second_path_interval,
             )
             self._watchers[spec.stream_id] = watcher
         watcher.start()

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from lykta.errors import LyktaError
-from lykta.hashing.video import SPARSE_INTERVAL, hash_frame
+from lykta.hashing.video import SPARSE_INTERVAL, hash_luma
+from lykta.media.video import frame_luma
 from lykta.streams.base import (
     FINAL_STATES,
     FrameLookup,
@@ -53,8 +54,15 @@ class StreamWatcher:
         lookup: FrameLookup,
         on_match: Callable[[StreamMatch], None],
         on_state: Callable[[StreamStatus], None] | None = None,
+        *,
+        second_path_interval: float = 0.0,
     ) -> None:
         self.spec = spec
+        # ORB and a verified look-up cost about 50 ms a frame: one frame every this many
+        # seconds of stream at most goes on to the second path (0: none), so many streams
+        # on one machine keep up.
+        self._second_path_interval = second_path_interval
+        self._next_second_path = 0.0
         self._lookup = lookup
         self._on_match = on_match
         self._on_state = on_state
@@ -241,13 +249,24 @@ class StreamWatcher:
             return position, False
         return position, True
 
+    def _second_path_due(self, position: float) -> bool:
+        """Whether the frame at ``position`` may go on to the second path; if so, the next
+        one may ``second_path_interval`` seconds later."""
+        if self._second_path_interval <= 0:
+            return False
+        if position + SAMPLE_TOLERANCE_SECONDS < self._next_second_path:
+            return False
+        self._next_second_path = position + self._second_path_interval
+        return True
+
     def _sample(self, frame: av.VideoFrame, position: float) -> None:
         import av
 
         with self._lock:
             self._status.sampled += 1
         try:
-            variants = hash_frame(frame, trim=self.spec.trim)
+            luma = frame_luma(frame)
+            variants = hash_luma(luma, trim=self.spec.trim)
         except (av.error.FFmpegError, ValueError) as error:  # a frame swscale cannot convert
             with self._lock:
                 self._status.decode_errors += 1
@@ -255,8 +274,12 @@ class StreamWatcher:
             return
         with self._lock:
             self._status.hashed += 1
+        second = self._second_path_due(position)
+        if second:
+            with self._lock:
+                self._status.second_path += 1
         try:
-            found = self._lookup(variants, banks=self.spec.banks)
+            found = self._lookup(variants, banks=self.spec.banks, luma=luma if second else None)
         except LyktaError as error:  # a bank deleted while watched
             self._set(last_error=error.message)
             return

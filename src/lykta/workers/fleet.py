@@ -87,8 +87,8 @@ class FleetStreams:
         pending = _pending(StreamSpec.from_json(spec))
         if status is None:
             return pending
-        for name in ("frames_read", "sampled", "hashed", "matches", "lag_s", "position_s",
-                     "reconnects", "decode_errors", "last_error"):  # fmt: skip
+        for name in ("frames_read", "sampled", "hashed", "second_path", "matches", "lag_s",
+                     "position_s", "reconnects", "decode_errors", "last_error"):  # fmt: skip
             if name in status:
                 setattr(pending, name, status[name])
         pending.state = StreamState(status.get("state", pending.state))

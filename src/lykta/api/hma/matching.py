@@ -32,6 +32,7 @@ from lykta.app import Lykta
 from lykta.banks.formats import parse_vpdq_signal
 from lykta.banks.validation import default_thresholds
 from lykta.errors import LyktaError, MediaError
+from lykta.hashing.local_features import OrbHasher
 from lykta.hashing.registry import get_hasher
 from lykta.hashing.video import FrameVariant, SampledFrame
 from lykta.matching import Match
@@ -54,6 +55,9 @@ def _by_bank(matches: Iterable[Match]) -> dict[str, list[dict[str, Any]]]:
 def _distance(match: Match) -> str:
     """HMA's distance text: a hash's distance, or for a video how much of the query and of
     the bank video matched, as python-threatexchange's vPDQ writes it (`80%[100%]`)."""
+    if match.video is None and match.kind == OrbHasher.name:
+        # An inlier count, where more is closer: never to be read as a Hamming distance.
+        return f"{OrbHasher.name}:{match.distance}"
     if match.video is None:
         return str(match.distance)
     return f"{match.video.query_share * 100:.0f}%[{match.video.bank_share * 100:.0f}%]"
@@ -78,13 +82,24 @@ def _lookup_media(
     found = core.lookup_media_by_kind(
         data, kinds=kinds.values(), banks=banks, ignore_unknown_banks=True
     )
-    return {name: _by_bank(found[kinds[name]].matches) for name in names}
+    answer = {name: _by_bank(found[kinds[name]].matches) for name in names}
+    if "pdq" in kinds.values() and not any(r.matches or r.suppressed_by for r in found.values()):
+        # PDQ's second path, as a native look-up takes it: answered under the PDQ signal.
+        second = core.second_path(data, _known(core, banks)).matches
+        answer |= {name: _by_bank(second) for name in names if kinds[name] == "pdq"}
+    return answer
+
+
+def _known(core: Lykta, banks: list[str] | None) -> list[str] | None:
+    """The banks of ``banks`` that exist (HMA ignores unknown names), from memory."""
+    known = core.matcher.bank_names()
+    return None if banks is None else [bank for bank in banks if bank in known]
 
 
 def _lookup_video(
     core: Lykta, data: bytes, names: list[str], banks: list[str] | None
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    hashes = core.hash_video(video_file(data))
+    hashes = core.hash_video(video_file(data), local_features=True, banks=banks)
     matches = core.lookup_video(hashes, banks=banks, ignore_unknown_banks=True).matches
     # The digests' matches are the very file; vPDQ's every item the frames matched.
     exact = [match for match in matches if match.kind in DIGEST_KINDS]
