@@ -458,3 +458,110 @@ def merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             out[k] = a.shape[0] + j
             j += 1
     return out
+
+
+# The local-features index's candidate search (``local_features.LocalFeatureIndex``): a
+# query keypoint votes once for each photo with a posting in its word whose signature is
+# close to its own. The word lists are scanned once, in place; only the few postings
+# that pass the signature filter (well under 1% of those read) are written out.
+
+
+@njit(cache=True, nogil=True)
+def close_postings(
+    word_start: np.ndarray,
+    posting_slots: np.ndarray,
+    posting_signatures: np.ndarray,
+    groups: np.ndarray,
+    dead: np.ndarray,
+    words: np.ndarray,
+    signatures: np.ndarray,
+    full: int,
+    max_distance: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query keypoint, group key of the row) of each live posting in a query keypoint's
+    word whose signature is within ``max_distance`` bits of its own, keypoint by keypoint;
+    a word holding more than ``full`` postings is skipped."""
+    out_k = np.empty(1024, dtype=np.int32)
+    out_g = np.empty(1024, dtype=np.uint64)
+    used = 0
+    for k in range(words.shape[0]):
+        low = word_start[words[k]]
+        high = word_start[words[k] + 1]
+        if high - low > full:
+            continue
+        mine = np.uint64(signatures[k])
+        for i in range(low, high):
+            if popcount(np.uint64(posting_signatures[i]) ^ mine) <= max_distance:
+                slot = np.int64(posting_slots[i])
+                if _is_dead(dead, slot):
+                    continue
+                if used == out_k.shape[0]:
+                    out_k, out_g = _grow(out_k, used), _grow(out_g, used)
+                out_k[used] = k
+                out_g[used] = groups[slot]
+                used += 1
+    return out_k[:used], out_g[:used]
+
+
+@njit(cache=True, nogil=True)
+def most_voted(
+    keypoints: np.ndarray, groups: np.ndarray, n_keypoints: int, min_votes: int, most: int
+) -> np.ndarray:
+    """The group keys with most votes, at least ``min_votes``, at most ``most`` of them,
+    ties to the lower key; a vote is one keypoint for one group, however many of its
+    pairs (from any segment) name that group."""
+    n = keypoints.shape[0]
+    # Pairs grouped by keypoint (a counting sort: several segments' pairs interleave), so
+    # "the last keypoint that voted for this group" tells a repeat from a new vote.
+    starts = np.zeros(n_keypoints + 1, dtype=np.int64)
+    for i in range(n):
+        starts[keypoints[i] + 1] += 1
+    for k in range(n_keypoints):
+        starts[k + 1] += starts[k]
+    order = np.empty(n, dtype=np.int64)
+    filled = starts[:-1].copy()
+    for i in range(n):
+        order[filled[keypoints[i]]] = i
+        filled[keypoints[i]] += 1
+    # Open addressing, slots by Fibonacci hashing of the group key.
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    capacity = 1 << bits
+    mask = capacity - 1
+    keys = np.zeros(capacity, dtype=np.uint64)
+    taken = np.zeros(capacity, dtype=np.bool_)
+    votes = np.zeros(capacity, dtype=np.int64)
+    last = np.full(capacity, -1, dtype=np.int64)
+    for j in range(n):
+        i = order[j]
+        key = groups[i]
+        at = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+        while taken[at] and keys[at] != key:
+            at = (at + 1) & mask
+        if not taken[at]:
+            taken[at] = True
+            keys[at] = key
+        if last[at] != keypoints[i]:
+            last[at] = keypoints[i]
+            votes[at] += 1
+    best_keys = np.empty(most, dtype=np.uint64)
+    best_votes = np.empty(most, dtype=np.int64)
+    held = 0
+    for at in range(capacity):
+        if not taken[at] or votes[at] < min_votes:
+            continue
+        # Insert into the short ranked list: more votes first, then the lower key.
+        v, key = votes[at], keys[at]
+        place = held
+        while place > 0 and (
+            best_votes[place - 1] < v or (best_votes[place - 1] == v and best_keys[place - 1] > key)
+        ):
+            place -= 1
+        if place >= most:
+            continue
+        for m in range(min(held, most - 1), place, -1):
+            best_keys[m], best_votes[m] = best_keys[m - 1], best_votes[m - 1]
+        best_keys[place], best_votes[place] = key, v
+        held = min(held + 1, most)
+    return best_keys[:held]

@@ -371,30 +371,31 @@ class LocalFeatureIndex:
         ``MIN_VOTES``."""
         if len(query) < MIN_INLIERS or not self._segments:
             return []
+        # Here, not at the top: importing numba costs a third of a second, which commands
+        # that never look up a photo should not pay (see lykta.index).
+        from lykta.index import _kernels
+
         words = vocabulary().words(query.descriptors)
         signatures = _signatures(query.descriptors)
         voters, groups = [], []
         for segment, ids in self._segments:
-            keypoint, slot = segment.postings(words, signatures)
-            if ids.n_dead:
-                alive = ~ids.is_dead(slot)
-                keypoint, slot = keypoint[alive], slot[alive]
-            voters.append(keypoint)
-            groups.append(segment.groups[slot])
-        group_of, keypoint_of = np.concatenate(groups), np.concatenate(voters)
-        if not group_of.size:
-            return []
-        order = np.lexsort((keypoint_of, group_of))
-        group_of, keypoint_of = group_of[order], keypoint_of[order]
-        # One vote per query keypoint and photo, however many of its keypoints are close.
-        ballot = np.ones(group_of.size, bool)
-        ballot[1:] = (group_of[1:] != group_of[:-1]) | (keypoint_of[1:] != keypoint_of[:-1])
-        group_of = group_of[ballot]
-        starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
-        votes = np.diff(np.r_[starts, group_of.size])
-        keys = group_of[starts]
-        best = np.lexsort((keys, -votes))[:MAX_CANDIDATES]
-        return [int(keys[n]) for n in best if votes[n] >= MIN_VOTES]
+            keypoints, found = _kernels.close_postings(
+                segment.word_start,
+                segment.posting_slots,
+                segment.posting_signatures,
+                segment.groups,
+                ids.dead,
+                words,
+                signatures,
+                segment.full_word,
+                SIGNATURE_DISTANCE,
+            )
+            voters.append(keypoints)
+            groups.append(found)
+        best = _kernels.most_voted(
+            np.concatenate(voters), np.concatenate(groups), len(query), MIN_VOTES, MAX_CANDIDATES
+        )
+        return [int(group) for group in best]
 
     def _photo(self, group: int) -> tuple[LocalFeatures, list[int]]:
         """A banked photo's keypoints put back together from its live rows, and the ids
@@ -540,23 +541,12 @@ class _Segment:
         """The word of each posting, in posting order."""
         return np.repeat(np.arange(WORDS, dtype=np.uint32), np.diff(self.word_start))
 
-    def postings(self, words: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query keypoint, slot) of each posting in a query keypoint's word within
-        ``SIGNATURE_DISTANCE`` of its signature. A word far fuller than an even spread
-        would make it is a common pattern (flat areas, edges) and casts no votes."""
-        low = self.word_start[words]
-        counts = self.word_start[words + 1] - low
-        full = max(STOP_MINIMUM, STOP_FACTOR * self.posting_slots.shape[0] // WORDS)
-        counts = np.where(counts <= full, counts, 0)
-        total = int(counts.sum())
-        if not total:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        keypoint = np.repeat(np.arange(len(words)), counts)
-        at = np.repeat(low - (np.cumsum(counts) - counts), counts) + np.arange(total)
-        differ = self.posting_signatures[at] ^ signatures[keypoint]
-        distance = _POPCOUNT16[differ & 0xFFFF] + _POPCOUNT16[differ >> 16]
-        close = distance <= SIGNATURE_DISTANCE
-        return keypoint[close], self.posting_slots[at[close]].astype(np.int64)
+    @property
+    def full_word(self) -> int:
+        """Postings a word may hold and still vote. A word far fuller than an even spread
+        would make it is a common pattern (flat areas, edges): its keypoints tell photos
+        apart poorly and would cost most of the scan."""
+        return max(STOP_MINIMUM, STOP_FACTOR * int(self.posting_slots.shape[0]) // WORDS)
 
     def slots_of(self, group: int) -> np.ndarray:
         key = np.uint64(group)
@@ -597,11 +587,6 @@ class _Segment:
         )
 
 
-_POPCOUNT16 = (
-    np.unpackbits(np.arange(65536, dtype="<u2").view(np.uint8))
-    .reshape(-1, 16)
-    .sum(axis=1, dtype=np.uint8)
-)
 _SEGMENT_ARRAYS = (
     "groups", "sorted_groups", "group_slots", "word_start", "posting_slots",
     "posting_signatures",
