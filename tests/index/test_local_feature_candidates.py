@@ -206,3 +206,17 @@ def test_a_photo_in_two_segments_gets_one_vote_per_query_keypoint() -> None:
     assert index._candidates(query) == reference_candidates(index, query)
     index.merge()  # each photo's rows side by side in one segment: the same answer
     assert index.candidates(query) == [0, 10, 20]
+
+
+def test_a_snapshot_without_photo_numbers_is_refused_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    """Format 2 snapshots lack each row's photo number: the matcher rebuilds them."""
+    rng = np.random.default_rng(3)
+    index = LocalFeatureIndex()
+    index.add(np.arange(2), rows_of(photo(rng, rng.integers(0, 256, (40, 32), np.uint8), 80)))
+    index.save(tmp_path / "orb")
+    meta = tmp_path / "orb" / "meta.json"
+    meta.write_text(meta.read_text().replace('"version": 3', '"version": 2'))
+    with pytest.raises(ValueError, match="delete the snapshot so it is rebuilt"):
+        LocalFeatureIndex.load(tmp_path / "orb")

@@ -232,6 +232,8 @@ class LocalFeatureIndex:
 
     def __init__(self) -> None:
         self._segments: list[tuple[_Segment, MainIds]] = []
+        # Per segment, per photo: whether its group key is filed in another segment too.
+        self._shared: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return sum(ids.live for _, ids in self._segments)
@@ -243,8 +245,10 @@ class LocalFeatureIndex:
 
     @property
     def retrieval_nbytes(self) -> int:
-        """Bytes a look-up's candidate search reads: postings, word offsets, ids, groups."""
-        return sum(segment.retrieval_nbytes + ids.nbytes for segment, ids in self._segments)
+        """Bytes a look-up's candidate search reads: postings, word offsets, ids, groups,
+        each row's photo and the marks of photos filed in two segments."""
+        segments = sum(segment.retrieval_nbytes + ids.nbytes for segment, ids in self._segments)
+        return segments + sum(int(shared.nbytes) for shared in self._shared)
 
     @property
     def rows_nbytes(self) -> int:
@@ -278,9 +282,10 @@ class LocalFeatureIndex:
         if not ids.size:
             return
         added = (_Segment.of(table), MainIds(narrow_ids(ids)))
-        if self._segments and self._segments[-1][0].rows < DELTA_ROWS:
-            added = _join([self._segments.pop(), added])
-        self._segments.append(added)
+        segments = list(self._segments)
+        if segments and segments[-1][0].rows < DELTA_ROWS:
+            added = _join([segments.pop(), added])
+        self._replace([*segments, added])
 
     def remove(self, ids: Any) -> int:
         wanted = np.unique(check_ids(ids))
@@ -295,6 +300,7 @@ class LocalFeatureIndex:
     def copy(self) -> Self:
         other = type(self)()
         other._segments = [(segment, ids.copy()) for segment, ids in self._segments]
+        other._shared = list(self._shared)
         return other
 
     def needs_merge(self) -> bool:
@@ -315,7 +321,42 @@ class LocalFeatureIndex:
         while len(segments) >= 2 and 2 * segments[-1][0].rows > segments[-2][0].rows:
             last = segments.pop()
             segments.append(_join([segments.pop(), last]))
+        self._replace(segments)
+
+    def _replace(self, segments: list[tuple[_Segment, MainIds]]) -> None:
+        """Take ``segments`` as the index's, marking the photos filed in more than one
+        (whose votes are counted across segments). Only segments not held before are
+        compared with the others, so an add compares its few photos; a mark may outlive
+        the other copy (one removed since), which costs a little time, never a vote."""
+        held = {
+            id(segment): shared
+            for (segment, _), shared in zip(self._segments, self._shared, strict=True)
+        }
+        marks: list[np.ndarray | None] = [held.get(id(segment)) for segment, _ in segments]
+        fresh = [n for n, mark in enumerate(marks) if mark is None]
+        copied: set[int] = set(fresh)
+        for n in fresh:
+            mine = segments[n][0].photo_groups
+            shared = np.zeros(mine.shape[0], bool)
+            for m, (other, _) in enumerate(segments):
+                theirs = other.photo_groups
+                if m == n or not theirs.size or not mine.size:
+                    continue
+                at = np.minimum(np.searchsorted(theirs, mine), theirs.shape[0] - 1)
+                found = theirs[at] == mine
+                if not found.any():
+                    continue
+                shared |= found
+                mark = marks[m]
+                if m not in copied and mark is not None:  # shared with older versions
+                    mark = mark.copy()
+                    copied.add(m)
+                if mark is not None:
+                    mark[at[found]] = True
+                    marks[m] = mark
+            marks[n] = shared if marks[n] is None else marks[n] | shared
         self._segments = segments
+        self._shared = [mark for mark in marks if mark is not None]
 
     def query(self, codes: Any, max_distance: int = 0) -> list[list[tuple[int, int]]]:
         """Per query code (a whole set of ``CODE_BYTES``), ``(id, inliers)`` of every
@@ -377,23 +418,35 @@ class LocalFeatureIndex:
 
         words = vocabulary().words(query.descriptors)
         signatures = _signatures(query.descriptors)
-        voters, groups = [], []
-        for segment, ids in self._segments:
-            keypoints, found = _kernels.close_postings(
+        counted_keys, counted_votes, voters, groups = [], [], [], []
+        for (segment, ids), shared in zip(self._segments, self._shared, strict=True):
+            keys, votes, keypoints, found = _kernels.segment_votes(
                 segment.word_start,
                 segment.posting_slots,
                 segment.posting_signatures,
-                segment.groups,
+                segment.photo_of_slot,
+                segment.photo_groups,
+                shared,
                 ids.dead,
                 words,
                 signatures,
                 segment.full_word,
                 SIGNATURE_DISTANCE,
+                MIN_VOTES,
+                MAX_CANDIDATES,
             )
+            counted_keys.append(keys)
+            counted_votes.append(votes)
             voters.append(keypoints)
             groups.append(found)
         best = _kernels.most_voted(
-            np.concatenate(voters), np.concatenate(groups), len(query), MIN_VOTES, MAX_CANDIDATES
+            np.concatenate(counted_keys),
+            np.concatenate(counted_votes),
+            np.concatenate(voters),
+            np.concatenate(groups),
+            len(query),
+            MIN_VOTES,
+            MAX_CANDIDATES,
         )
         return [int(group) for group in best]
 
@@ -429,6 +482,7 @@ class LocalFeatureIndex:
     def load(cls, path: str | Path) -> Self:
         meta, _ = load_dir(path, _KIND, [], version=_FORMAT)
         index = cls()
+        segments = []
         names = [
             name
             for n, blocks in enumerate(meta["blocks"])
@@ -438,12 +492,13 @@ class LocalFeatureIndex:
         for n, blocks in enumerate(meta["blocks"]):
             segment = _Segment.from_arrays(arrays, f"s{n}_", blocks)
             held = MainIds(arrays[f"s{n}_ids"], arrays[f"s{n}_dead"])
-            index._segments.append((segment, held))
+            segments.append((segment, held))
+        index._replace(segments)
         return index
 
 
 _KIND = "lykta.local_features"
-_FORMAT = 2
+_FORMAT = 3
 
 
 def _live(ids: MainIds, rows: int) -> np.ndarray:
@@ -489,6 +544,8 @@ class _Segment:
     word_start: np.ndarray  # int64, WORDS + 1: each word's first posting
     posting_slots: np.ndarray  # uint32
     posting_signatures: np.ndarray  # uint32
+    photo_groups: np.ndarray  # uint64, ascending: the group key of each photo in it
+    photo_of_slot: np.ndarray  # uint32: the photo (in photo_groups) of each slot
 
     @property
     def rows(self) -> int:
@@ -505,6 +562,7 @@ class _Segment:
             for array in (
                 self.starts, self.groups, self.sorted_groups, self.group_slots,
                 self.word_start, self.posting_slots, self.posting_signatures,
+                self.photo_groups, self.photo_of_slot,
             )
         )  # fmt: skip
 
@@ -526,6 +584,7 @@ class _Segment:
     ) -> _Segment:
         order = np.argsort(words, kind="stable")
         group_order = np.argsort(groups, kind="stable")
+        photo_groups, photo_of_slot = np.unique(groups, return_inverse=True)
         return cls(
             blocks,
             np.cumsum([0, *(block.shape[0] for block in blocks)]).astype(np.int64),
@@ -535,6 +594,8 @@ class _Segment:
             np.searchsorted(words[order], np.arange(WORDS + 1)).astype(np.int64),
             slots[order].astype(np.uint32),
             signatures[order].astype(np.uint32),
+            photo_groups.astype(np.uint64),
+            photo_of_slot.astype(np.uint32),
         )
 
     def words(self) -> np.ndarray:
@@ -568,6 +629,8 @@ class _Segment:
             f"{prefix}word_start": self.word_start,
             f"{prefix}posting_slots": self.posting_slots,
             f"{prefix}posting_signatures": self.posting_signatures,
+            f"{prefix}photo_groups": self.photo_groups,
+            f"{prefix}photo_of_slot": self.photo_of_slot,
         }
 
     @staticmethod
@@ -589,7 +652,7 @@ class _Segment:
 
 _SEGMENT_ARRAYS = (
     "groups", "sorted_groups", "group_slots", "word_start", "posting_slots",
-    "posting_signatures",
+    "posting_signatures", "photo_groups", "photo_of_slot",
 )  # fmt: skip
 
 
