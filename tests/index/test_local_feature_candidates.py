@@ -19,6 +19,7 @@ from lykta.index.local_features import (
     MIN_INLIERS,
     MIN_VOTES,
     SIGNATURE_DISTANCE,
+    SPLIT_MASK,
     STOP_FACTOR,
     STOP_MINIMUM,
     LocalFeatureIndex,
@@ -34,8 +35,9 @@ _POPCOUNT16 = (
 
 
 def reference_candidates(index: LocalFeatureIndex, query: LocalFeatures) -> list[int]:
-    """The numpy candidate search as it was before the kernel: every posting of every
-    query keypoint's word materialised, filtered, and votes counted by sorting."""
+    """The numpy candidate search as it was before the kernel (with the split bits since
+    added to the signature filter): every posting of every query keypoint's word
+    materialised, filtered, and votes counted by sorting."""
     if len(query) < MIN_INLIERS or not index._segments:
         return []
     words = vocabulary().words(query.descriptors)
@@ -51,6 +53,7 @@ def reference_candidates(index: LocalFeatureIndex, query: LocalFeatures) -> list
         at = np.repeat(low - (np.cumsum(counts) - counts), counts) + np.arange(total)
         differ = segment.posting_signatures[at] ^ signatures[keypoint]
         close = _POPCOUNT16[differ & 0xFFFF] + _POPCOUNT16[differ >> 16] <= SIGNATURE_DISTANCE
+        close &= (differ & SPLIT_MASK) == 0
         keypoint, slot = keypoint[close], segment.posting_slots[at[close]].astype(np.int64)
         if ids.n_dead:
             alive = ~ids.is_dead(slot)
@@ -208,15 +211,15 @@ def test_a_photo_in_two_segments_gets_one_vote_per_query_keypoint() -> None:
     assert index.candidates(query) == [0, 10, 20]
 
 
-def test_a_snapshot_without_photo_numbers_is_refused_with_a_clear_message(
-    tmp_path: Path,
-) -> None:
-    """Format 2 snapshots lack each row's photo number: the matcher rebuilds them."""
+@pytest.mark.parametrize("older", [2, 3])
+def test_an_older_snapshot_is_refused_with_a_clear_message(tmp_path: Path, older: int) -> None:
+    """Format 2 snapshots lack each row's photo number, format 3 ones the word lists'
+    split: the matcher rebuilds them from the database."""
     rng = np.random.default_rng(3)
     index = LocalFeatureIndex()
     index.add(np.arange(2), rows_of(photo(rng, rng.integers(0, 256, (40, 32), np.uint8), 80)))
     index.save(tmp_path / "orb")
     meta = tmp_path / "orb" / "meta.json"
-    meta.write_text(meta.read_text().replace('"version": 3', '"version": 2'))
+    meta.write_text(meta.read_text().replace('"version": 4', f'"version": {older}'))
     with pytest.raises(ValueError, match="delete the snapshot so it is rebuilt"):
         LocalFeatureIndex.load(tmp_path / "orb")

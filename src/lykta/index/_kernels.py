@@ -486,6 +486,21 @@ def _ranked(keys: np.ndarray, votes: np.ndarray, held: int, key: np.uint64, v: i
 
 
 @njit(cache=True, nogil=True)
+def _first_at_least(
+    signatures: np.ndarray, low: int, high: int, part: np.uint64, split_mask: int
+) -> int:
+    """The first of ``signatures[low:high]`` (sorted by their ``split_mask`` bits) whose
+    masked bits are at least ``part``."""
+    while low < high:
+        mid = (low + high) >> 1
+        if (np.uint64(signatures[mid]) & np.uint64(split_mask)) < part:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+@njit(cache=True, nogil=True)
 def segment_votes(
     word_start: np.ndarray,
     posting_slots: np.ndarray,
@@ -498,14 +513,16 @@ def segment_votes(
     signatures: np.ndarray,
     full: int,
     max_distance: int,
+    split_mask: int,
     min_votes: int,
     most: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One segment's votes: the group keys and votes of its ``most`` unshared photos with
     most votes (at least ``min_votes``), and (query keypoint, group key) of each vote for
     a shared photo. A vote is a live posting in a query keypoint's word within
-    ``max_distance`` bits of its signature; a word holding more than ``full`` postings
-    casts none."""
+    ``max_distance`` bits of its signature and equal to it on ``split_mask`` (each word's
+    postings are sorted by those bits: only that part of the list is read); a word holding
+    more than ``full`` postings casts none."""
     photos = photo_groups.shape[0]
     votes = np.zeros(photos, dtype=np.int32)
     last = np.full(photos, -1, dtype=np.int32)
@@ -518,6 +535,9 @@ def segment_votes(
         if high - low > full:
             continue
         mine = np.uint64(signatures[k])
+        part = mine & np.uint64(split_mask)
+        low = _first_at_least(posting_signatures, low, high, part, split_mask)
+        high = _first_at_least(posting_signatures, low, high, part + np.uint64(1), split_mask)
         for i in range(low, high):
             if popcount(np.uint64(posting_signatures[i]) ^ mine) > max_distance:
                 continue
