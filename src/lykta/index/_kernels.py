@@ -507,3 +507,167 @@ def merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             out[k] = a.shape[0] + j
             j += 1
     return out
+
+
+# The local-features index's candidate search (``local_features.LocalFeatureIndex``): a
+# query keypoint votes once for each photo with a posting in its word whose signature is
+# close to its own. The word lists are scanned once, in place, and votes are counted in a
+# dense array over the segment's photos; "the last keypoint that voted" for a photo tells
+# a repeat from a new vote, as keypoints are scanned in order. A photo also filed in
+# another segment (banked twice, or its rows added in two batches) is marked shared: its
+# (keypoint, photo) pairs are written out instead and counted across segments at the end.
+
+
+@njit(cache=True, nogil=True)
+def _ranked(keys: np.ndarray, votes: np.ndarray, held: int, key: np.uint64, v: int) -> int:
+    """Insert into the ranked list ``keys``/``votes`` (more votes first, then the lower
+    key), at most its length long; returns how many it holds."""
+    most = keys.shape[0]
+    place = held
+    while place > 0 and (votes[place - 1] < v or (votes[place - 1] == v and keys[place - 1] > key)):
+        place -= 1
+    if place >= most:
+        return held
+    for m in range(min(held, most - 1), place, -1):
+        keys[m], votes[m] = keys[m - 1], votes[m - 1]
+    keys[place], votes[place] = key, v
+    return min(held + 1, most)
+
+
+@njit(cache=True, nogil=True)
+def _first_at_least(
+    signatures: np.ndarray, low: int, high: int, part: np.uint64, split_mask: int
+) -> int:
+    """The first of ``signatures[low:high]`` (sorted by their ``split_mask`` bits) whose
+    masked bits are at least ``part``."""
+    while low < high:
+        mid = (low + high) >> 1
+        if (np.uint64(signatures[mid]) & np.uint64(split_mask)) < part:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+@njit(cache=True, nogil=True)
+def segment_votes(
+    word_start: np.ndarray,
+    posting_slots: np.ndarray,
+    posting_signatures: np.ndarray,
+    photo_of_slot: np.ndarray,
+    photo_groups: np.ndarray,
+    shared: np.ndarray,
+    dead: np.ndarray,
+    words: np.ndarray,
+    signatures: np.ndarray,
+    full: int,
+    max_distance: int,
+    split_mask: int,
+    min_votes: int,
+    most: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One segment's votes: the group keys and votes of its ``most`` unshared photos with
+    most votes (at least ``min_votes``), and (query keypoint, group key) of each vote for
+    a shared photo. A vote is a live posting in a query keypoint's word within
+    ``max_distance`` bits of its signature and equal to it on ``split_mask`` (each word's
+    postings are sorted by those bits: only that part of the list is read); a word holding
+    more than ``full`` postings casts none."""
+    photos = photo_groups.shape[0]
+    votes = np.zeros(photos, dtype=np.int32)
+    last = np.full(photos, -1, dtype=np.int32)
+    out_k = np.empty(64, dtype=np.int32)
+    out_g = np.empty(64, dtype=np.uint64)
+    used = 0
+    for k in range(words.shape[0]):
+        low = word_start[words[k]]
+        high = word_start[words[k] + 1]
+        if high - low > full:
+            continue
+        mine = np.uint64(signatures[k])
+        part = mine & np.uint64(split_mask)
+        low = _first_at_least(posting_signatures, low, high, part, split_mask)
+        high = _first_at_least(posting_signatures, low, high, part + np.uint64(1), split_mask)
+        for i in range(low, high):
+            if popcount(np.uint64(posting_signatures[i]) ^ mine) > max_distance:
+                continue
+            slot = np.int64(posting_slots[i])
+            if _is_dead(dead, slot):
+                continue
+            photo = photo_of_slot[slot]
+            if last[photo] == k:
+                continue
+            last[photo] = k
+            if shared[photo]:
+                if used == out_k.shape[0]:
+                    out_k, out_g = _grow(out_k, used), _grow(out_g, used)
+                out_k[used] = k
+                out_g[used] = photo_groups[photo]
+                used += 1
+            else:
+                votes[photo] += 1
+    best_keys = np.empty(most, dtype=np.uint64)
+    best_votes = np.empty(most, dtype=np.int64)
+    held = 0
+    for photo in range(photos):
+        if votes[photo] >= min_votes:
+            held = _ranked(best_keys, best_votes, held, photo_groups[photo], votes[photo])
+    return best_keys[:held], best_votes[:held], out_k[:used], out_g[:used]
+
+
+@njit(cache=True, nogil=True)
+def most_voted(
+    counted_keys: np.ndarray,
+    counted_votes: np.ndarray,
+    keypoints: np.ndarray,
+    groups: np.ndarray,
+    n_keypoints: int,
+    min_votes: int,
+    most: int,
+) -> np.ndarray:
+    """The group keys with most votes, at least ``min_votes``, at most ``most`` of them,
+    ties to the lower key: over the segments' counted photos (each in one segment only)
+    and the shared photos' (keypoint, group key) pairs, one vote per keypoint and group
+    however many segments name it."""
+    n = keypoints.shape[0]
+    # Pairs grouped by keypoint (a counting sort: several segments' pairs interleave), so
+    # "the last keypoint that voted for this group" tells a repeat from a new vote.
+    starts = np.zeros(n_keypoints + 1, dtype=np.int64)
+    for i in range(n):
+        starts[keypoints[i] + 1] += 1
+    for k in range(n_keypoints):
+        starts[k + 1] += starts[k]
+    order = np.empty(n, dtype=np.int64)
+    filled = starts[:-1].copy()
+    for i in range(n):
+        order[filled[keypoints[i]]] = i
+        filled[keypoints[i]] += 1
+    # Open addressing, slots by Fibonacci hashing of the group key.
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    capacity = 1 << bits
+    keys = np.zeros(capacity, dtype=np.uint64)
+    taken = np.zeros(capacity, dtype=np.bool_)
+    votes = np.zeros(capacity, dtype=np.int64)
+    last = np.full(capacity, -1, dtype=np.int64)
+    for j in range(n):
+        i = order[j]
+        key = groups[i]
+        at = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+        while taken[at] and keys[at] != key:
+            at = (at + 1) & (capacity - 1)
+        if not taken[at]:
+            taken[at] = True
+            keys[at] = key
+        if last[at] != keypoints[i]:
+            last[at] = keypoints[i]
+            votes[at] += 1
+    best_keys = np.empty(most, dtype=np.uint64)
+    best_votes = np.empty(most, dtype=np.int64)
+    held = 0
+    for at in range(capacity):
+        if taken[at] and votes[at] >= min_votes:
+            held = _ranked(best_keys, best_votes, held, keys[at], votes[at])
+    for c in range(counted_keys.shape[0]):
+        held = _ranked(best_keys, best_votes, held, counted_keys[c], counted_votes[c])
+    return best_keys[:held]

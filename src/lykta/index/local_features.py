@@ -11,10 +11,10 @@ A look-up here has two steps:
    (``lykta.index.visual_words``: 65,536 binary centroids shipped with Lykta). Each
    banked keypoint is filed under its word as a *posting*: the slot of its row (4 bytes)
    and a ``SIGNATURE_BITS`` signature of its descriptor (4 bytes). A query keypoint reads
-   the postings of its own word, keeps those whose signature is within
-   ``SIGNATURE_DISTANCE`` of its own (most unrelated keypoints of a word are not), and
-   votes once for each photo they belong to; the ``MAX_CANDIDATES`` photos with most
-   votes go on. About 8 bytes a keypoint and 4.2 KB a photo of 500 keypoints (figures in
+   the postings of its own word that agree with it on ``SPLIT_BITS`` (a word's list is
+   sorted by them), keeps those whose signature is within ``SIGNATURE_DISTANCE`` of its
+   own, and votes once for each photo they belong to; the ``MAX_CANDIDATES`` photos with
+   most votes go on. About 8 bytes a keypoint and 4.3 KB a photo of 500 keypoints (figures in
    docs/benchmarks.md); the postings live in segments that are added, tombstoned and
    joined as the ``LocalFeatureIndex`` docstring says, and a snapshot memory-maps them.
 2. **Verification**, which is what keeps unrelated photos from ever matching: Lowe's ratio
@@ -80,6 +80,12 @@ CHUNK_BYTES = _CHUNK_HEADER + (4 + DESCRIPTOR_BYTES) * CHUNK_KEYPOINTS
 # correspondences of ORB differ in at most about 40 bits of 256; unrelated ones near 100.
 SIGNATURE_BITS = 32
 SIGNATURE_DISTANCE = 8
+#: ... and agree on these signature bits: a word's list is sorted by them, so a query
+#: keypoint reads only its own part of it (0.29 of the postings, measured on 10,000
+#: photos). They are the signature bits most evenly split within words (a word's
+#: descriptors agree on most bits); a true correspondence keeps all four half the time.
+SPLIT_BITS = (3, 7, 10, 25)
+SPLIT_MASK = sum(1 << bit for bit in SPLIT_BITS)
 VOTE_DISTANCE = 50
 #: A word holding more than STOP_FACTOR times its share of postings (and STOP_MINIMUM) is
 #: a common pattern and casts no votes.
@@ -232,6 +238,8 @@ class LocalFeatureIndex:
 
     def __init__(self) -> None:
         self._segments: list[tuple[_Segment, MainIds]] = []
+        # Per segment, per photo: whether its group key is filed in another segment too.
+        self._shared: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return sum(ids.live for _, ids in self._segments)
@@ -243,8 +251,10 @@ class LocalFeatureIndex:
 
     @property
     def retrieval_nbytes(self) -> int:
-        """Bytes a look-up's candidate search reads: postings, word offsets, ids, groups."""
-        return sum(segment.retrieval_nbytes + ids.nbytes for segment, ids in self._segments)
+        """Bytes a look-up's candidate search reads: postings, word offsets, ids, groups,
+        each row's photo and the marks of photos filed in two segments."""
+        segments = sum(segment.retrieval_nbytes + ids.nbytes for segment, ids in self._segments)
+        return segments + sum(int(shared.nbytes) for shared in self._shared)
 
     @property
     def rows_nbytes(self) -> int:
@@ -278,9 +288,10 @@ class LocalFeatureIndex:
         if not ids.size:
             return
         added = (_Segment.of(table), MainIds(narrow_ids(ids)))
-        if self._segments and self._segments[-1][0].rows < DELTA_ROWS:
-            added = _join([self._segments.pop(), added])
-        self._segments.append(added)
+        segments = list(self._segments)
+        if segments and segments[-1][0].rows < DELTA_ROWS:
+            added = _join([segments.pop(), added])
+        self._replace([*segments, added])
 
     def remove(self, ids: Any) -> int:
         wanted = np.unique(check_ids(ids))
@@ -295,6 +306,7 @@ class LocalFeatureIndex:
     def copy(self) -> Self:
         other = type(self)()
         other._segments = [(segment, ids.copy()) for segment, ids in self._segments]
+        other._shared = list(self._shared)
         return other
 
     def needs_merge(self) -> bool:
@@ -315,7 +327,42 @@ class LocalFeatureIndex:
         while len(segments) >= 2 and 2 * segments[-1][0].rows > segments[-2][0].rows:
             last = segments.pop()
             segments.append(_join([segments.pop(), last]))
+        self._replace(segments)
+
+    def _replace(self, segments: list[tuple[_Segment, MainIds]]) -> None:
+        """Take ``segments`` as the index's, marking the photos filed in more than one
+        (whose votes are counted across segments). Only segments not held before are
+        compared with the others, so an add compares its few photos; a mark may outlive
+        the other copy (one removed since), which costs a little time, never a vote."""
+        held = {
+            id(segment): shared
+            for (segment, _), shared in zip(self._segments, self._shared, strict=True)
+        }
+        marks: list[np.ndarray | None] = [held.get(id(segment)) for segment, _ in segments]
+        fresh = [n for n, mark in enumerate(marks) if mark is None]
+        copied: set[int] = set(fresh)
+        for n in fresh:
+            mine = segments[n][0].photo_groups
+            shared = np.zeros(mine.shape[0], bool)
+            for m, (other, _) in enumerate(segments):
+                theirs = other.photo_groups
+                if m == n or not theirs.size or not mine.size:
+                    continue
+                at = np.minimum(np.searchsorted(theirs, mine), theirs.shape[0] - 1)
+                found = theirs[at] == mine
+                if not found.any():
+                    continue
+                shared |= found
+                mark = marks[m]
+                if m not in copied and mark is not None:  # shared with older versions
+                    mark = mark.copy()
+                    copied.add(m)
+                if mark is not None:
+                    mark[at[found]] = True
+                    marks[m] = mark
+            marks[n] = shared if marks[n] is None else marks[n] | shared
         self._segments = segments
+        self._shared = [mark for mark in marks if mark is not None]
 
     def query(self, codes: Any, max_distance: int = 0) -> list[list[tuple[int, int]]]:
         """Per query code (a whole set of ``CODE_BYTES``), ``(id, inliers)`` of every
@@ -371,30 +418,44 @@ class LocalFeatureIndex:
         ``MIN_VOTES``."""
         if len(query) < MIN_INLIERS or not self._segments:
             return []
+        # Here, not at the top: importing numba costs a third of a second, which commands
+        # that never look up a photo should not pay (see lykta.index).
+        from lykta.index import _kernels
+
         words = vocabulary().words(query.descriptors)
         signatures = _signatures(query.descriptors)
-        voters, groups = [], []
-        for segment, ids in self._segments:
-            keypoint, slot = segment.postings(words, signatures)
-            if ids.n_dead:
-                alive = ~ids.is_dead(slot)
-                keypoint, slot = keypoint[alive], slot[alive]
-            voters.append(keypoint)
-            groups.append(segment.groups[slot])
-        group_of, keypoint_of = np.concatenate(groups), np.concatenate(voters)
-        if not group_of.size:
-            return []
-        order = np.lexsort((keypoint_of, group_of))
-        group_of, keypoint_of = group_of[order], keypoint_of[order]
-        # One vote per query keypoint and photo, however many of its keypoints are close.
-        ballot = np.ones(group_of.size, bool)
-        ballot[1:] = (group_of[1:] != group_of[:-1]) | (keypoint_of[1:] != keypoint_of[:-1])
-        group_of = group_of[ballot]
-        starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
-        votes = np.diff(np.r_[starts, group_of.size])
-        keys = group_of[starts]
-        best = np.lexsort((keys, -votes))[:MAX_CANDIDATES]
-        return [int(keys[n]) for n in best if votes[n] >= MIN_VOTES]
+        counted_keys, counted_votes, voters, groups = [], [], [], []
+        for (segment, ids), shared in zip(self._segments, self._shared, strict=True):
+            keys, votes, keypoints, found = _kernels.segment_votes(
+                segment.word_start,
+                segment.posting_slots,
+                segment.posting_signatures,
+                segment.photo_of_slot,
+                segment.photo_groups,
+                shared,
+                ids.dead,
+                words,
+                signatures,
+                segment.full_word,
+                SIGNATURE_DISTANCE,
+                SPLIT_MASK,
+                MIN_VOTES,
+                MAX_CANDIDATES,
+            )
+            counted_keys.append(keys)
+            counted_votes.append(votes)
+            voters.append(keypoints)
+            groups.append(found)
+        best = _kernels.most_voted(
+            np.concatenate(counted_keys),
+            np.concatenate(counted_votes),
+            np.concatenate(voters),
+            np.concatenate(groups),
+            len(query),
+            MIN_VOTES,
+            MAX_CANDIDATES,
+        )
+        return [int(group) for group in best]
 
     def _photo(self, group: int) -> tuple[LocalFeatures, list[int]]:
         """A banked photo's keypoints put back together from its live rows, and the ids
@@ -428,6 +489,7 @@ class LocalFeatureIndex:
     def load(cls, path: str | Path) -> Self:
         meta, _ = load_dir(path, _KIND, [], version=_FORMAT)
         index = cls()
+        segments = []
         names = [
             name
             for n, blocks in enumerate(meta["blocks"])
@@ -437,12 +499,13 @@ class LocalFeatureIndex:
         for n, blocks in enumerate(meta["blocks"]):
             segment = _Segment.from_arrays(arrays, f"s{n}_", blocks)
             held = MainIds(arrays[f"s{n}_ids"], arrays[f"s{n}_dead"])
-            index._segments.append((segment, held))
+            segments.append((segment, held))
+        index._replace(segments)
         return index
 
 
 _KIND = "lykta.local_features"
-_FORMAT = 2
+_FORMAT = 4
 
 
 def _live(ids: MainIds, rows: int) -> np.ndarray:
@@ -488,6 +551,8 @@ class _Segment:
     word_start: np.ndarray  # int64, WORDS + 1: each word's first posting
     posting_slots: np.ndarray  # uint32
     posting_signatures: np.ndarray  # uint32
+    photo_groups: np.ndarray  # uint64, ascending: the group key of each photo in it
+    photo_of_slot: np.ndarray  # uint32: the photo (in photo_groups) of each slot
 
     @property
     def rows(self) -> int:
@@ -504,6 +569,7 @@ class _Segment:
             for array in (
                 self.starts, self.groups, self.sorted_groups, self.group_slots,
                 self.word_start, self.posting_slots, self.posting_signatures,
+                self.photo_groups, self.photo_of_slot,
             )
         )  # fmt: skip
 
@@ -523,8 +589,9 @@ class _Segment:
         slots: np.ndarray,
         signatures: np.ndarray,
     ) -> _Segment:
-        order = np.argsort(words, kind="stable")
+        order = np.lexsort((signatures & SPLIT_MASK, words))
         group_order = np.argsort(groups, kind="stable")
+        photo_groups, photo_of_slot = np.unique(groups, return_inverse=True)
         return cls(
             blocks,
             np.cumsum([0, *(block.shape[0] for block in blocks)]).astype(np.int64),
@@ -534,29 +601,20 @@ class _Segment:
             np.searchsorted(words[order], np.arange(WORDS + 1)).astype(np.int64),
             slots[order].astype(np.uint32),
             signatures[order].astype(np.uint32),
+            photo_groups.astype(np.uint64),
+            photo_of_slot.astype(np.uint32),
         )
 
     def words(self) -> np.ndarray:
         """The word of each posting, in posting order."""
         return np.repeat(np.arange(WORDS, dtype=np.uint32), np.diff(self.word_start))
 
-    def postings(self, words: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query keypoint, slot) of each posting in a query keypoint's word within
-        ``SIGNATURE_DISTANCE`` of its signature. A word far fuller than an even spread
-        would make it is a common pattern (flat areas, edges) and casts no votes."""
-        low = self.word_start[words]
-        counts = self.word_start[words + 1] - low
-        full = max(STOP_MINIMUM, STOP_FACTOR * self.posting_slots.shape[0] // WORDS)
-        counts = np.where(counts <= full, counts, 0)
-        total = int(counts.sum())
-        if not total:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        keypoint = np.repeat(np.arange(len(words)), counts)
-        at = np.repeat(low - (np.cumsum(counts) - counts), counts) + np.arange(total)
-        differ = self.posting_signatures[at] ^ signatures[keypoint]
-        distance = _POPCOUNT16[differ & 0xFFFF] + _POPCOUNT16[differ >> 16]
-        close = distance <= SIGNATURE_DISTANCE
-        return keypoint[close], self.posting_slots[at[close]].astype(np.int64)
+    @property
+    def full_word(self) -> int:
+        """Postings a word may hold and still vote. A word far fuller than an even spread
+        would make it is a common pattern (flat areas, edges): its keypoints tell photos
+        apart poorly and would cost most of the scan."""
+        return max(STOP_MINIMUM, STOP_FACTOR * int(self.posting_slots.shape[0]) // WORDS)
 
     def slots_of(self, group: int) -> np.ndarray:
         key = np.uint64(group)
@@ -578,6 +636,8 @@ class _Segment:
             f"{prefix}word_start": self.word_start,
             f"{prefix}posting_slots": self.posting_slots,
             f"{prefix}posting_signatures": self.posting_signatures,
+            f"{prefix}photo_groups": self.photo_groups,
+            f"{prefix}photo_of_slot": self.photo_of_slot,
         }
 
     @staticmethod
@@ -597,14 +657,9 @@ class _Segment:
         )
 
 
-_POPCOUNT16 = (
-    np.unpackbits(np.arange(65536, dtype="<u2").view(np.uint8))
-    .reshape(-1, 16)
-    .sum(axis=1, dtype=np.uint8)
-)
 _SEGMENT_ARRAYS = (
     "groups", "sorted_groups", "group_slots", "word_start", "posting_slots",
-    "posting_signatures",
+    "posting_signatures", "photo_groups", "photo_of_slot",
 )  # fmt: skip
 
 
