@@ -48,7 +48,6 @@ from lykta.exchanges.credentials import (
     unseal,
 )
 from lykta.exchanges.registry import get_exchange
-from lykta.media.fetch import check_host
 from lykta.store.db import next_revision
 from lykta.store.models import Bank, ExchangeCredential, ExchangeItem, utcnow
 from lykta.store.models import Exchange as ExchangeRow
@@ -465,6 +464,10 @@ class ExchangeService:
         return run.result
 
     def _check_hosts(self, exchange: Exchange, config: Mapping[str, Any]) -> None:
+        # Here, not at the top: the fetch module brings httpx, which opening the core must
+        # not load (CLI start-up).
+        from lykta.media.fetch import check_host
+
         for url in exchange.urls(config):
             check_host(url, self.hosts, "LYKTA_EXCHANGE_HOSTS")
 

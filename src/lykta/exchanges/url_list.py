@@ -43,7 +43,6 @@ from lykta.banks.items import ContentItem
 from lykta.errors import InvalidInput
 from lykta.exchanges.base import Exchange, ExchangeError, FetchedItem
 from lykta.hashing.registry import get_hasher
-from lykta.media.fetch import check_host
 
 _NAME = "url_list"
 #: A list larger than this is refused rather than filling the disk.
@@ -159,6 +158,8 @@ class UrlListAPI(
     def _get(self, headers: dict[str, str]) -> requests.Response:
         """The list's response, its redirects followed here so each one's host is checked
         as the list's own was."""
+        from lykta.media.fetch import check_host  # here: it brings httpx (see service.py)
+
         url = self.collab.url
         for _ in range(_MAX_REDIRECTS + 1):
             check_host(url, self.allowed_hosts, "LYKTA_EXCHANGE_HOSTS")
