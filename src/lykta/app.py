@@ -376,12 +376,19 @@ class Lykta:
             self.evidence.keep_upload(data)
         return ContentLookup(hashes, found)
 
-    def second_path(self, data: bytes, banks: Iterable[str] | None = None) -> LookupResult:
+    def second_path(
+        self,
+        data: bytes,
+        banks: Iterable[str] | None = None,
+        *,
+        ignore_unknown_banks: bool = False,
+    ) -> LookupResult:
         """What a photo that PDQ did not match matches otherwise: the PDQ of the photo it
         shows inside a screenshot or frame (every bank), and, for banks that enable local
         features, the verified local features of the upload and of that region."""
+        wanted = self._known_banks(banks, ignore_unknown_banks)
         image = decode_image(data, max_pixels=self.settings.max_pixels, min_side=WORK_SIDE)
-        return self._second_path_of(image, banks)
+        return self._second_path_of(image, wanted)
 
     def _second_path_of(self, image: Image.Image, banks: Iterable[str] | None) -> LookupResult:
         """``second_path`` of a decoded photo or video frame."""

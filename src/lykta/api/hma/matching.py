@@ -85,15 +85,9 @@ def _lookup_media(
     answer = {name: _by_bank(found[kinds[name]].matches) for name in names}
     if "pdq" in kinds.values() and not any(r.matches or r.suppressed_by for r in found.values()):
         # PDQ's second path, as a native look-up takes it: answered under the PDQ signal.
-        second = core.second_path(data, _known(core, banks)).matches
+        second = core.second_path(data, banks, ignore_unknown_banks=True).matches
         answer |= {name: _by_bank(second) for name in names if kinds[name] == "pdq"}
     return answer
-
-
-def _known(core: Lykta, banks: list[str] | None) -> list[str] | None:
-    """The banks of ``banks`` that exist (HMA ignores unknown names), from memory."""
-    known = core.matcher.bank_names()
-    return None if banks is None else [bank for bank in banks if bank in known]
 
 
 def _lookup_video(
